@@ -1,0 +1,263 @@
+"""The reward core: Sample, Score, Status, the Verifier base and the registry.
+
+Every verifier is batch-first: a trainer hands over a group of G completions and
+the verifier decides how to parallelise them. A verifier never raises on a bad
+completion; it returns a Score whose status says what happened. It raises only for
+misuse (a bad parameter), with a message that names the problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+Message = dict[str, Any]
+Completion = str | list[Message]
+
+
+class Status(str, enum.Enum):
+    """Why a Score has the value it has."""
+
+    OK = "ok"
+    NO_ANSWER = "no_answer"  # the completion gave nothing to check: value 0
+    INVALID_REFERENCE = "invalid_reference"  # the gold is unusable: value None
+    TIMEOUT = "timeout"  # the completion's work ran out of time: value 0
+    ERROR = "error"  # infrastructure failed (sandbox, judge, bug): value None
+    NOT_APPLICABLE = "not_applicable"  # this verifier does not apply: value None
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Sample:
+    """One completion to score.
+
+    completion: a string, or chat messages [{"role", "content", "reasoning_content"?}].
+    reference:  gold answer (math), test-suite dict (code), rubric (judge).
+    task:       routing key for CompositeReward ("math", "code", "general", ...).
+    """
+
+    completion: Completion
+    prompt: Completion | None = None
+    reference: Any = None
+    task: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Score:
+    """A reward. value None means "not applicable / could not be scored", never 0."""
+
+    value: float | None
+    status: Status = Status.OK
+    components: dict[str, float | None] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reward": self.value,
+            "status": str(self.status),
+            "components": dict(self.components),
+            "info": self.info,
+        }
+
+
+class Verifier:
+    """Base class. Subclasses override `score` or `score_batch` (or both).
+
+    The default `score_batch` calls `score` per sample and turns an unexpected
+    exception into a Score with status error, so one bad sample never sinks a batch.
+    """
+
+    name: str = ""
+
+    def score(self, sample: Sample) -> Score:
+        return self.score_batch([sample])[0]
+
+    def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
+        if type(self).score is Verifier.score:
+            raise NotImplementedError(f"{type(self).__name__} must override score or score_batch")
+        return [self._safe_score(s) for s in samples]
+
+    async def ascore_batch(self, samples: Sequence[Sample]) -> list[Score]:
+        return await asyncio.to_thread(self.score_batch, list(samples))
+
+    def _safe_score(self, sample: Sample) -> Score:
+        try:
+            return self.score(sample)
+        except Exception as exc:  # a verifier bug must not lose the batch
+            return error_score(f"{type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        """Release pools, processes, containers. Safe to call twice."""
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def error_score(reason: str, status: Status = Status.ERROR) -> Score:
+    return Score(None, status, info={"error": reason})
+
+
+# ---------------------------------------------------------------- completion text
+
+
+def split_completion(completion: Completion) -> tuple[str | None, str]:
+    """Return (separate reasoning or None, visible text) of a completion.
+
+    Chat messages: the assistant messages' contents are joined; a reasoning
+    field (`reasoning_content`, `reasoning` or `thinking`) comes back separately,
+    as trainers and APIs that split the thinking out deliver it.
+    Raises TypeError for anything that is neither a string nor messages.
+    """
+    if isinstance(completion, str):
+        return None, completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    if not isinstance(completion, list):
+        raise TypeError(f"completion must be a string or a list of messages, got {type(completion).__name__}")
+    reasoning: list[str] = []
+    content: list[str] = []
+    for msg in completion:
+        if not isinstance(msg, dict):
+            raise TypeError(f"a chat message must be a dict, got {type(msg).__name__}")
+        if msg.get("role", "assistant") != "assistant":
+            continue
+        for key in ("reasoning_content", "reasoning", "thinking"):
+            if isinstance(msg.get(key), str) and msg[key]:
+                reasoning.append(msg[key])
+                break
+        text = msg.get("content")
+        if isinstance(text, list):  # multimodal content parts
+            text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"message content must be a string, got {type(text).__name__}")
+        content.append(text or "")
+    return ("\n".join(reasoning) if reasoning else None), "\n".join(content)
+
+
+def completion_text(completion: Completion) -> str:
+    """The completion as one string: separate reasoning wrapped in <think> tags, then the content."""
+    reasoning, content = split_completion(completion)
+    return content if reasoning is None else f"<think>{reasoning}</think>{content}"
+
+
+def prompt_text(prompt: Completion | None) -> str:
+    """The user's words of a prompt (the last user message for chat prompts)."""
+    if prompt is None:
+        return ""
+    if isinstance(prompt, str):
+        return prompt
+    users = [m.get("content") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+    last = users[-1] if users else ""
+    return last if isinstance(last, str) else ""
+
+
+# ---------------------------------------------------------------- registry
+
+# Built-ins are named by import path so `import verifiers` stays cheap (no sympy, no fastText).
+_BUILTINS: dict[str, str] = {
+    "format": "verifiers.format:FormatVerifier",
+    "language": "verifiers.language:LanguageVerifier",
+    "math": "verifiers.math:MathVerifier",
+    "code": "verifiers.code:CodeVerifier",
+}
+_REGISTRY: dict[str, Callable[..., Verifier] | str] = {}
+_plugins_loaded = False
+
+
+def register(name: str, factory: Callable[..., Verifier] | None = None) -> Any:
+    """Register a verifier class or factory under `name`; usable as a decorator."""
+
+    def add(f: Callable[..., Verifier]) -> Callable[..., Verifier]:
+        if not callable(f):
+            raise TypeError(f"verifier {name!r}: factory must be callable")
+        _REGISTRY[name] = f
+        return f
+
+    return add if factory is None else add(factory)
+
+
+def _load_plugins() -> None:
+    """Discover third-party verifiers in the entry-point group "verifiers.plugins"."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="verifiers.plugins"):
+        _REGISTRY.setdefault(ep.name, ep.value)
+
+
+def _all() -> dict[str, Callable[..., Verifier] | str]:
+    _load_plugins()
+    return {**{k: v for k, v in _BUILTINS.items() if _importable(v)}, **_REGISTRY}
+
+
+def _importable(target: str) -> bool:
+    module = target.split(":")[0]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _resolve(target: Callable[..., Verifier] | str) -> Callable[..., Verifier]:
+    if callable(target):
+        return target
+    module, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def available() -> dict[str, str]:
+    """Registered verifier names with a one-line description each."""
+    out = {}
+    for name, target in sorted(_all().items()):
+        try:
+            doc = (_resolve(target).__doc__ or "").strip().splitlines()
+        except Exception as exc:  # a broken plugin is listed, not fatal
+            doc = [f"(failed to load: {exc})"]
+        out[name] = doc[0] if doc else ""
+    return out
+
+
+def get_verifier(name: str, **params: Any) -> Verifier:
+    """Build the verifier registered as `name` with `params`.
+
+    Raises ValueError for an unknown name and TypeError for parameters the
+    verifier does not take, both naming the problem.
+    """
+    registry = _all()
+    if name not in registry:
+        raise ValueError(f"unknown verifier {name!r}; available: {', '.join(sorted(registry))}")
+    factory = _resolve(registry[name])
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise TypeError(f"verifier {name!r}: bad parameters {sorted(params)}: {exc}") from None
+
+
+def as_samples(items: Iterable[Sample | dict[str, Any]]) -> list[Sample]:
+    """Accept Samples or plain dicts with the same field names."""
+    out = []
+    for item in items:
+        if isinstance(item, Sample):
+            out.append(item)
+        elif isinstance(item, dict):
+            known = {k: item[k] for k in ("completion", "prompt", "reference", "task", "meta") if k in item}
+            out.append(Sample(**known))
+        else:
+            raise TypeError(f"expected Sample or dict, got {type(item).__name__}")
+    return out
