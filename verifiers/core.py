@@ -12,8 +12,9 @@ import asyncio
 import enum
 import importlib
 import importlib.util
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 Message = dict[str, Any]
 Completion = str | list[Message]

@@ -1,0 +1,117 @@
+"""The R1 format reward: `<think>…</think><answer>…</answer>`.
+
+Strict mode (the default) gives 1.0 only when the completion is exactly one think
+block followed by one answer block: each tag once, in order, no nesting, nothing
+outside the blocks but whitespace, and a non-empty answer. Partial mode gives 0.2
+for each of the four tags that occurs exactly once and 0.2 more for the strict
+shape, so it reaches 1.0 exactly when strict mode does.
+
+Pre-filled templates. DeepSeek-R1-style chat templates end the prompt with
+`<think>`, so the completion starts inside the thinking and never contains the
+opening tag. `think_prefilled`:
+  - "true":  the opening `<think>` is assumed, and must not appear again;
+  - "false": the completion must open the think block itself;
+  - "auto" (default): pre-filled when the prompt (a string) ends with `<think>`,
+    or when the completion has a `</think>` with no `<think>` before it.
+    "auto" trusts the completion when no prompt text is available, so a model
+    that drops its opening tag is not penalised there: use "false"/"true" when
+    you know your template.
+
+Separate thinking. When the thinking arrives in its own field (`reasoning_content`,
+`reasoning`, `thinking`), it counts as the think block, and the content must be
+the answer block alone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from verifiers.core import Sample, Score, Status, Verifier, split_completion
+
+TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+_TAG_RE = re.compile(r"</?(?:think|answer)>")
+
+
+def check_format(text: str, *, prefilled: bool = False) -> tuple[bool, list[str], dict[str, int]]:
+    """Check `text` against the strict R1 template.
+
+    Returns (ok, problems, tag_counts); with `prefilled` the text is taken to
+    start inside an already-open think block.
+    """
+    tags = [(m.group(), m.start(), m.end()) for m in _TAG_RE.finditer(text)]
+    if prefilled:
+        tags.insert(0, ("<think>", 0, 0))
+    counts = {t: 0 for t in TAGS}
+    for tag, _, _ in tags:
+        counts[tag] += 1
+
+    problems = []
+    for tag in TAGS:
+        if counts[tag] == 0:
+            problems.append(f"missing {tag}")
+        elif counts[tag] > 1:
+            problems.append(f"{tag} appears {counts[tag]} times")
+    if problems:
+        return False, problems, counts
+
+    (_, _, think_open), (_, think_close, think_end), (_, ans_start, ans_open), (_, ans_close, ans_end) = tags
+    if [t for t, _, _ in tags] != list(TAGS):
+        problems.append("tags out of order or nested: " + " ".join(t for t, _, _ in tags))
+        return False, problems, counts
+    if text[: tags[0][1]].strip():
+        problems.append("text before <think>")
+    if text[think_end:ans_start].strip():
+        problems.append("text between </think> and <answer>")
+    if text[ans_end:].strip():
+        problems.append("text after </answer>")
+    if not text[ans_open:ans_close].strip():
+        problems.append("empty answer")
+    return not problems, problems, counts
+
+
+class FormatVerifier(Verifier):
+    """R1 template <think>…</think><answer>…</answer>; strict or per-tag partial credit."""
+
+    name = "format"
+
+    def __init__(
+        self,
+        mode: Literal["strict", "partial"] = "strict",
+        think_prefilled: Literal["auto", "true", "false"] | bool = "auto",
+    ) -> None:
+        if mode not in ("strict", "partial"):
+            raise ValueError(f"format: mode must be 'strict' or 'partial', got {mode!r}")
+        if isinstance(think_prefilled, bool):
+            think_prefilled = "true" if think_prefilled else "false"
+        if think_prefilled not in ("auto", "true", "false"):
+            raise ValueError(f"format: think_prefilled must be auto, true or false, got {think_prefilled!r}")
+        self.mode = mode
+        self.think_prefilled = think_prefilled
+
+    def _prefilled(self, sample: Sample, text: str) -> bool:
+        if self.think_prefilled != "auto":
+            return self.think_prefilled == "true"
+        if isinstance(sample.prompt, str):
+            if sample.prompt.rstrip().endswith("<think>"):
+                return True
+        close = text.find("</think>")
+        return close != -1 and "<think>" not in text[:close]
+
+    def score(self, sample: Sample) -> Score:
+        reasoning, content = split_completion(sample.completion)
+        if reasoning is not None:
+            # The thinking came separately: it is the think block; tags inside it are nesting.
+            text, prefilled = f"<think>{reasoning}</think>{content}", False
+        else:
+            text = content
+            prefilled = self._prefilled(sample, text)
+        ok, problems, counts = check_format(text, prefilled=prefilled)
+        info = {"prefilled": prefilled}
+        if problems:
+            info["problems"] = problems
+        if self.mode == "strict":
+            return Score(1.0 if ok else 0.0, Status.OK, info=info)
+        value = 0.2 * sum(counts[t] == 1 for t in TAGS) + (0.2 if ok else 0.0)
+        return Score(round(value, 6), Status.OK, info=info)
+
