@@ -1,0 +1,5 @@
+import sys
+
+from verifiers.cli import main
+
+sys.exit(main())
