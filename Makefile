@@ -1,0 +1,28 @@
+# `make demo` and `make test` set everything up themselves (a .venv) on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p out
+	$(BIN)/verifiers list
+	$(BIN)/verifiers score examples/data/math.jsonl --config examples/r1.yaml --output out/math.scored.jsonl
+
+test: $(STAMP)
+	$(BIN)/ruff check verifiers sandboxes tests benchmarks
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_score.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
