@@ -1,0 +1,181 @@
+"""A small pool of sympy worker processes with hard per-task deadlines.
+
+Each worker is a fresh Python interpreter (subprocess, so no fork of a threaded parent and no re-import
+of the caller's __main__) that talks over a pair of pipes with multiprocessing's Connection framing. A
+task that runs past its deadline gets its worker SIGKILLed and a new one started in the same slot; tasks
+on other workers are untouched. Any number of threads may call `run` at once: idle workers sit in a
+lock-protected list, and warm ones (sympy imported, parser tables built) are preferred over new ones.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+
+from verifiers.core import Status
+
+WORKER_MEMORY_BYTES = 2 << 30  # address-space limit per worker: a runaway expansion fails, not the host
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _worker_main(read_fd: int, write_fd: int) -> None:
+    """Worker loop: announce readiness, then receive (gold, pred) and answer (status, equal, reason)."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
+    inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    from verifiers import _math_sympy
+
+    outbox.send("ready")
+    while True:
+        try:
+            task = inbox.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        try:
+            result = _math_sympy.check(*task)
+        except BaseException as exc:  # noqa: B036 - MemoryError, RecursionError: report, keep serving
+            result = (Status.OK.value, False, f"comparison failed: {type(exc).__name__}")
+        try:
+            outbox.send(result)
+        except (EOFError, OSError):
+            return
+
+
+class _Worker:
+    def __init__(self, slot: int):
+        self.slot = slot
+        self.ready = False
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        code = f"from verifiers._math_pool import _worker_main; _worker_main({to_child_r}, {from_child_w})"
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.to_child = Connection(to_child_w, readable=False)
+        self.from_child = Connection(from_child_r, writable=False)
+
+    def check_ready(self) -> bool:
+        """Consume the worker's "ready" message if it has arrived (never blocks)."""
+        if not self.ready and self.from_child.poll(0):
+            self.ready = self.from_child.recv() == "ready"
+        return self.ready
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        for conn in (self.to_child, self.from_child):
+            conn.close()
+        try:
+            self.proc.wait(0.05)  # reap when quick; otherwise Popen reaps it on a later poll
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class WorkerPool:
+    """`size` worker processes; `run` gives a task to one of them under a hard deadline."""
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ValueError(f"worker pool size must be at least 1, got {size}")
+        self.size = size
+        self._cond = threading.Condition()
+        self._idle: list[_Worker] = [_Worker(slot) for slot in range(size)]
+        self._busy: set[_Worker] = set()
+        self._closed = False
+
+    def run(
+        self, task: tuple[str, str], *, key: str, timeout: float | None = None, deadline: float | None = None
+    ):
+        """Run task on a worker and return its Verdict. deadline (monotonic) bounds the whole call,
+        waiting for a free worker included; otherwise timeout counts from when a worker takes the task."""
+        from verifiers.math import Verdict
+
+        worker = self._acquire(hash(key) % self.size, deadline)
+        if worker is None:
+            return Verdict(Status.TIMEOUT, reason="no worker became free before the deadline")
+        if deadline is None:
+            deadline = time.monotonic() + (timeout if timeout is not None else 5.0)
+        try:
+            worker.to_child.send(task)
+            while worker.from_child.poll(max(0.0, deadline - time.monotonic())):
+                message = worker.from_child.recv()
+                if message == "ready":  # a new worker finished warming up; the answer comes next
+                    worker.ready = True
+                    continue
+                status, equal, reason = message
+                self._release(worker)
+                return Verdict(Status(status), equal, reason)
+        except (EOFError, OSError) as exc:
+            self._replace(worker)
+            return Verdict(Status.ERROR, reason=f"math worker died: {type(exc).__name__}")
+        self._replace(worker)
+        return Verdict(Status.TIMEOUT, reason="comparison ran past the time limit; worker killed")
+
+    def _acquire(self, slot: int, deadline: float | None) -> _Worker | None:
+        with self._cond:
+            while not self._idle:
+                if self._closed:
+                    return None
+                wait = None if deadline is None else deadline - time.monotonic()
+                if wait is not None and wait <= 0:
+                    return None
+                self._cond.wait(wait)
+            if self._closed:
+                return None
+            warm = [w for w in self._idle if w.check_ready()] or self._idle
+            pick = next((w for w in warm if w.slot == slot), warm[-1])
+            self._idle.remove(pick)
+            self._busy.add(pick)
+            return pick
+
+    def _release(self, worker: _Worker) -> None:
+        with self._cond:
+            self._busy.discard(worker)
+            if self._closed:
+                worker.kill()
+                return
+            self._idle.append(worker)
+            self._cond.notify()
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._cond:
+            self._busy.discard(worker)
+            if self._closed:
+                return
+            self._idle.append(_Worker(worker.slot))
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Stop every worker; busy ones are killed when their task returns. Safe to call twice."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for w in idle:
+            w.kill()

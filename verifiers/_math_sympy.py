@@ -1,0 +1,214 @@
+"""The sympy side of math verification; imported only inside worker processes (see _math_pool.py).
+
+`check(gold, pred)` runs the same structural comparison as verifiers.math, but atoms the cheap path cannot
+decide are parsed with latex2sympy2_extended and compared with sympy:
+- exact against exact: the difference must be exactly zero (a nonzero rational difference is final; a
+  numeric difference above 1e-30 is final; otherwise simplify must prove zero). No evalf-with-chop.
+- a float on either side: a written decimal is matched by rounding/truncation to its places (see
+  verifiers.math.decimal_matches); float expressions use a relative tolerance of 1e-6.
+- a lone symbol "i" on both sides is the imaginary unit.
+Parsed atoms are cached (LRU), so the G completions of a GRPO group parse their shared gold once. A parse
+error in the gold makes the reference invalid; one in the prediction makes the pair unequal. Every input
+passed verifiers.math.check_caps first; whatever still runs long is the pool's to kill.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from fractions import Fraction
+from typing import Any
+
+import sympy
+from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
+
+from verifiers.math import (
+    NeedSympy,
+    Part,
+    _matching_brace,
+    cheap_atom_equal,
+    check_caps,
+    compare,
+    decimal_matches,
+    normalize,
+    parse_number,
+    parse_structure,
+)
+
+_CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=False)
+_I = sympy.Symbol("i")
+_REL_TOL = sympy.Rational(1, 10**6)
+
+
+class _BadGold(Exception):
+    pass
+
+
+class _LRU:
+    def __init__(self, size: int):
+        self.data: OrderedDict[str, Any] = OrderedDict()
+        self.size = size
+
+    def get(self, key: str) -> Any:
+        if key in self.data:
+            self.data.move_to_end(key)
+            return self.data[key]
+        return None
+
+    def put(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
+
+
+_parsed = _LRU(4096)  # atom text -> sympy object, or an Exception when it does not parse
+
+
+def check(gold: str, pred: str) -> tuple[str, bool, str]:
+    """(status value, equal, reason) for one pair."""
+    g, p = normalize(gold), normalize(pred)
+    try:
+        gold_part = parse_structure(g)
+        for atom in _atoms(gold_part):
+            _parse(atom, is_gold=True)
+        notes: list[str] = []
+        equal = compare(gold_part, parse_structure(p), lambda a, b: _atom_equal(a, b, notes))
+    except _BadGold as exc:
+        return "invalid_reference", False, f"reference does not parse: {exc}"
+    return "ok", equal, "" if equal or not notes else notes[0]
+
+
+def _atoms(part: Part) -> list[str]:
+    if part.kind == "atom":
+        return [part.text]
+    return [a for item in part.items for a in _atoms(item)]
+
+
+def _parse(text: str, is_gold: bool = False) -> Any:
+    """The sympy value of an atom; raises _BadGold (gold) or ValueError (prediction) when it fails."""
+    hit = _parsed.get(text)
+    if hit is None:
+        try:
+            hit = _convert(text)
+        except Exception as exc:  # antlr and latex2sympy raise plain Exceptions
+            hit = ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}")
+        _parsed.put(text, hit)
+    if isinstance(hit, Exception):
+        if is_gold:
+            raise _BadGold(str(hit))
+        raise hit
+    return hit
+
+
+def _convert(text: str) -> Any:
+    problem = check_caps(text)
+    if problem:
+        raise ValueError(problem)
+    if text.endswith("%"):
+        text = f"({text[:-1]})/100"
+    expr = latex2sympy(text, normalization_config=None, conversion_config=_CONVERSION)
+    if isinstance(expr, sympy.Basic):
+        expr = expr.doit()
+    return expr
+
+
+def _atom_equal(gold: str, pred: str, notes: list[str]) -> bool:
+    try:
+        return cheap_atom_equal(gold, pred)
+    except NeedSympy:
+        pass
+    if gold.startswith("\\EQ{"):
+        return _equations_equal(gold, pred, notes)
+    g = _parse(gold, is_gold=True)
+    try:
+        p = _parse(pred)
+    except ValueError as exc:
+        notes.append(f"answer does not parse: {exc}")
+        return False
+    return values_equal(g, p, gold, pred)
+
+
+def values_equal(g: Any, p: Any, g_text: str = "", p_text: str = "") -> bool:
+    """Equality of two parsed atoms under the rules in the module docstring."""
+    if g == p:
+        return True
+    if not (isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr)):
+        return False
+    if (g.free_symbols | p.free_symbols) == {_I}:
+        g, p = g.subs(_I, sympy.I), p.subs(_I, sympy.I)
+    if g.has(sympy.Float) or p.has(sympy.Float):
+        return _approx_equal(g, p, g_text, p_text)
+    return _exact_equal(g, p)
+
+
+def _exact_equal(g: sympy.Expr, p: sympy.Expr) -> bool:
+    d = g - p
+    if d == 0:
+        return True
+    if d.is_Rational or d.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+        return False
+    symbols = sorted(d.free_symbols, key=str)
+    if symbols:  # a random point settles most unequal pairs before simplify runs
+        rng = random.Random(0)
+        point = {s: sympy.Rational(rng.randint(1000, 9000), 997) for s in symbols}
+        v = d.evalf(30, subs=point)
+        if v.is_Number and v.is_finite and abs(v) > 1e-12:
+            return False
+    else:
+        v = d.evalf(40)
+        if v.is_Number and abs(v) > 1e-30:
+            return False
+    for attempt in (sympy.expand, sympy.simplify):
+        if attempt(d) == 0:
+            return True
+    return False
+
+
+def _approx_equal(g: sympy.Expr, p: sympy.Expr, g_text: str, p_text: str) -> bool:
+    if g.free_symbols or p.free_symbols:
+        return _exact_equal(sympy.nsimplify(g, rational=True), sympy.nsimplify(p, rational=True))
+    gv, pv = sympy.N(g, 40), sympy.N(p, 40)
+    if not (gv.is_finite and pv.is_finite):
+        return False
+    g_num, p_num = parse_number(g_text), parse_number(p_text)
+    if p_num is not None and p_num.places is not None and not g.has(sympy.Float) and gv.is_real:
+        return decimal_matches(_fraction(gv), p_num.value, p_num.places)
+    if g_num is not None and g_num.places is not None and not p.has(sympy.Float) and pv.is_real:
+        return round(_fraction(pv), g_num.places) == g_num.value
+    diff = abs(gv - pv)
+    scale = max(abs(gv), abs(pv))
+    return bool(diff <= _REL_TOL * scale)
+
+
+def _fraction(x: sympy.Expr) -> Fraction:
+    return Fraction(str(sympy.Float(x, 40)))
+
+
+def _equations_equal(gold: str, pred: str, notes: list[str]) -> bool:
+    """Two equations are equal when lhs - rhs of one is a nonzero constant multiple of the other's."""
+    sides = []
+    for text, is_gold in ((gold, True), (pred, False)):
+        close = _matching_brace(text, 3)
+        left, right = text[4:close], text[close + 2 : -1]
+        try:
+            sides.append(_parse(left, is_gold) - _parse(right, is_gold))
+        except (ValueError, TypeError) as exc:
+            notes.append(f"equation does not parse: {exc}")
+            return False
+    dg, dp = sides
+    if dp == 0 or dg == 0:
+        return dg == dp
+    ratio = sympy.simplify(dg / dp)
+    return bool(ratio.is_number and ratio.is_finite and ratio != 0)
+
+
+def _warm_up() -> None:
+    """Build antlr's parse tables once, here (in the forkserver) rather than in every worker."""
+    for text in (r"\frac{\sqrt{3}}{2}", r"x^{2}+2x+1", r"\sin(\pi/6)", r"e^{i\pi}", r"(1,2]", r"\log_{2} 8"):
+        try:
+            latex2sympy(text, normalization_config=None, conversion_config=_CONVERSION)
+        except Exception:
+            pass
+
+
+_warm_up()
