@@ -1,0 +1,398 @@
+"""Test suites: the JSON schema, the job that enters a sandbox, and grading in the parent.
+
+A suite is plain JSON (unknown keys are ignored):
+
+    {"type": "stdio", "cases": [{"input": "1 2\\n", "output": "3\\n"}],
+     "time_limit_s": 2, "memory_mb": 256, "float_tol": 1e-6}
+    {"type": "call", "fn_name": "add", "cases": [{"args": [1, 2], "expected": 3}]}
+    {"type": "assert", "test": "assert add(1, 2) == 3", "entry_point": "add"}
+
+Optional for every type: time_limit_s (per case, default 2), total_time_s (budget for all
+cases, default time_limit_s * cases), memory_mb (default 256), float_tol (stdio and call only).
+
+The flow is validate(tests) -> build_job(code, suite, language) -> [sandbox runs runner.py on
+the job] -> grade(suite, raw_result). Expected outputs stay in the parent: build_job copies only
+inputs (stdio), arguments (call) or the test code (assert) into the job.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+SUITE_TYPES = ("stdio", "call", "assert")
+LANGUAGES = {
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cxx": "cpp",
+}
+RUN_STATUSES = ("passed", "failed", "compile_error", "timeout", "memory", "error")
+CASE_STATUSES = ("passed", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "skipped")
+
+# Limits a job carries besides the suite's own; backends may override them through build_job.
+DEFAULT_LIMITS: dict[str, Any] = {
+    "compile_time_limit_s": 20.0,
+    "max_processes": 32,  # RLIMIT_NPROC: processes and threads of the sandbox user
+    "file_size_mb": 16,  # RLIMIT_FSIZE: largest file the program may write
+    "open_files": 64,  # RLIMIT_NOFILE
+    "output_limit_bytes": 8 << 20,  # per case stdout; beyond it the case is killed (output_limit)
+    "stderr_limit_bytes": 64 << 10,  # per case stderr kept; the rest is discarded
+}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated test suite. cases hold only what grading needs; build_job strips expectations."""
+
+    type: str
+    cases: tuple[dict[str, Any], ...]
+    fn_name: str | None = None
+    test: str | None = None
+    entry_point: str | None = None
+    time_limit_s: float = 2.0
+    total_time_s: float = 2.0
+    memory_mb: int = 256
+    float_tol: float | None = None
+
+
+@dataclass
+class CaseResult:
+    """One test case. status is one of CASE_STATUSES; reason says why it did not pass."""
+
+    status: str
+    time_s: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    exit_code: int | None = None
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class RunResult:
+    """All cases of one program. status is one of RUN_STATUSES; "error" means the sandbox failed."""
+
+    status: str
+    passed: int = 0
+    total: int = 0
+    cases: list[CaseResult] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+def error_result(reason: str, total: int = 0, **info: Any) -> RunResult:
+    """An infrastructure failure: the program's quality is unknown."""
+    return RunResult("error", 0, total, [], {"error": reason, **info})
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate(tests: dict[str, Any] | str | Suite) -> Suite:
+    """Check a suite (dict or JSON string) and return it normalised.
+
+    Raises ValueError naming the bad key for a malformed suite.
+    """
+    if isinstance(tests, Suite):
+        return tests
+    if isinstance(tests, (str, bytes)):
+        try:
+            tests = json.loads(tests)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"test suite is not valid JSON: {exc}") from None
+    if not isinstance(tests, dict):
+        raise ValueError(f"test suite must be a dict, got {type(tests).__name__}")
+    kind = tests.get("type")
+    if kind not in SUITE_TYPES:
+        raise ValueError(f"test suite key 'type' must be one of {SUITE_TYPES}, got {kind!r}")
+
+    time_limit = _positive(tests, "time_limit_s", 2.0)
+    memory_mb = int(_positive(tests, "memory_mb", 256))
+    float_tol = tests.get("float_tol")
+    if float_tol is not None and (not _is_number(float_tol) or float_tol < 0):
+        raise ValueError(f"test suite key 'float_tol' must be a number >= 0, got {float_tol!r}")
+
+    fn_name = test = entry_point = None
+    if kind == "assert":
+        test = tests.get("test")
+        if not isinstance(test, str) or not test.strip():
+            raise ValueError("assert suite key 'test' must be a non-empty string of Python code")
+        try:
+            ast.parse(test)
+        except SyntaxError as exc:
+            raise ValueError(f"assert suite key 'test' is not valid Python: {exc}") from None
+        entry_point = tests.get("entry_point")
+        if entry_point is not None and not (isinstance(entry_point, str) and entry_point.isidentifier()):
+            raise ValueError(f"assert suite key 'entry_point' must be an identifier, got {entry_point!r}")
+        cases: tuple[dict[str, Any], ...] = ({},)
+    else:
+        raw_cases = tests.get("cases")
+        if not isinstance(raw_cases, list) or not raw_cases:
+            raise ValueError(f"{kind} suite key 'cases' must be a non-empty list")
+        if kind == "call":
+            fn_name = tests.get("fn_name")
+            if not (isinstance(fn_name, str) and fn_name.isidentifier()):
+                raise ValueError(f"call suite key 'fn_name' must be an identifier, got {fn_name!r}")
+        cases = tuple(_case(kind, i, c) for i, c in enumerate(raw_cases))
+
+    total = _positive(tests, "total_time_s", time_limit * len(cases))
+    return Suite(kind, cases, fn_name, test, entry_point, time_limit, total, memory_mb, float_tol)
+
+
+def _case(kind: str, i: int, case: Any) -> dict[str, Any]:
+    if not isinstance(case, dict):
+        raise ValueError(f"cases[{i}] must be a dict, got {type(case).__name__}")
+    if kind == "stdio":
+        inp, out = case.get("input", ""), case.get("output")
+        if not isinstance(inp, str):
+            raise ValueError(f"cases[{i}].input must be a string")
+        if not isinstance(out, str):
+            raise ValueError(f"cases[{i}].output must be a string")
+        return {"input": inp, "output": out}
+    args, kwargs = case.get("args", []), case.get("kwargs", {})
+    if not isinstance(args, list):
+        raise ValueError(f"cases[{i}].args must be a list")
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"cases[{i}].kwargs must be a dict")
+    if "expected" not in case:
+        raise ValueError(f"cases[{i}].expected is missing")
+    try:
+        json.dumps([args, kwargs, case["expected"]])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cases[{i}] is not JSON-serialisable: {exc}") from None
+    return {"args": args, "kwargs": kwargs, "expected": case["expected"]}
+
+
+def _positive(tests: dict[str, Any], key: str, default: float) -> float:
+    value = tests.get(key, default)
+    if not _is_number(value) or value <= 0:
+        raise ValueError(f"test suite key {key!r} must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def normalise_language(language: str) -> str:
+    lang = LANGUAGES.get(str(language).lower())
+    if lang is None:
+        raise ValueError(f"unsupported language {language!r}; supported: {sorted(set(LANGUAGES.values()))}")
+    return lang
+
+
+# ---------------------------------------------------------------- the job
+
+
+def build_job(
+    code: str,
+    suite: Suite,
+    language: str = "python",
+    *,
+    stop_on_error: bool = False,
+    run_as: tuple[int, int] | None = None,
+    drop_caps: bool = False,
+    **limits: Any,
+) -> dict[str, Any]:
+    """The JSON-serialisable job runner.py executes. It holds no expected output.
+
+    stop_on_error: skip the remaining cases after the first that crashes or times out
+    (wrong answers are only known in the parent). run_as: (uid, gid) the runner switches the
+    program to when it runs as root. drop_caps: clear all capabilities of the program (for a
+    runner that is root inside a user namespace). limits: overrides of DEFAULT_LIMITS.
+    """
+    lang = normalise_language(language)
+    if lang == "cpp" and suite.type != "stdio":
+        raise ValueError(f"language 'cpp' supports only stdio suites, got {suite.type!r}")
+    unknown = set(limits) - set(DEFAULT_LIMITS)
+    if unknown:
+        raise ValueError(f"unknown job limits {sorted(unknown)}; known: {sorted(DEFAULT_LIMITS)}")
+    if suite.type == "stdio":
+        cases = [{"input": c["input"]} for c in suite.cases]
+    elif suite.type == "call":
+        cases = [{"args": c["args"], "kwargs": c["kwargs"]} for c in suite.cases]
+    else:
+        cases = [{}]
+    return {
+        "version": 1,
+        "language": lang,
+        "type": suite.type,
+        "code": code,
+        "cases": cases,
+        "fn_name": suite.fn_name,
+        "test": suite.test,
+        "entry_point": suite.entry_point,
+        "time_limit_s": suite.time_limit_s,
+        "total_time_s": suite.total_time_s,
+        "memory_mb": suite.memory_mb,
+        "stop_on_error": bool(stop_on_error),
+        "run_as": list(run_as) if run_as else None,
+        "drop_caps": bool(drop_caps),
+        **DEFAULT_LIMITS,
+        **limits,
+    }
+
+
+def job_wall_limit(job: dict[str, Any], slack_s: float = 5.0) -> float:
+    """The outer wall-clock guard a backend puts around one runner call."""
+    compile_s = job["compile_time_limit_s"] if job["language"] == "cpp" else 0.0
+    return job["total_time_s"] + compile_s + slack_s
+
+
+# ---------------------------------------------------------------- grading
+
+
+def grade(suite: Suite, raw: Any) -> RunResult:
+    """Compare the runner's raw result with the suite's expectations.
+
+    raw is the JSON object runner.py printed. Anything malformed is an infrastructure error
+    (status "error"), never a failed program.
+    """
+    total = len(suite.cases)
+    if not isinstance(raw, dict) or not isinstance(raw.get("cases"), list):
+        return error_result("runner returned no result object", total)
+    if raw.get("error"):
+        return error_result(f"runner: {raw['error']}", total)
+    info = {k: raw[k] for k in ("budget_exhausted", "escaped_processes") if k in raw}
+    compiled = raw.get("compile") or {}
+    if compiled and not compiled.get("ok", True):
+        info["compile_stderr"] = compiled.get("stderr", "")
+        return RunResult("compile_error", 0, total, [], info)
+    if len(raw["cases"]) != total:
+        return error_result(f"runner returned {len(raw['cases'])} cases for {total}", total)
+
+    cases = [_grade_case(suite, exp, got) for exp, got in zip(suite.cases, raw["cases"], strict=True)]
+    passed = sum(c.passed for c in cases)
+    status = "passed" if passed == total else _run_status(cases)
+    return RunResult(status, passed, total, cases, info)
+
+
+def _run_status(cases: list[CaseResult]) -> str:
+    first = next(c for c in cases if not c.passed)
+    if first.status in ("timeout", "memory"):
+        return first.status
+    if first.status == "skipped" and "budget" in first.reason:
+        return "timeout"
+    return "failed"
+
+
+def _grade_case(suite: Suite, expected: dict[str, Any], got: dict[str, Any]) -> CaseResult:
+    if not isinstance(got, dict):
+        return CaseResult("runtime_error", reason="malformed case result")
+    case = CaseResult(
+        status=str(got.get("status", "runtime_error")),
+        time_s=float(got.get("time_s") or 0.0),
+        stdout=str(got.get("stdout") or ""),
+        stderr=str(got.get("stderr") or ""),
+        truncated=bool(got.get("truncated")),
+        exit_code=got.get("exit_code"),
+        reason=str(got.get("reason") or ""),
+    )
+    if case.status != "ok":
+        if case.status not in CASE_STATUSES:
+            case.status = "runtime_error"
+        return case
+    if suite.type == "stdio":
+        ok, why = outputs_match(expected["output"], case.stdout, suite.float_tol)
+    elif suite.type == "call":
+        ok, why = _call_result_matches(expected["expected"], got, suite.float_tol)
+    else:
+        ok, why = bool(got.get("done")), "the test did not reach its end (sentinel missing)"
+    case.status, case.reason = ("passed", "") if ok else ("wrong_answer", why)
+    return case
+
+
+def _call_result_matches(expected: Any, got: dict[str, Any], float_tol: float | None) -> tuple[bool, str]:
+    if not got.get("done"):
+        return False, "the function did not return (exited early)"
+    if got.get("result_error"):
+        return False, str(got["result_error"])
+    try:
+        value = json.loads(got.get("result") or "")
+    except (TypeError, ValueError):
+        return False, "the return value could not be decoded"
+    if values_equal(expected, value, float_tol):
+        return True, ""
+    return False, f"returned {_short(got.get('result'))}"
+
+
+def values_equal(expected: Any, actual: Any, float_tol: float | None = None) -> bool:
+    """Strict JSON-value equality: bool is not a number (True != 1), lists keep order,
+    dicts compare key by key; int and float compare by value, floats within float_tol when set."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        if float_tol is not None and (isinstance(expected, float) or isinstance(actual, float)):
+            return _close(float(expected), float(actual), float_tol)
+        return expected == actual
+    if type(expected) is not type(actual):
+        return False
+    if isinstance(expected, list):
+        return len(expected) == len(actual) and all(
+            values_equal(e, a, float_tol) for e, a in zip(expected, actual, strict=True)
+        )
+    if isinstance(expected, dict):
+        return expected.keys() == actual.keys() and all(
+            values_equal(expected[k], actual[k], float_tol) for k in expected
+        )
+    return expected == actual
+
+
+def outputs_match(expected: str, actual: str, float_tol: float | None = None) -> tuple[bool, str]:
+    """Compare program output with the expected output, line by line and token by token.
+
+    Trailing whitespace of each line and trailing blank lines are ignored; line counts must be
+    equal; tokens compare exactly and case-sensitively. With float_tol, an expected token with a
+    '.' or an exponent matches a number within float_tol (absolute, or relative for large values);
+    integer tokens stay exact. Returns (match, reason).
+    """
+    exp_lines, act_lines = _lines(expected), _lines(actual)
+    if len(exp_lines) != len(act_lines):
+        return False, f"expected {len(exp_lines)} lines, got {len(act_lines)}"
+    for n, (e_line, a_line) in enumerate(zip(exp_lines, act_lines, strict=True), 1):
+        e_tokens, a_tokens = e_line.split(), a_line.split()
+        if len(e_tokens) != len(a_tokens):
+            return False, f"line {n}: expected {len(e_tokens)} tokens, got {len(a_tokens)}"
+        for e, a in zip(e_tokens, a_tokens, strict=True):
+            if e != a and not (float_tol is not None and _floats_close(e, a, float_tol)):
+                return False, f"line {n}: expected {_short(e)}, got {_short(a)}"
+    return True, ""
+
+
+def _lines(text: str) -> list[str]:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _floats_close(expected: str, actual: str, tol: float) -> bool:
+    if not any(ch in expected for ch in ".eE"):
+        return False  # integers stay exact
+    try:
+        e, a = float(expected), float(actual)
+    except ValueError:
+        return False
+    return math.isfinite(e) and math.isfinite(a) and _close(e, a, tol)
+
+
+def _close(e: float, a: float, tol: float) -> bool:
+    return abs(e - a) <= tol * max(1.0, abs(e))
+
+
+def _short(text: Any, limit: int = 60) -> str:
+    text = repr(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
