@@ -395,7 +395,6 @@ def _python_child(job: dict, program, case: dict, nonce: str) -> None:
     """Run the solution as __main__ in this forked process, then the call or the test."""
     import atexit
     import io
-    import traceback
     import types
 
     code, test = program
@@ -424,6 +423,8 @@ def _python_child(job: dict, program, case: dict, nonce: str) -> None:
     except SystemExit as exc:
         exit_code = _exit_code(exc)
     except BaseException as exc:  # the program's own error: report it like python would
+        import traceback
+
         traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
         exit_code = 1
     if record is not None and exit_code == 0:

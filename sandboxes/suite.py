@@ -8,7 +8,8 @@ A suite is plain JSON (unknown keys are ignored):
     {"type": "assert", "test": "assert add(1, 2) == 3", "entry_point": "add"}
 
 Optional for every type: time_limit_s (per case, default 2), total_time_s (budget for all
-cases, default time_limit_s * cases), memory_mb (default 256), float_tol (stdio and call only).
+cases, default time_limit_s * cases), memory_mb (default 256), float_tol (stdio and call
+only), stop_on_failure (skip the cases after the first one that crashes or times out).
 
 The flow is validate(tests) -> build_job(code, suite, language) -> [sandbox runs runner.py on
 the job] -> grade(suite, raw_result). Expected outputs stay in the parent: build_job copies only
@@ -59,6 +60,7 @@ class Suite:
     total_time_s: float = 2.0
     memory_mb: int = 256
     float_tol: float | None = None
+    stop_on_failure: bool = False
 
     @property
     def total_budget_s(self) -> float:  # the name the docker backend reads
@@ -153,7 +155,10 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
         cases = tuple(_case(kind, i, c) for i, c in enumerate(raw_cases))
 
     total = _positive(tests, "total_time_s", time_limit * len(cases))
-    return Suite(kind, cases, fn_name, test, entry_point, time_limit, total, memory_mb, float_tol)
+    stop = tests.get("stop_on_failure", False)
+    if not isinstance(stop, bool):
+        raise ValueError(f"test suite key 'stop_on_failure' must be true or false, got {stop!r}")
+    return Suite(kind, cases, fn_name, test, entry_point, time_limit, total, memory_mb, float_tol, stop)
 
 
 def _case(kind: str, i: int, case: Any) -> dict[str, Any]:
@@ -206,7 +211,7 @@ def build_job(
     suite: Suite,
     language: str = "python",
     *,
-    stop_on_error: bool = False,
+    stop_on_error: bool | None = None,
     run_as: tuple[int, int] | None = None,
     drop_caps: bool = False,
     **limits: Any,
@@ -214,7 +219,7 @@ def build_job(
     """The JSON-serialisable job runner.py executes. It holds no expected output.
 
     stop_on_error: skip the remaining cases after the first that crashes or times out
-    (wrong answers are only known in the parent). run_as: (uid, gid) the runner switches the
+    (wrong answers are only known in the parent); default: the suite's stop_on_failure. run_as: (uid, gid) the runner switches the
     program to when it runs as root. drop_caps: clear all capabilities of the program (for a
     runner that is root inside a user namespace). limits: overrides of DEFAULT_LIMITS.
     """
@@ -242,7 +247,7 @@ def build_job(
         "time_limit_s": suite.time_limit_s,
         "total_time_s": suite.total_time_s,
         "memory_mb": suite.memory_mb,
-        "stop_on_error": bool(stop_on_error),
+        "stop_on_error": suite.stop_on_failure if stop_on_error is None else bool(stop_on_error),
         "run_as": list(run_as) if run_as else None,
         "drop_caps": bool(drop_caps),
         **DEFAULT_LIMITS,
