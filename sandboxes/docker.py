@@ -19,8 +19,8 @@ Each run is one `docker exec` as that uid of a small shell wrapper that
    /sandbox is a tmpfs, so put_archive cannot be used),
 2. runs `python3 runner.py job.json` (the harness enforces per-case limits and the total
    budget itself),
-3. kills leftover processes and wipes /sandbox, /tmp and /dev/shm, and exits 86 when it
-   found leftovers (a damaged container).
+3. kills leftover processes, wipes /sandbox, /tmp and /dev/shm, says it is done on
+   stderr, and exits 86 when it found leftovers (a damaged container).
 The parent reads the result from the exec stream with a byte cap and a deadline (the
 suite's budget plus slack); past the deadline or the cap it removes the container, which
 ends everything inside it (no client process is ever killed). A container is replaced
@@ -57,6 +57,7 @@ RUNNER_PATH = Path(__file__).resolve().parent / "runner.py"
 
 EXIT_SETUP_FAILED = 85  # the wrapper could not make the work dir: nothing of the program ran yet
 EXIT_DAMAGED = 86  # the program left processes or files behind: replace the container
+WRAPPER_DONE = "r1v-wrapper-done"  # the wrapper's last words on stderr: it was not killed
 
 # pid 1 of every container: ignores all signals (SIGCHLD ignored = orphans are reaped by the kernel).
 _IDLE = (
@@ -81,6 +82,7 @@ rm -rf /sandbox/* /sandbox/.[!.]* /tmp/* /tmp/.[!.]* /dev/shm/* /dev/shm/.[!.]* 
 for p in /sandbox/* /sandbox/.[!.]* /tmp/* /tmp/.[!.]* /dev/shm/* /dev/shm/.[!.]*; do
     [ -e "$p" ] && left=1
 done
+echo {WRAPPER_DONE} >&2
 [ "$left" = 1 ] && exit {EXIT_DAMAGED}
 exit $rc
 """
@@ -180,9 +182,13 @@ class DockerSandbox:
         damaged = True  # unless the run ends cleanly, the container is replaced
         try:
             out = self._exec(box, payload, deadline_s)
-            result = self._interpret(suite, out)
+            result = self._interpret(suite, out, box)
+            result.info["container"] = box.container.short_id
             damaged = (
-                out.killed or out.exit_code == EXIT_DAMAGED or result.status in ("timeout", "memory", "error")
+                out.killed
+                or out.unreadable
+                or out.exit_code == EXIT_DAMAGED
+                or result.status in ("timeout", "memory", "error")
             )
             return result
         except Exception as exc:  # the daemon or the container failed under us
@@ -342,8 +348,8 @@ class DockerSandbox:
                 for fd, data in reader.feed(chunk):
                     if fd == 1:
                         out.stdout += data
-                    elif len(out.stderr) < 65536:
-                        out.stderr += data[: 65536 - len(out.stderr)]
+                    else:  # the wrapper's stderr: only its tail matters
+                        out.stderr = (out.stderr + data)[-65536:]
                 if len(out.stdout) > self.max_output_bytes:
                     out.overflow = True
                     break
@@ -360,7 +366,7 @@ class DockerSandbox:
         out.exit_code = api.exec_inspect(exec_id).get("ExitCode")
         return out
 
-    def _interpret(self, suite: Any, out: _ExecOutput) -> RunResult:
+    def _interpret(self, suite: Any, out: _ExecOutput, box: _Container) -> RunResult:
         if out.timed_out:
             return _closed_result(
                 suite, "timeout", "the run passed its total budget plus slack; container removed"
@@ -376,14 +382,21 @@ class DockerSandbox:
         except ValueError:
             raw = None
         if not isinstance(raw, dict):
+            out.unreadable = True
+            ended = WRAPPER_DONE.encode() in out.stderr[-200:]
+            if not ended and not _still_running(box.container):  # removed or died under us
+                return _error(
+                    suite, f"the sandbox container stopped during the run (exit code {out.exit_code})"
+                )
             if not out.stdout and out.exit_code in (126, 127):
                 return _error(
                     suite, "the harness could not start: " + out.stderr.decode(errors="replace")[-500:]
                 )
-            # The harness was killed or its output was tampered with: only the program could do that.
+            # The container is fine but the harness died or was tampered with: only the program
+            # (same uid as the harness) can do that, so it fails rather than escaping as an error.
             return _closed_result(suite, "failed", f"unreadable harness output (exit code {out.exit_code})")
         result = suites.grade(suite, raw)
-        result.info.setdefault("backend", "docker")
+        result.info["backend"] = "docker"
         if out.exit_code == EXIT_DAMAGED:
             result.info["leftovers"] = True
         return result
@@ -397,13 +410,13 @@ class _Container:
 
 
 class _ExecOutput:
-    __slots__ = ("stdout", "stderr", "exit_code", "timed_out", "overflow", "killed")
+    __slots__ = ("stdout", "stderr", "exit_code", "timed_out", "overflow", "killed", "unreadable")
 
     def __init__(self) -> None:
         self.stdout = b""
         self.stderr = b""
         self.exit_code: int | None = None
-        self.timed_out = self.overflow = self.killed = False
+        self.timed_out = self.overflow = self.killed = self.unreadable = False
 
 
 class _FrameReader:
@@ -445,6 +458,21 @@ def _closed_result(suite: Any, status: str, reason: str) -> RunResult:
     return RunResult(
         status=status, passed=0, total=len(suite.cases), cases=[], info={"error": reason, "backend": "docker"}
     )
+
+
+def _still_running(container: Any, settle_s: float = 1.0) -> bool:
+    """Whether the container runs and keeps running for settle_s (a forced removal takes a moment)."""
+    end = time.monotonic() + settle_s
+    while True:
+        try:
+            container.reload()
+        except Exception:
+            return False
+        if container.status != "running":
+            return False
+        if time.monotonic() >= end:
+            return True
+        time.sleep(0.1)
 
 
 def _remove(container: Any) -> None:

@@ -87,13 +87,16 @@ class LocalSandbox:
 
     # ------------------------------------------------------------ public
 
-    def run(self, code: str, tests: dict[str, Any] | str, language: str = "python") -> RunResult:
-        """Run `code` against the suite `tests`. Raises ValueError for a malformed suite or an
+    def run(
+        self, code: str, tests: dict[str, Any] | str, language: str = "python", *, stop_on_error: bool = False
+    ) -> RunResult:
+        """Run `code` against the suite `tests`; stop_on_error skips the cases after the first
+        crash or timeout (binary scoring). Raises ValueError for a malformed suite or an
         unsupported language; every problem of the program or the sandbox is a RunResult."""
         if self._closed:
             raise RuntimeError("LocalSandbox is closed")
         suite = suites.validate(tests)
-        job = suites.build_job(code, suite, language, **self._job_options())
+        job = suites.build_job(code, suite, language, stop_on_error=stop_on_error, **self._job_options())
         with self._slots:
             start = time.monotonic()
             result = self._execute(suite, job)

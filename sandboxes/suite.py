@@ -211,7 +211,7 @@ def build_job(
     suite: Suite,
     language: str = "python",
     *,
-    stop_on_error: bool | None = None,
+    stop_on_error: bool = False,
     run_as: tuple[int, int] | None = None,
     drop_caps: bool = False,
     **limits: Any,
@@ -219,7 +219,7 @@ def build_job(
     """The JSON-serialisable job runner.py executes. It holds no expected output.
 
     stop_on_error: skip the remaining cases after the first that crashes or times out
-    (wrong answers are only known in the parent); default: the suite's stop_on_failure. run_as: (uid, gid) the runner switches the
+    (wrong answers are only known in the parent); the suite's stop_on_failure also turns it on. run_as: (uid, gid) the runner switches the
     program to when it runs as root. drop_caps: clear all capabilities of the program (for a
     runner that is root inside a user namespace). limits: overrides of DEFAULT_LIMITS.
     """
@@ -247,7 +247,7 @@ def build_job(
         "time_limit_s": suite.time_limit_s,
         "total_time_s": suite.total_time_s,
         "memory_mb": suite.memory_mb,
-        "stop_on_error": suite.stop_on_failure if stop_on_error is None else bool(stop_on_error),
+        "stop_on_error": bool(stop_on_error) or suite.stop_on_failure,
         "run_as": list(run_as) if run_as else None,
         "drop_caps": bool(drop_caps),
         **DEFAULT_LIMITS,

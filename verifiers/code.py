@@ -1,0 +1,161 @@
+"""Code verifier: run the program in a completion against the reference test suite.
+
+The program is the last fenced block of the right language (```python / ```py / ```cpp /
+```c++ ...), taken from inside the last <answer>...</answer> when the completion has one,
+with an unlabeled fence as fallback. The reference is a test-suite dict (or its JSON
+string; schema in sandboxes/suite.py); a "language" key in it overrides the verifier's.
+
+Scores: "fraction" gives passed/total, "binary" gives 1.0 only when every case passes (and
+stops running at the first crash or timeout). No program: 0.0 (no_answer). A run that ran
+out of time: its value with status timeout. An unusable suite: None (invalid_reference).
+A sandbox or infrastructure failure: None (error), never 0, so outages give no gradient.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
+
+MODES = ("fraction", "binary")
+BACKENDS = ("local", "docker")
+FENCE_TAGS = {
+    "python": ("python", "py", "python3"),
+    "cpp": ("cpp", "c++", "cc", "cxx"),
+}
+
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+
+
+def extract_program(text: str, language: str = "python") -> str | None:
+    """The program a completion gives: the last ```<language> block (inside the last
+    <answer> when there is one), else the last unlabeled block; None when there is none."""
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
+    answers = _ANSWER.findall(text)
+    region = answers[-1] if answers else text
+    tags = FENCE_TAGS.get(language, (language,))
+    labeled, unlabeled = None, None
+    for tag, body in _FENCE.findall(region):
+        if tag.lower() in tags:
+            labeled = body
+        elif not tag:
+            unlabeled = body
+    program = labeled if labeled is not None else unlabeled
+    return program if program and program.strip() else None
+
+
+class CodeVerifier(Verifier):
+    """Runs the completion's program against the reference test suite in a sandbox."""
+
+    name = "code"
+
+    def __init__(
+        self,
+        backend: str = "local",
+        mode: str = "fraction",
+        language: str = "python",
+        max_concurrency: int | None = None,
+        **backend_options: Any,
+    ) -> None:
+        from sandboxes import get_sandbox
+        from sandboxes.suite import normalise_language
+
+        if backend not in BACKENDS:
+            raise ValueError(f"code verifier: backend must be one of {BACKENDS}, got {backend!r}")
+        if mode not in MODES:
+            raise ValueError(f"code verifier: mode must be one of {MODES}, got {mode!r}")
+        self.backend, self.mode = backend, mode
+        self.language = normalise_language(language)
+        self._lock = threading.Lock()
+        self._sandbox: Any = None
+        self._unavailable: str | None = None
+        try:
+            self._sandbox = get_sandbox(backend, max_concurrency=max_concurrency, **backend_options)
+        except RuntimeError as exc:  # no sandbox on this machine: infrastructure, scored as errors
+            self._unavailable = f"{backend} sandbox unavailable: {exc}"
+        self.max_concurrency = getattr(self._sandbox, "max_concurrency", None) or max_concurrency or 1
+
+    def score(self, sample: Sample) -> Score:
+        return self.score_batch([sample])[0]
+
+    def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
+        prepared = [self._prepare(s) for s in samples]
+        runs = [i for i, p in enumerate(prepared) if not isinstance(p, Score)]
+        scores: list[Any] = list(prepared)
+        if runs:
+            workers = min(len(runs), self.max_concurrency)
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="code-verifier") as pool:
+                for i, score in zip(runs, pool.map(lambda i: self._run(*prepared[i]), runs), strict=True):
+                    scores[i] = score
+        return scores
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sandbox is not None:
+                self._sandbox.close()
+
+    # ------------------------------------------------------------ internals
+
+    def _prepare(self, sample: Sample) -> Score | tuple[str, Any, str]:
+        """Either the final Score (no program, bad reference) or (program, suite, language)."""
+        from sandboxes.suite import normalise_language, validate
+
+        try:
+            _, content = split_completion(sample.completion)
+        except TypeError as exc:
+            return error_score(str(exc))
+        reference = sample.reference
+        try:
+            if isinstance(reference, (str, bytes)):
+                reference = json.loads(reference)
+            language = self.language
+            if isinstance(reference, dict) and "language" in reference:
+                language = normalise_language(reference["language"])
+            suite = validate(reference)
+        except ValueError as exc:
+            return error_score(f"unusable test suite: {exc}", Status.INVALID_REFERENCE)
+        program = extract_program(content, language)
+        if program is None:
+            return Score(0.0, Status.NO_ANSWER, info={"error": f"no {language} code block in the completion"})
+        if self._unavailable:
+            return error_score(self._unavailable)
+        return program, suite, language
+
+    def _run(self, program: str, suite: Any, language: str) -> Score:
+        try:
+            result = self._sandbox.run(program, suite, language, stop_on_error=self.mode == "binary")
+        except ValueError as exc:  # e.g. a C++ program against a call suite
+            return error_score(f"unusable test suite: {exc}", Status.INVALID_REFERENCE)
+        except Exception as exc:  # the sandbox broke: infrastructure, not the policy's fault
+            return error_score(f"sandbox failure: {type(exc).__name__}: {exc}")
+        info: dict[str, Any] = {
+            "status": result.status,
+            "passed": result.passed,
+            "total": result.total,
+            "language": language,
+            "backend": self.backend,
+        }
+        if result.status == "error":
+            return error_score(str(result.info.get("error", "sandbox error")))
+        if result.status == "compile_error":
+            info["compile_error"] = str(result.info.get("compile_stderr", ""))[-2000:]
+        failed = next((c for c in result.cases if c.status != "passed"), None)
+        if failed is not None:
+            info["first_failure"] = {
+                "status": failed.status,
+                "reason": failed.reason,
+                "stderr": failed.stderr[-500:],
+            }
+        if self.mode == "binary":
+            value = 1.0 if result.status == "passed" else 0.0
+        else:
+            value = result.passed / result.total if result.total else 0.0
+        status = Status.TIMEOUT if result.status == "timeout" else Status.OK
+        return Score(value, status, components={"pass_rate": result.fraction}, info=info)
