@@ -1,0 +1,284 @@
+"""Docker backend specifics: the warm pool, container hardening, replacement, the outer
+deadline, the reaper, and that nothing is left behind. The attacks themselves are in
+test_security.py (run against both backends).
+
+Skipped without a Docker daemon, except with CI=true, where a missing daemon fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+ADD = "a, b = map(int, input().split())\nprint(a + b)\n"
+SUITE = {
+    "type": "stdio",
+    "cases": [{"input": f"{i} {i + 1}\n", "output": f"{2 * i + 1}\n"} for i in range(3)],
+}
+
+
+def _docker_client():
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+        return client
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no Docker daemon is reachable: {exc}")
+        pytest.skip(f"no Docker daemon: {exc}")
+
+
+@pytest.fixture(scope="module")
+def client():
+    client = _docker_client()
+    from sandboxes.build import build_images
+
+    for _ in build_images():  # a no-op when the image exists
+        pass
+    return client
+
+
+@pytest.fixture(scope="module")
+def sandbox(client):
+    from sandboxes.docker import DockerSandbox
+
+    with DockerSandbox(max_concurrency=2) as sb:
+        yield sb
+    assert _owned(client, sb.owner) == []
+
+
+def _owned(client, owner: str) -> list:
+    from sandboxes.docker import LABEL
+
+    return client.containers.list(all=True, filters={"label": f"{LABEL}={owner}"})
+
+
+def _new_sandbox(**options):
+    from sandboxes.docker import DockerSandbox
+
+    return DockerSandbox(**options)
+
+
+def test_runs_a_suite_and_reuses_the_warm_container(client):
+    with _new_sandbox(max_concurrency=1) as sb:
+        first = sb.run(ADD, SUITE)
+        second = sb.run(ADD, SUITE)
+        assert (first.status, first.passed, first.total) == ("passed", 3, 3)
+        assert second.status == "passed"
+        assert first.info["container"] == second.info["container"]
+        assert len(_owned(client, sb.owner)) == 1
+
+
+def test_containers_are_hardened(client, sandbox):
+    result = sandbox.run(ADD, SUITE)
+    container = client.containers.get(result.info["container"])
+    host = container.attrs["HostConfig"]
+    assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["LogConfig"]["Type"] == "none"
+    assert 0 < host["PidsLimit"] <= 1024
+    assert host["Memory"] > 0 and host["MemorySwap"] == host["Memory"]
+    assert host["NanoCpus"] > 0
+    assert set(host["Tmpfs"]) == {"/sandbox", "/tmp"}
+
+
+def test_program_runs_unprivileged_without_network(sandbox):
+    code = textwrap.dedent(
+        """
+        import os, socket
+        print(os.getuid(), os.getgid())
+        try:
+            socket.create_connection(("1.1.1.1", 53), timeout=1)
+            print("net")
+        except OSError:
+            print("no-net")
+        try:
+            open("/etc/evil", "w")
+            print("wrote")
+        except OSError:
+            print("read-only")
+        """
+    )
+    result = sandbox.run(code, {"type": "stdio", "cases": [{"input": "", "output": "x"}]})
+    uid, gid, net, fs = result.cases[0].stdout.split()
+    assert int(uid) != 0 and int(gid) != 0
+    assert (net, fs) == ("no-net", "read-only")
+
+
+def test_work_dir_is_fresh_for_every_run(sandbox):
+    code = textwrap.dedent(
+        """
+        import glob, os
+        print(len(glob.glob("/sandbox/*")), len(glob.glob("/tmp/*")), sorted(os.listdir(".")))
+        open("/tmp/mark", "w").write("x")
+        open("mark", "w").write("x")
+        """
+    )
+    suite = {"type": "stdio", "cases": [{"input": "", "output": "x"}]}
+    outputs = {sandbox.run(code, suite).cases[0].stdout for _ in range(4)}
+    assert outputs == {"1 0 ['job.json', 'runner.py']\n"}
+
+
+def test_nothing_keeps_running_after_a_run(client, sandbox):
+    code = textwrap.dedent(
+        """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(1000)
+            os._exit(0)
+        print(1)
+        """
+    )
+    result = sandbox.run(code, {"type": "stdio", "cases": [{"input": "", "output": "1"}]})
+    assert result.status == "passed"
+    container = client.containers.get(result.info["container"])
+    commands = [p[-1] for p in container.top(ps_args="-eo pid,comm")["Processes"]]
+    assert commands == ["python3"]  # only the idle pid 1
+
+
+def test_runner_timeout_replaces_the_container(client):
+    with _new_sandbox(max_concurrency=1) as sb:
+        hang = sb.run(
+            "import time\ntime.sleep(30)",
+            {"type": "stdio", "cases": [{"input": "", "output": ""}], "time_limit_s": 1},
+        )
+        assert hang.status == "timeout"
+        after = sb.run(ADD, SUITE)
+        assert after.status == "passed"
+        assert after.info["container"] != hang.info["container"]
+        _wait_gone(client, hang.info["container"])
+
+
+def test_outer_deadline_removes_the_container_when_the_harness_is_frozen(client):
+    # The program stops its own harness (same uid): only the outer guard can end the run.
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nimport time\ntime.sleep(60)\n"
+    suite = {"type": "stdio", "cases": [{"input": "", "output": ""}], "time_limit_s": 1}
+    with _new_sandbox(max_concurrency=1, slack_s=2.0) as sb:
+        start = time.monotonic()
+        result = sb.run(code, suite)
+        elapsed = time.monotonic() - start
+        assert result.status == "timeout" and result.passed == 0
+        assert elapsed < 1 + 2.0 + 5  # budget + slack + removal
+        _wait_gone(client, result.info["container"])
+        assert sb.run(ADD, SUITE).status == "passed"
+
+
+def test_killing_the_harness_fails_closed(client):
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint(1)\n"
+    with _new_sandbox(max_concurrency=1) as sb:
+        result = sb.run(code, {"type": "stdio", "cases": [{"input": "", "output": "1"}]})
+        assert result.status == "failed" and result.passed == 0
+        assert "unreadable" in result.info["error"]
+        _wait_gone(client, result.info["container"])
+
+
+def test_container_vanishing_mid_run_is_an_infrastructure_error(client):
+    suite = {"type": "stdio", "cases": [{"input": "", "output": ""}], "time_limit_s": 10}
+    with _new_sandbox(max_concurrency=1) as sb:
+        (victim,) = _owned(client, sb.owner)
+        threading.Timer(1.0, lambda: victim.remove(force=True)).start()
+        result = sb.run("import time\ntime.sleep(8)", suite)
+        assert result.status == "error"
+        assert sb.run(ADD, SUITE).status == "passed"  # the pool replaced it
+
+
+def test_harness_output_is_read_with_a_byte_cap(client):
+    code = "import sys\nsys.stdout.write('x' * (3 << 20))\n"
+    with _new_sandbox(max_concurrency=1, max_output_bytes=1 << 20) as sb:
+        result = sb.run(code, {"type": "stdio", "cases": [{"input": "", "output": "x"}]})
+        assert result.status == "failed" and "bytes" in result.info["error"]
+        _wait_gone(client, result.info["container"])
+
+
+def test_container_is_replaced_after_max_runs(client):
+    with _new_sandbox(max_concurrency=1, max_runs=2) as sb:
+        ids = [sb.run(ADD, SUITE).info["container"] for _ in range(3)]
+        assert ids[0] == ids[1] != ids[2]
+        _wait_gone(client, ids[0])
+
+
+def test_concurrency_is_bounded(client):
+    suite = {"type": "stdio", "cases": [{"input": "", "output": "ok"}]}
+    code = "import time\ntime.sleep(0.3)\nprint('ok')\n"
+    with _new_sandbox(max_concurrency=2, prewarm=0) as sb:
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(sb.run(code, suite))) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [r.status for r in results] == ["passed"] * 6
+        assert len({r.info["container"] for r in results}) <= 2
+        assert len(_owned(client, sb.owner)) <= 2
+
+
+def test_reaper_removes_containers_of_dead_owners_only(client):
+    from sandboxes.docker import LABEL, owner_id, reap_orphans
+
+    # A process that starts a pool and dies without closing it leaves labelled containers.
+    script = "from sandboxes.docker import DockerSandbox\nimport os\nsb = DockerSandbox(max_concurrency=1)\nprint(sb.owner, flush=True)\nos._exit(0)\n"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    dead_owner = out.stdout.strip()
+    assert dead_owner and len(_owned(client, dead_owner)) == 1
+    alive = client.containers.create(
+        "r1-verifiers/sandbox-python:latest", ["true"], labels={LABEL: owner_id()}
+    )
+    try:
+        assert reap_orphans(client) >= 1
+        assert _owned(client, dead_owner) == []
+        alive.reload()  # still there: its owner (this process) is alive
+    finally:
+        alive.remove(force=True)
+
+
+def test_close_removes_every_container_and_refuses_new_runs(client):
+    sb = _new_sandbox(max_concurrency=2)
+    assert len(_owned(client, sb.owner)) == 2
+    sb.close()
+    sb.close()  # idempotent
+    assert _owned(client, sb.owner) == []
+    with pytest.raises(RuntimeError):
+        sb._acquire()
+    assert sb.run(ADD, SUITE).status == "error"
+
+
+def test_missing_image_is_a_clear_error(client):
+    with pytest.raises(RuntimeError, match="verifiers sandbox build"):
+        _new_sandbox(image="r1-verifiers/no-such-image:latest")
+
+
+def test_build_is_a_noop_when_the_image_exists(client):
+    from sandboxes.build import build_images
+
+    assert len(list(build_images())) == 1
+
+
+def _wait_gone(client, container_id: str, timeout: float = 15.0) -> None:
+    """Replacement and removal happen off the caller's thread: give them a moment."""
+    import docker
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"container {container_id} is still there")
