@@ -1,0 +1,96 @@
+"""Fixtures shared by the sandbox tests.
+
+`sandbox` runs a test against both backends. The docker one is skipped when no Docker
+daemon is reachable, except with CI=true, where that fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+SANDBOX_UID = 65534
+
+
+def docker_client_or_skip():
+    """A live docker client, or skip (fail under CI=true)."""
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+        return client
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no Docker daemon is reachable: {exc}")
+        pytest.skip(f"no Docker daemon: {exc}")
+
+
+@pytest.fixture(scope="session")
+def docker_image():
+    """Build the sandbox image once per session (a no-op when it exists)."""
+    client = docker_client_or_skip()
+    from sandboxes.build import build_images
+
+    for _ in build_images():
+        pass
+    return client
+
+
+@pytest.fixture(scope="module", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def sandbox(request):
+    """A sandbox of each backend, shared by a module's tests."""
+    from sandboxes import get_sandbox
+
+    if request.param == "docker":
+        request.getfixturevalue("docker_image")
+    with get_sandbox(request.param, max_concurrency=2) as sb:
+        yield sb
+
+
+def sandbox_processes() -> set[int]:
+    """Host processes running as the sandbox uid (local and docker both use it)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+        except (OSError, StopIteration):
+            continue
+        if str(SANDBOX_UID) in uids:
+            found.add(int(entry))
+    return found
+
+
+def sandbox_files() -> set[str]:
+    """Files the sandbox uid owns in the host's shared temp dirs."""
+    found = set()
+    for top in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            entries = os.scandir(top)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_uid == SANDBOX_UID:
+                        found.add(entry.path)
+                except OSError:
+                    continue
+    return found
+
+
+@pytest.fixture
+def leaves_nothing():
+    """Fail the test if a sandbox-uid process or file is left on the host after it."""
+    procs, files = sandbox_processes(), sandbox_files()
+    yield
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and sandbox_processes() - procs:
+        time.sleep(0.05)  # a killed tree can take a moment to be reaped
+    assert sandbox_processes() - procs == set(), "sandbox processes left running on the host"
+    assert sandbox_files() - files == set(), "sandbox files left on the host"
