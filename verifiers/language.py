@@ -163,13 +163,16 @@ _NOT_PROSE = re.compile(
     r"|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+",
     re.DOTALL,
 )
-_SENTENCE_END = re.compile(r"[.!?;。！？；\n]+")
+_SENTENCE_END = re.compile(r"[.!?;。！？；\n؟؛۔।॥։።]+")
 
 _LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0300-\u036f"
 _GREEK = "\u0370-\u03ff\u1f00-\u1fff"
 _CYRILLIC = "\u0400-\u052f"
 _HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+# Other scripts' words run to a space or punctuation, so they keep their combining marks
+# (Indic vowel signs, Arabic harakat, Persian's zero-width non-joiner).
+_PUNCT = "、。，！？；：（）「」『』《》〈〉【】“”‘’«»،؛؟۔।॥։።\u00a0-\u00bf\u2000-\u200b\u200e-\u206f"  # keeps ZWNJ/ZWJ
 _MATH_NAMES = (
     "sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|log|ln|lg|exp|lim|max|min|gcd|lcm|mod|det"
 )
@@ -195,7 +198,7 @@ _RUNS = re.compile(
     rf"|(?P<latin>[{_LATIN}](?:[{_LATIN}\d_]|[^\w])*)"
     rf"|(?P<cyrillic>[{_CYRILLIC}](?:[{_CYRILLIC}\d_]|[^\w])*)"
     rf"|(?P<greek>[{_GREEK}](?:[{_GREEK}\d_]|[^\w])*)"
-    r"|(?P<other>[^\W\d_]+)"
+    rf"|(?P<other>[^\W\d_][^\s\d_!-/:-@\[-`{{-~{_PUNCT}{_HAN}{_KANA}{_LATIN}{_CYRILLIC}{_GREEK}]*)"
 )
 _KANA_ANYWHERE = re.compile(rf"[{_KANA}]")
 
@@ -242,8 +245,8 @@ def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) ->
             lang = _script_language(run)
             if lang is not None:
                 counts[lang] += 1
-            else:  # Arabic, Devanagari, ...: several languages share the script; key by Unicode block
-                shared.setdefault(f"U+{ord(run[0]) >> 7:03X}", []).append(run)
+            else:  # Arabic, Devanagari, ...: several languages share the script; key by 256-point block
+                shared.setdefault(f"U+{ord(run[0]) >> 8:02X}00", []).append(run)
     return han, kana
 
 
@@ -255,6 +258,9 @@ def _chunk_language(words: list[str], target: str | None) -> str:
         sample = [words[int(i * step)] for i in range(SAMPLE_WORDS)]
     chunk = " ".join(sample)
     labels, prob = _identify(chunk)
+    if prob < WEAK_PROB and len(sample) < len(words):  # the sample was not enough: read it all
+        chunk = " ".join(words)
+        labels, prob = _identify(chunk)
     best = labels[0] if labels else UNDETERMINED
     same = _SAME_AS.get(target, ()) if target is not None else ()
     if len(words) < WEAK_WORDS or prob < WEAK_PROB:  # fastText cannot tell: benefit of the doubt

