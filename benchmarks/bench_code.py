@@ -1,0 +1,214 @@
+"""Code sandboxes side by side: per-completion overhead and completions/s on a 10-case stdio suite.
+
+Every contender runs the same program against the same suite through the same harness
+(sandboxes/runner.py) and is graded the same way (sandboxes.suite.grade), in one run:
+
+  bare runner   `python3 runner.py` on the host, no isolation: the floor, not a sandbox
+  local         sandboxes.local.LocalSandbox (namespaces + rlimits)
+  docker pool   sandboxes.docker.DockerSandbox (warm containers, one `docker exec` per completion)
+  docker run    `docker run --rm` per completion, same image and limits: what users do today
+
+Overhead = median sequential latency minus the bare runner's. Throughput = completions / wall
+time with N threads submitting. Needs the sandbox image (`verifiers sandbox build`).
+
+    .venv/bin/python benchmarks/bench_code.py [--completions 48] [--concurrency 1,2,4,8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sandboxes import suite as suites  # noqa: E402
+from sandboxes.docker import SANDBOX_IMAGE  # noqa: E402
+
+RUNNER = Path(suites.__file__).with_name("runner.py")
+PROGRAM = "n = int(input())\nxs = list(map(int, input().split()))\nprint(sum(xs), max(xs))\n"
+
+
+def make_suite() -> dict:
+    cases = []
+    for i in range(10):
+        xs = [(i * 7919 + j * 104729) % 1000 for j in range(50 + 10 * i)]
+        cases.append({"input": f"{len(xs)}\n{' '.join(map(str, xs))}\n", "output": f"{sum(xs)} {max(xs)}\n"})
+    return {"type": "stdio", "cases": cases, "time_limit_s": 2}
+
+
+# ---------------------------------------------------------------- contenders
+
+
+class BareRunner:
+    """runner.py as a plain host subprocess: what the harness alone costs."""
+
+    name = "bare runner (no isolation)"
+
+    def run(self, code: str, tests: dict) -> suites.RunResult:
+        suite = suites.validate(tests)
+        job = suites.build_job(code, suite, "python")
+        out = subprocess.run(
+            [sys.executable, str(RUNNER), "-"],
+            input=json.dumps(job).encode(),
+            capture_output=True,
+            timeout=60,
+        )
+        return suites.grade(suite, json.loads(out.stdout))
+
+    def close(self) -> None:
+        pass
+
+
+class DockerRunPerCompletion:
+    """A fresh `docker run --rm` per completion with the pool's image and limits."""
+
+    name = "docker run --rm per completion"
+
+    def run(self, code: str, tests: dict) -> suites.RunResult:
+        suite = suites.validate(tests)
+        job = suites.build_job(code, suite, "python")
+        payload = _tar({"runner.py": RUNNER.read_bytes(), "job.json": json.dumps(job).encode()})
+        cmd = [
+            "docker", "run", "--rm", "-i", "--network", "none", "--read-only",
+            "--tmpfs", "/sandbox:rw,exec,nosuid,nodev,size=64m,uid=65534,gid=65534,mode=0700",
+            "--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=16m,mode=1777",
+            "--user", "65534:65534", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--log-driver", "none", "--pids-limit", "128", "--memory", "1g", "--memory-swap", "1g",
+            "--cpus", "1", "-w", "/sandbox", SANDBOX_IMAGE,
+            "sh", "-c", "tar -xf - && python3 runner.py job.json",
+        ]  # fmt: skip
+        out = subprocess.run(cmd, input=payload, capture_output=True, timeout=120)
+        return suites.grade(suite, json.loads(out.stdout))
+
+    def close(self) -> None:
+        pass
+
+
+class Backend:
+    def __init__(self, name: str, sandbox) -> None:
+        self.name, self.sandbox = name, sandbox
+
+    def run(self, code: str, tests: dict) -> suites.RunResult:
+        return self.sandbox.run(code, tests)
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def latency(contender, tests: dict, n: int) -> tuple[float, int]:
+    """Median seconds per completion, one at a time (after a warm-up), and how many failed."""
+    contender.run(PROGRAM, tests)
+    times, bad = [], 0
+    for _ in range(n):
+        start = time.perf_counter()
+        result = contender.run(PROGRAM, tests)
+        times.append(time.perf_counter() - start)
+        bad += result.status != "passed"
+    return statistics.median(times), bad
+
+
+def throughput(contender, tests: dict, n: int, threads: int) -> tuple[float, int]:
+    """Completions per second with `threads` callers, and how many did not pass."""
+    with ThreadPoolExecutor(threads) as ex:
+        start = time.perf_counter()
+        results = list(ex.map(lambda _: contender.run(PROGRAM, tests), range(n)))
+        wall = time.perf_counter() - start
+    return n / wall, sum(r.status != "passed" for r in results)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--completions", type=int, default=48, help="completions per throughput measurement")
+    ap.add_argument("--latency-runs", type=int, default=15, help="sequential completions for the latency")
+    ap.add_argument("--concurrency", default="1,2,4,8", help="comma-separated caller thread counts")
+    ap.add_argument("--skip", default="", help="comma-separated contenders to leave out: bare,local,pool,run")
+    args = ap.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
+    skip = set(filter(None, args.skip.split(",")))
+    tests = make_suite()
+    assert suites.grade(suites.validate(tests), {"cases": []}).status == "error"  # sanity: grade is strict
+
+    from sandboxes.docker import DockerSandbox
+    from sandboxes.local import LocalSandbox
+
+    pool_size = max(levels)
+    contenders = []
+    if "bare" not in skip:
+        contenders.append(("bare", BareRunner()))
+    if "local" not in skip:
+        contenders.append(("local", Backend("local (namespaces)", LocalSandbox(max_concurrency=pool_size))))
+    if "pool" not in skip:
+        contenders.append(("pool", Backend("docker warm pool", DockerSandbox(max_concurrency=pool_size))))
+    if "run" not in skip:
+        contenders.append(("run", DockerRunPerCompletion()))
+
+    rows, floor = [], None
+    try:
+        for key, c in contenders:
+            med, bad = latency(c, tests, args.latency_runs)
+            floor = med if key == "bare" else floor
+            rates = []
+            for threads in levels:
+                rate, failed = throughput(c, tests, args.completions, threads)
+                rates.append(rate)
+                bad += failed
+            rows.append((key, c.name, med, rates, bad))
+            print(f"  measured {c.name}", file=sys.stderr, flush=True)
+    finally:
+        for _, c in contenders:
+            c.close()
+
+    print(f"\nMachine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
+          f"{args.completions} completions per rate, 10-case stdio suite, pool size {pool_size}\n")  # fmt: skip
+    rate_cols = " | ".join(f"completions/s @{t}" for t in levels)
+    print(f"| contender | latency (median) | overhead vs bare runner | {rate_cols} | not passed |")
+    print("|---|---|---|" + "---|" * len(levels) + "---|")
+    for _key, name, med, rates, bad in rows:
+        over = f"{(med - floor) * 1000:+.0f} ms" if floor is not None else "n/a"
+        cells = " | ".join(f"{r:.1f}" for r in rates)
+        print(f"| {name} | {med * 1000:.0f} ms | {over} | {cells} | {bad} |")
+    by = {key: rates for key, _, _, rates, _ in rows}
+    if "pool" in by and "run" in by:
+        best = max(range(len(levels)), key=lambda i: by["run"][i])
+        print(
+            f"\nwarm pool / docker run throughput: {max(by['pool']) / max(by['run']):.1f}x (best vs best); "
+            f"at {levels[best]} threads: {by['pool'][best] / by['run'][best]:.1f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
