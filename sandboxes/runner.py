@@ -129,8 +129,11 @@ def _run_case(job: dict, program, case: dict, limit: float, result: dict) -> dic
     head, _, payload = record.partition(b"\n")
     got["done"] = head == nonce.encode()
     if got["done"] and job["type"] == "call":
-        done = json.loads(payload)
-        got["result"], got["result_error"] = done.get("result"), done.get("error")
+        try:
+            done = json.loads(payload)
+            got["result"], got["result_error"] = done.get("result"), done.get("error")
+        except (ValueError, AttributeError):  # more than our record reached the pipe
+            got["done"] = False
     return got
 
 
@@ -392,7 +395,12 @@ def _exec(argv: list[str]) -> None:
 
 
 def _python_child(job: dict, program, case: dict, nonce: str) -> None:
-    """Run the solution as __main__ in this forked process, then the call or the test."""
+    """Run the solution as __main__ in this forked process, then the call or the test.
+
+    The program shares this interpreter, so everything the verdict depends on (exec, dict,
+    the encoder, os.write, os._exit, the strict comparison) was bound when the runner was
+    imported: rebinding builtins or patching json/os from the program changes nothing.
+    """
     import atexit
     import io
     import types
@@ -414,7 +422,7 @@ def _python_child(job: dict, program, case: dict, nonce: str) -> None:
     record = None
     exit_code = 0
     try:
-        exec(code, main.__dict__)
+        _H.exec(code, main.__dict__)
         if kind == "call":
             record = _call(main.__dict__, job["fn_name"], case)
         elif kind == "assert":
@@ -438,48 +446,50 @@ def _python_child(job: dict, program, case: dict, nonce: str) -> None:
         sys.stderr.flush()
     except BaseException:  # noqa: B036 - a failing flush (closed pipe) still ends the child
         exit_code = exit_code or 1
-    os._exit(exit_code)
+    _H.exit(exit_code)
 
 
 def _call(g: dict, fn_name: str, case: dict) -> str:
-    fn = g.get(fn_name)
-    if fn is None and isinstance(g.get("Solution"), type):
-        fn = getattr(g["Solution"](), fn_name, None)
-    if not callable(fn):
-        return json.dumps({"error": f"function {fn_name!r} is not defined"})
+    fn = _H.dict_get(g, fn_name)
+    solution = _H.dict_get(g, "Solution")
+    if fn is None and _H.isinstance(solution, _H.type):
+        fn = _H.getattr(solution(), fn_name, None)
+    if not _H.callable(fn):
+        return _H.encode({"error": "function " + fn_name + " is not defined"})
     value = fn(*case.get("args", []), **case.get("kwargs", {}))
     try:
-        return json.dumps({"result": json.dumps(value)})
+        return _H.encode({"result": _H.encode(value)})
     except (TypeError, ValueError) as exc:
-        return json.dumps({"error": f"return value is not JSON-serialisable: {exc}"})
+        return _H.encode({"error": "return value is not JSON-serialisable: " + _H.str(exc)})
 
 
 def _run_test(g: dict, test, entry_point: str | None) -> None:
     # The test sees the solution's names but runs in its own globals, so the solution cannot
     # rebind the strict comparison the test calls.
-    tg = dict(g)
-    tg["__r1_eq__"] = _strict_eq()
-    exec(test, tg)
+    tg = _H.dict(g)
+    tg["__r1_eq__"] = _H.strict_eq
+    _H.exec(test, tg)
     if entry_point is not None:
         if entry_point not in g:
-            raise NameError(f"entry point {entry_point!r} is not defined")
-        if callable(tg.get("check")):
-            tg["check"](g[entry_point])
+            raise NameError("entry point " + entry_point + " is not defined")
+        check = _H.dict_get(tg, "check")
+        if _H.callable(check) and check is not _H.dict_get(g, "check"):  # HumanEval: check(candidate)
+            check(g[entry_point])
 
 
 def _exit_code(exc: SystemExit) -> int:
     if exc.code is None:
         return 0
-    if isinstance(exc.code, int):
+    if _H.type(exc.code) is int:
         return exc.code & 0xFF
-    print(exc.code, file=sys.stderr)
+    _write_all(2, (_H.str(exc.code) + "\n").encode("utf-8", "replace"))
     return 1
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+def _write_all(fd: int, data: bytes, _write=os.write, _view=memoryview) -> None:
+    view = _view(data)
     while view:
-        view = view[os.write(fd, view) :]
+        view = view[_write(fd, view) :]
 
 
 # ---------------------------------------------------------------- assert tests
@@ -536,6 +546,60 @@ def _strict_eq():
         return (a == b) is True
 
     return eq
+
+
+def _json_encoder():
+    """A JSON encoder for plain values only (exact builtin types: no subclasses, whose
+    serialisation the program could control), built from functions the program cannot patch."""
+    from json.encoder import encode_basestring as quote
+
+    _type, _repr_int, _repr_float, _join, _str = type, int.__repr__, float.__repr__, ", ".join, str
+    inf = float("inf")
+
+    def encode(v) -> str:
+        t = _type(v)
+        if v is None:
+            return "null"
+        if t is bool:
+            return "true" if v else "false"
+        if t is int:
+            return _repr_int(v)
+        if t is float:
+            if v != v:
+                return "NaN"
+            return "Infinity" if v == inf else "-Infinity" if v == -inf else _repr_float(v)
+        if t is str:
+            return quote(v)
+        if t is list or t is tuple:
+            return "[" + _join([encode(x) for x in v]) + "]"
+        if t is dict:
+            items = []
+            for k, x in v.items():
+                if _type(k) is not str:
+                    raise TypeError("dict keys must be str, got " + _type(k).__name__)
+                items.append(quote(k) + ": " + encode(x))
+            return "{" + _join(items) + "}"
+        raise TypeError("cannot encode a " + t.__name__)
+
+    return encode
+
+
+class _H:
+    """Builtins and helpers bound at import, before any program runs in a fork of us."""
+
+    exec, dict, type, str, isinstance, getattr, callable = (
+        exec,
+        dict,
+        type,
+        str,
+        isinstance,
+        getattr,
+        callable,
+    )
+    dict_get = dict.get
+    exit = os._exit
+    strict_eq = staticmethod(_strict_eq())
+    encode = staticmethod(_json_encoder())
 
 
 # ---------------------------------------------------------------- OS helpers
