@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from verifiers.core import Status
 
 WORKER_MEMORY_BYTES = 2 << 30  # address-space limit per worker: a runaway expansion fails, not the host
+STARTUP_SECONDS = 60.0  # a new worker imports sympy; that time is not charged to any sample
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -81,6 +82,11 @@ class _Worker:
             self.ready = self.from_child.recv() == "ready"
         return self.ready
 
+    def wait_ready(self, seconds: float) -> bool:
+        if not self.ready and self.from_child.poll(seconds):
+            self.ready = self.from_child.recv() == "ready"
+        return self.ready
+
     def kill(self) -> None:
         try:
             self.proc.kill()
@@ -102,8 +108,9 @@ class WorkerPool:
             raise ValueError(f"worker pool size must be at least 1, got {size}")
         self.size = size
         self._cond = threading.Condition()
-        self._idle: list[_Worker] = [_Worker(slot) for slot in range(size)]
+        self._idle: list[_Worker] = []  # workers start on demand, up to size
         self._busy: set[_Worker] = set()
+        self._started = 0
         self._closed = False
 
     def run(
@@ -116,7 +123,10 @@ class WorkerPool:
         worker = self._acquire(hash(key) % self.size, deadline)
         if worker is None:
             return Verdict(Status.TIMEOUT, reason="no worker became free before the deadline")
-        if deadline is None:
+        if deadline is None:  # the sample's budget starts once a warm worker holds it
+            if not worker.wait_ready(STARTUP_SECONDS):
+                self._replace(worker)
+                return Verdict(Status.ERROR, reason="math worker failed to start")
             deadline = time.monotonic() + (timeout if timeout is not None else 5.0)
         try:
             worker.to_child.send(task)
@@ -139,6 +149,10 @@ class WorkerPool:
             while not self._idle:
                 if self._closed:
                     return None
+                if self._started < self.size:
+                    self._idle.append(_Worker(self._started))
+                    self._started += 1
+                    break
                 wait = None if deadline is None else deadline - time.monotonic()
                 if wait is not None and wait <= 0:
                     return None

@@ -1,0 +1,310 @@
+"""Tests for verifiers/math.py: extraction, equivalence by category, statuses, hard time limits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from verifiers import Sample, Status, get_verifier
+from verifiers.math import MathVerifier, check_caps, extract_answer, math_equal
+
+SLACK = 0.2  # the promised bound is timeout + 0.2 s
+# Passes every cap, yet expanding it takes sympy far longer than any timeout used here.
+SLOW_GOLD, SLOW_PRED = "(a^2+2ab+b^2+c+d)^{40}", "((a+b)^2+c+d)^{40}"
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    with MathVerifier(timeout=5.0, workers=2) as v:
+        yield v
+
+
+def score(verifier, gold, completion):
+    return verifier.score(Sample(completion=completion, reference=gold))
+
+
+# ---------------------------------------------------------------- extraction
+
+
+@pytest.mark.parametrize(
+    "completion, expected",
+    [
+        ("<think>try 3, maybe 7</think><answer>4</answer>", "4"),
+        ("<think>the answer is 12</think>\nSo the result is \\boxed{13}.", "13"),
+        ("<think>\\boxed{9}</think><answer>The final answer is $\\frac{1}{2}$.</answer>", "\\frac{1}{2}"),
+        ("First \\boxed{3}. Checking again... final: \\boxed{5}", "5"),
+        ("We get \\boxed{\\frac{\\sqrt{3}}{2}} as required.", "\\frac{\\sqrt{3}}{2}"),
+        ("Some work.\nThe final answer is 42.", "42"),
+        ("Some work.\nAnswer: $x = 7$", "x = 7"),
+        ("Adding them up gives **73**.", "73"),
+        ("4", "4"),
+        ("$\\frac{3}{4}$", "\\frac{3}{4}"),
+        ("Long derivation here...\nso there are 18 apples in total.", "18"),
+        ("Long derivation here...\nwhich gives $1 - \\sqrt{2}$", "1 - \\sqrt{2}"),
+    ],
+)
+def test_extract_answer_finds_the_committed_answer(completion, expected):
+    assert extract_answer(completion) == expected
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "<think>so it is 4 and \\boxed{4}",  # thinking never closed
+        "<think>it is 4</think>",  # nothing after the thinking
+        "The answer is 3 or 5.",  # a hedge
+        "\\boxed{3} or \\boxed{5}",
+        "",
+    ],
+)
+def test_extract_answer_refuses_non_answers(completion):
+    assert extract_answer(completion) is None
+
+
+def test_extract_answer_ignores_separate_reasoning_field():
+    messages = [{"role": "assistant", "reasoning_content": "\\boxed{99}", "content": "I am not sure."}]
+    assert extract_answer(messages) != "99"
+    messages = [{"role": "assistant", "reasoning_content": "lots of work", "content": "\\boxed{7}"}]
+    assert extract_answer(messages) == "7"
+
+
+def test_extract_answer_on_degenerate_megabyte_is_fast():
+    start = time.monotonic()
+    assert extract_answer("1 " * 500_000) is None  # degenerate output is not an answer
+    extract_answer("{" * 1_000_000)
+    extract_answer("\\boxed{" * 100_000)
+    assert time.monotonic() - start < 5
+
+
+# ---------------------------------------------------------------- equivalence by category
+
+EQUAL = [
+    ("5", "5.0"),
+    ("0.5", "\\frac{1}{2}"),
+    ("0.33", "1/3"),  # gold sets the precision
+    ("1/3", "0.333"),
+    ("1000", "1,000"),
+    ("-\\frac{3}{4}", "-0.75"),
+    ("2\\frac{1}{2}", "5/2"),
+    ("1.5 \\times 10^{3}", "1500"),
+    ("50\\%", "50"),
+    ("50\\%", "0.5"),
+    ("30^\\circ", "30"),
+    ("12", "12 \\text{ cm}"),
+    ("\\$5", "5 dollars"),
+    ("\\frac{\\sqrt{3}}{2}", "\\frac{3}{2\\sqrt{3}}"),
+    ("1 - \\sqrt{2}", "-\\sqrt{2} + 1"),
+    ("\\frac{\\pi}{2}", "pi/2"),
+    ("-1 + e^{16}", "-1 + exp(16)"),
+    ("2\\sqrt{2}", "sqrt(8)"),
+    ("1-\\frac{1}{\\mathrm{e}}", "1 - e^{-1}"),
+    ("x^2+2x+1", "(x+1)^2"),
+    ("\\sin^2 x + \\cos^2 x", "1"),
+    ("\\{1, 2, 3\\}", "\\{3, 1, 2\\}"),
+    ("1, 2", "2, 1"),
+    ("(1, 2)", "(1,2)"),
+    ("(0, 1]", "(0,1]"),
+    ("[0, \\infty)", "x \\ge 0"),
+    ("(-\\infty, 2) \\cup (3, \\infty)", "(3,\\infty)\\cup(-\\infty,2)"),
+    ("x > 3", "3 < x"),
+    ("y = 2x + 3", "y = 3 + 2x"),
+    ("2x - y + 3 = 0", "y = 2x + 3"),
+    ("x = 5", "5"),
+    ("5", "x = 5"),
+    ("1 \\pm \\sqrt{2}", "1 + \\sqrt{2}, 1 - \\sqrt{2}"),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}"),
+    ("3 + 4i", "4i + 3"),
+    ("2i", "(1+i)^2"),
+    ("\\text{Tuesday}", "tuesday"),
+    ("B", "(B)"),
+    ("\\text{(C)}", "C"),
+    ("\\sqrt{2}", "1.4142"),
+    ("1.41", "\\sqrt{2}"),
+]
+
+UNEQUAL = [
+    ("5", "500"),
+    ("1/3", "0.33"),  # too few digits for an exact gold
+    ("0.5", "0.54"),
+    ("\\frac{1}{2004!}", "\\frac{1}{2006!}"),
+    ("\\frac{1}{2^{99}}", "\\frac{1}{2^{98}}"),
+    ("1-\\frac{1}{\\mathrm{e}}", "1+\\frac{1}{\\mathrm{e}}"),
+    ("(1, 2)", "(2, 1)"),
+    ("(3, -1)", "(5, 2)"),  # not two empty intervals
+    ("(0, 1]", "(0, 1)"),
+    ("\\{1, 2\\}", "\\{1, 2, 3\\}"),
+    ("x^2+2x+1", "(x-1)^2"),
+    ("y = 2x + 3", "y = 2x - 3"),
+    ("x > 3", "x \\ge 3"),
+    ("3 + 4i", "3 - 4i"),
+    ("B", "C"),
+    ("\\text{Tuesday}", "Monday"),
+    ("50\\%", "5"),
+]
+
+
+@pytest.mark.parametrize("gold, pred", EQUAL)
+def test_equal_pairs(verifier, gold, pred):
+    s = score(verifier, gold, f"\\boxed{{{pred}}}")
+    assert (s.value, s.status) == (1.0, Status.OK), s.info
+
+
+@pytest.mark.parametrize("gold, pred", UNEQUAL)
+def test_unequal_pairs(verifier, gold, pred):
+    s = score(verifier, gold, f"\\boxed{{{pred}}}")
+    assert (s.value, s.status) == (0.0, Status.OK), s.info
+
+
+def test_pi_rounded_is_accepted_but_truncated_low_precision_is_not():
+    assert math_equal("\\pi", "3.14159")
+    assert not math_equal("\\pi", "3.1")
+
+
+def test_math_equal_accepts_numbers_and_rejects_bad_types():
+    assert math_equal(4, "4")
+    assert math_equal("0.25", 0.25)
+    with pytest.raises(TypeError):
+        math_equal(["4"], "4")
+    with pytest.raises(ValueError):
+        math_equal("4", "4", timeout=0)
+
+
+# ---------------------------------------------------------------- R1 completions through the verifier
+
+
+def test_r1_completions(verifier):
+    samples = [
+        Sample("<think>2+2 is 4</think><answer>4</answer>", reference="4"),
+        Sample("<think>maybe 4</think><answer>5</answer>", reference="4"),
+        Sample("<think>it is 4", reference="4"),
+        Sample("\\boxed{3} hmm, no. Final: \\boxed{5}", reference="5"),
+        Sample(
+            [{"role": "assistant", "reasoning_content": "4", "content": "<answer>4</answer>"}], reference=4
+        ),
+    ]
+    got = [(s.value, s.status) for s in verifier.score_batch(samples)]
+    assert got == [
+        (1.0, Status.OK),
+        (0.0, Status.OK),
+        (0.0, Status.NO_ANSWER),
+        (1.0, Status.OK),
+        (1.0, Status.OK),
+    ]
+
+
+def test_statuses_and_info(verifier):
+    ok = score(verifier, "\\frac12", "<answer>0.5</answer>")
+    assert ok.info["extracted"] == "0.5" and ok.info["gold"] == "\\frac12"
+    none = score(verifier, "3", "I do not know.")
+    assert (none.value, none.status) == (0.0, Status.NO_ANSWER)
+    for bad_gold in (None, "", "   ", "\\frac{1}{", "9999999999^{9999999999}", "\\sqrt{)(}"):
+        s = score(verifier, bad_gold, "\\boxed{3}")
+        assert (s.value, s.status) == (None, Status.INVALID_REFERENCE), (bad_gold, s)
+        assert s.info["error"]
+
+
+def test_bad_config_raises_with_a_clear_message():
+    with pytest.raises(ValueError, match="timeout"):
+        MathVerifier(timeout=-1)
+    with pytest.raises(ValueError, match="workers"):
+        MathVerifier(workers=0)
+    v = get_verifier("math", timeout=5)
+    assert isinstance(v, MathVerifier) and v.timeout == 5.0
+
+
+# ---------------------------------------------------------------- adversarial inputs and time limits
+
+ADVERSARIAL = [
+    "9999999999^{9999999999}",
+    "(10^{10})!",
+    "2^{2^{2^{2^{2^{2}}}}}",
+    "9^{9^{9}}",
+    "1 " * 20_000,
+    "x" * 1_000_000,
+    "{" * 5000 + "1" + "}" * 5000,
+    "\\frac{1}{" * 500,
+    "((((((((((((((((((((((1))))))))))))))))))))))",
+    SLOW_PRED,
+]
+
+
+@pytest.mark.parametrize("pred", ["9999999999^{9999999999}", "(10^{10})!", "9^{9^{9}}", "x" * 1_000_000])
+def test_caps_reject_before_any_parser(pred):
+    assert check_caps(pred) is not None
+
+
+def test_adversarial_batch_from_a_thread_is_bounded(verifier):
+    timeout = 1.0
+    samples = [Sample(f"\\boxed{{{p}}}", reference="1") for p in ADVERSARIAL]
+    samples.append(Sample(f"\\boxed{{{SLOW_PRED}}}", reference=SLOW_GOLD))
+    samples.append(Sample("\\boxed{2}", reference="2"))
+    out: list = []
+    with MathVerifier(timeout=timeout, workers=2) as v:
+        v.score_batch([Sample("\\boxed{\\sqrt{4}}", reference="2")])  # start the workers
+        start = time.monotonic()
+        t = threading.Thread(target=lambda: out.extend(v.score_batch(samples)))
+        t.start()
+        t.join(30)
+        elapsed = time.monotonic() - start
+    assert not t.is_alive()
+    assert [s.value for s in out[:-1]] == [0.0] * (len(samples) - 1)
+    assert out[-2].status == Status.TIMEOUT
+    assert (out[-1].value, out[-1].status) == (1.0, Status.OK)  # the killed worker lost no other sample
+    # two workers, two slow samples at most: each is cut at timeout, everything else is fast
+    assert elapsed < 2 * timeout + 5
+
+
+def test_math_equal_from_threads_returns_within_timeout():
+    timeout = 0.5
+    math_equal("\\sqrt{4}", "2")  # warm the default pool
+    elapsed: dict[int, float] = {}
+    results: dict[int, bool] = {}
+
+    def call(i: int) -> None:
+        start = time.monotonic()
+        results[i] = math_equal(SLOW_GOLD, SLOW_PRED, timeout=timeout)
+        elapsed[i] = time.monotonic() - start
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == {i: False for i in range(4)}
+    assert max(elapsed.values()) <= timeout + SLACK
+    assert math_equal("\\sqrt{9}", "3", timeout=5)  # the pool recovered
+
+
+def test_asyncio_scoring_is_bounded():
+    async def main():
+        with MathVerifier(timeout=1.0, workers=2) as v:
+            start = time.monotonic()
+            scores = await asyncio.wait_for(
+                v.ascore_batch([Sample(f"\\boxed{{{SLOW_PRED}}}", reference=SLOW_GOLD)]), timeout=20
+            )
+            return scores, time.monotonic() - start
+
+    scores, elapsed = asyncio.run(main())
+    assert scores[0].status == Status.TIMEOUT and scores[0].value == 0.0
+    assert elapsed < 1.0 + 5  # includes starting a cold worker
+
+
+def test_many_threads_share_one_verifier(verifier):
+    golds = [str(n) for n in range(40)]
+    results: list = [None] * len(golds)
+
+    def work(i: int) -> None:
+        gold = golds[i]
+        results[i] = verifier.score_batch([Sample(f"\\boxed{{\\sqrt{{{int(gold) ** 2}}}}}", reference=gold)])[
+            0
+        ]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(golds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [r.value for r in results] == [1.0] * len(golds)
