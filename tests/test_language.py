@@ -1,4 +1,5 @@
 import asyncio
+import random
 import subprocess
 import sys
 import threading
@@ -366,3 +367,13 @@ def test_import_does_not_load_fasttext():
     code = "import sys, verifiers.language; print('fasttext' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_ascii_fast_path_finds_the_same_words_as_the_regex():
+    rng = random.Random(0)
+    pieces = "the x x1 2x a_n GCD AM-GM sin Sin don't McDonald ok I ( ) , ' - + = 0 3.5 \t".split(" ") + [" "]
+    for _ in range(2000):
+        sentence = "".join(rng.choice(pieces) + rng.choice(["", " ", ","]) for _ in range(rng.randint(1, 12)))
+        sentence = sentence.replace(".", " ")  # one sentence: no sentence ends
+        expected = language._words(language._LATIN_WORD.findall(sentence))
+        assert language._ascii_words(sentence) == expected, sentence

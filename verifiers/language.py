@@ -173,18 +173,38 @@ _KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
 # Other scripts' words run to a space or punctuation, so they keep their combining marks
 # (Indic vowel signs, Arabic harakat, Persian's zero-width non-joiner).
 _PUNCT = "、。，！？；：（）「」『』《》〈〉【】“”‘’«»،؛؟۔।॥։።\u00a0-\u00bf\u2000-\u200b\u200e-\u206f"  # keeps ZWNJ/ZWJ
-_MATH_NAMES = (
-    "sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|log|ln|lg|exp|lim|max|min|gcd|lcm|mod|det"
+_MATH_NAMES = frozenset(
+    "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln lg exp lim max min gcd lcm mod det".split()
 )
 
 
 def _alphabet_word(letters: str) -> re.Pattern[str]:
-    """Words of an alphabet used in math: 2+ letters, not glued to digits, not all capitals."""
-    edge = rf"[\d_{letters}]"
-    return re.compile(
-        rf"(?<!{edge})(?!(?:[A-Z]+|{_MATH_NAMES})(?![{letters}'’]))"
-        rf"[{letters}]{{2,}}(?:['’][{letters}]+)*(?!{edge})"
-    )
+    """Runs of 2+ letters of an alphabet used in math, not glued to a digit or underscore."""
+    return re.compile(rf"(?<![\d_{letters}])[{letters}]{{2,}}(?![\d_{letters}])")
+
+
+def _words(candidates: list[str]) -> list[str]:
+    """Drop acronyms (all capitals) and math function names."""
+    return [w for w in candidates if not w.isupper() and w not in _MATH_NAMES]
+
+
+# ASCII text takes a faster road to the same words: str.translate + split, no regex.
+# Letters stay, digits and "_" become "0" (so glued tokens fail isalpha), sentence ends
+# become newlines, everything else a space.
+_ASCII = str.maketrans(
+    {chr(i): ("0" if chr(i).isdigit() or chr(i) == "_" else "\n" if chr(i) in ".!?;\n" else " ")
+     for i in range(128) if not chr(i).isalpha()}
+)  # fmt: skip
+
+
+def _ascii_words(sentence: str) -> list[str]:
+    """_words(_LATIN_WORD.findall(sentence)) for an ASCII sentence, in half the time."""
+    m = _MATH_NAMES
+    return [
+        w
+        for w in sentence.translate(_ASCII).split()
+        if len(w) > 1 and w.isalpha() and not w.isupper() and w not in m
+    ]
 
 
 _LATIN_WORD = _alphabet_word(_LATIN)
@@ -236,11 +256,11 @@ def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) ->
         elif script == "kana":
             kana += len(run)
         elif script == "latin":
-            shared.setdefault("latin", []).extend(_LATIN_WORD.findall(run))
+            shared.setdefault("latin", []).extend(_words(_LATIN_WORD.findall(run)))
         elif script == "cyrillic":
-            shared.setdefault("cyrillic", []).extend(_CYRILLIC_WORD.findall(run))
+            shared.setdefault("cyrillic", []).extend(_words(_CYRILLIC_WORD.findall(run)))
         elif script == "greek":
-            counts["el"] += len(_GREEK_WORD.findall(run))
+            counts["el"] += len(_words(_GREEK_WORD.findall(run)))
         else:
             lang = _script_language(run)
             if lang is not None:
@@ -293,9 +313,10 @@ def language_counts(text: str, target: str | None = None) -> Counter:
     han_only: list[int] = []  # Han character counts of sentences without kana
     chunks: list[tuple[str, list[str]]] = []  # (script, words) for fastText
     pending: dict[str, list[str]] = {}  # words of a script waiting for CHUNK_MIN_WORDS
-    for sentence in _SENTENCE_END.split(text):
-        if sentence.isascii():  # the common case, one regex pass
-            words = _LATIN_WORD.findall(sentence)
+    sentences = text.translate(_ASCII).split("\n") if text.isascii() else _SENTENCE_END.split(text)
+    for sentence in sentences:
+        if sentence.isascii():  # the common case
+            words = _ascii_words(sentence)
             if words:
                 pending.setdefault("latin", []).extend(words)
         else:
