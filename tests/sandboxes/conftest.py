@@ -84,6 +84,14 @@ def sandbox_files() -> set[str]:
     return found
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return "?"
+
+
 @pytest.fixture
 def leaves_nothing():
     """Fail the test if a sandbox-uid process or file is left on the host after it."""
@@ -92,5 +100,6 @@ def leaves_nothing():
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline and sandbox_processes() - procs:
         time.sleep(0.05)  # a killed tree can take a moment to be reaped
-    assert sandbox_processes() - procs == set(), "sandbox processes left running on the host"
+    left = {pid: _cmdline(pid) for pid in sandbox_processes() - procs}
+    assert left == {}, "sandbox processes left running on the host"
     assert sandbox_files() - files == set(), "sandbox files left on the host"
