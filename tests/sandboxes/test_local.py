@@ -1,0 +1,217 @@
+"""Local backend specifics: both isolation modes, non-root use, concurrency bound, outer guard."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sandboxes import get_sandbox
+from sandboxes.local import LocalSandbox, _communicate
+from tests.sandboxes.conftest import sandbox_processes
+
+REPO = Path(__file__).resolve().parents[2]
+OK = {"type": "stdio", "cases": [{"input": "", "output": "ok"}]}
+PROBE = """
+import os, socket
+print(os.getuid(), os.getppid())
+print(int(open('/proc/self/status').read().split('CapEff:')[1].split()[0], 16))
+print(socket.socket().connect_ex(('127.0.0.1', 22)) != 0)
+print(os.path.exists('/tmp/r1-local-host-marker'))
+"""
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+
+
+@pytest.fixture
+def host_marker():
+    path = "/tmp/r1-local-host-marker"
+    Path(path).write_text("host")
+    yield path
+    os.unlink(path)
+
+
+@pytest.mark.parametrize("isolation", [pytest.param("bwrap", marks=needs_bwrap), "unshare"])
+def test_isolation_modes(isolation, host_marker):
+    with LocalSandbox(isolation=isolation) as sb:
+        assert sb.isolation == isolation
+        result = sb.run(PROBE, OK)
+    uid, ppid, caps, refused, sees_host_tmp = result.cases[0].stdout.split()
+    assert uid != "0" and ppid == "1"  # the runner is PID 1 of a new pid namespace
+    assert caps == "0" and refused == "True" and sees_host_tmp == "False"
+    assert result.info["isolation"] == isolation
+
+
+@needs_bwrap
+def test_bwrap_program_is_uid_65534_on_the_host_too():
+    seen: set[int] = set()
+    with LocalSandbox(isolation="bwrap") as sb:
+        thread = threading.Thread(target=sb.run, args=("import time\ntime.sleep(1.5)", OK))
+        thread.start()
+        deadline = time.monotonic() + 5
+        while thread.is_alive() and time.monotonic() < deadline:
+            seen |= sandbox_processes()
+            time.sleep(0.05)
+        thread.join()
+    if os.geteuid() == 0:
+        assert seen, "no process of the sandbox ran as uid 65534 on the host"
+
+
+NON_ROOT_SCRIPT = """
+import sys
+from sandboxes import get_sandbox
+with get_sandbox("local", isolation=sys.argv[1]) as sb:
+    r = sb.run("import os\\nprint(os.getuid())", {"type": "stdio", "cases": [{"input": "", "output": "x"}]})
+    print(sb.isolation, r.status, r.cases[0].stdout.strip(), r.info.get("error", ""))
+"""
+
+
+@pytest.mark.parametrize("isolation", [pytest.param("bwrap", marks=needs_bwrap), "unshare"])
+def test_works_for_a_non_root_user(isolation):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user")
+    if not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs a system python3 readable by other users")
+    proc = subprocess.run(
+        [
+            "setpriv",
+            "--reuid",
+            "1000",
+            "--regid",
+            "1000",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            NON_ROOT_SCRIPT,
+            isolation,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={"PYTHONPATH": str(REPO), "PATH": os.environ["PATH"]},
+    )
+    assert proc.returncode == 0, proc.stderr
+    mode, status, uid, *_ = proc.stdout.split()
+    assert (mode, status) == (isolation, "failed")  # ran, printed a uid instead of "x"
+    assert uid.isdigit()
+
+
+def test_max_concurrency_bounds_concurrent_runs():
+    with LocalSandbox(max_concurrency=1) as sb:
+        start = time.monotonic()
+        with ThreadPoolExecutor(3) as pool:
+            results = list(
+                pool.map(lambda _: sb.run("import time\ntime.sleep(0.5)\nprint('ok')", OK), range(3))
+            )
+        elapsed = time.monotonic() - start
+    assert [r.status for r in results] == ["passed"] * 3
+    assert elapsed >= 1.5  # one at a time
+
+
+def test_context_manager_and_closed_sandbox():
+    with get_sandbox("local") as sb:
+        assert sb.run("print('ok')", OK).status == "passed"
+    with pytest.raises(RuntimeError, match="closed"):
+        sb.run("print('ok')", OK)
+    sb.close()  # twice is fine
+
+
+def test_bad_options_raise():
+    with pytest.raises(ValueError, match="max_concurrency"):
+        LocalSandbox(max_concurrency=0)
+    with pytest.raises(ValueError, match="isolation"):
+        LocalSandbox(isolation="chroot")
+    with pytest.raises(TypeError, match="cpus"):
+        LocalSandbox(cpus=2)
+    with pytest.raises(ValueError, match="backend"):
+        get_sandbox("firecracker")
+
+
+def test_unusable_interpreter_says_why():
+    with pytest.raises(RuntimeError, match="no local sandbox isolation works"):
+        LocalSandbox(python="/nonexistent/python3")
+
+
+def test_limits_are_options():
+    with LocalSandbox(output_limit_bytes=1000) as sb:
+        result = sb.run("print('x' * 5000)", OK)
+    assert result.cases[0].status == "output_limit" and len(result.cases[0].stdout) == 1000
+
+
+def test_stop_on_failure_suite_key():
+    suite = {"type": "stdio", "cases": [{"input": "", "output": "1"}] * 3, "stop_on_failure": True}
+    with LocalSandbox() as sb:
+        result = sb.run("raise SystemExit(3)", suite)
+    assert [c.status for c in result.cases] == ["runtime_error", "skipped", "skipped"]
+
+
+# ---------------------------------------------------------------- the outer guard
+
+
+def test_outer_guard_kills_a_hung_process_group():
+    proc = subprocess.Popen(
+        ["sh", "-c", "sleep 100 & sleep 100"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    start = time.monotonic()
+    out, err, timed_out, overflow = _communicate(proc, b"job", time.monotonic() + 0.5, 1 << 20)
+    assert timed_out and not overflow
+    assert time.monotonic() - start < 5
+    assert proc.returncode is not None
+    assert _live_members(proc.pid) == []  # the background sleep died with the group
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of a process group that are not zombies (orphans wait for init to reap them)."""
+    live = []
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except (OSError, ValueError):
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(entry))
+    return live
+
+
+def test_outer_guard_caps_the_result_read():
+    proc = subprocess.Popen(
+        ["yes"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    out, _, timed_out, overflow = _communicate(proc, b"", time.monotonic() + 30, 1 << 20)
+    assert overflow and not timed_out
+    assert len(out) <= (1 << 20) + (1 << 16)
+
+
+def test_runner_runs_standalone_with_a_job_file(tmp_path):
+    # The contract with the docker backend: `python3 runner.py job.json` in the work dir.
+    import json
+
+    from sandboxes import suite as S
+
+    job = S.build_job(
+        "print(input()[::-1])", S.validate({"type": "stdio", "cases": [{"input": "abc", "output": "cba"}]})
+    )
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    runner = REPO / "sandboxes" / "runner.py"
+    proc = subprocess.run(
+        [sys.executable, str(runner), "job.json"], cwd=tmp_path, capture_output=True, timeout=60
+    )
+    raw = json.loads(proc.stdout)
+    assert raw["cases"][0]["stdout"] == "cba\n"
+    assert (
+        S.grade(S.validate({"type": "stdio", "cases": [{"input": "abc", "output": "cba"}]}), raw).status
+        == "passed"
+    )
