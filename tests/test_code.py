@@ -1,0 +1,136 @@
+"""verifiers.code: program extraction, scoring modes, the None policy for outages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from verifiers import Sample, Status, get_verifier
+from verifiers.code import CodeVerifier, extract_program
+
+ADD = {
+    "type": "stdio",
+    "cases": [{"input": f"{i} {i + 1}\n", "output": f"{2 * i + 1}\n"} for i in range(4)],
+}
+RIGHT = "a, b = map(int, input().split())\nprint(a + b)"
+WRONG_ON_ZERO = "a, b = map(int, input().split())\nprint(a + b if a else 0)"
+
+
+def fence(code: str, tag: str = "python") -> str:
+    return f"```{tag}\n{code}\n```"
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def test_extracts_the_last_block_of_the_language():
+    text = f"First try:\n{fence('print(1)')}\nBetter:\n{fence('print(2)', 'py')}\n{fence('x = 1', 'text')}"
+    assert extract_program(text) == "print(2)\n"
+
+
+def test_prefers_the_answer_block_and_ignores_thinking():
+    text = f"<think>{fence('print(0)')}</think>{fence('print(1)')}<answer>{fence('print(2)')}</answer>"
+    assert extract_program(text) == "print(2)\n"
+    text = f"<think>{fence('print(0)')}</think>no code here"
+    assert extract_program(text) is None
+
+
+def test_unlabeled_fence_is_the_fallback():
+    assert extract_program(f"{fence('print(3)', '')}") == "print(3)\n"
+    assert extract_program(f"{fence('print(3)', '')}\n{fence('print(4)')}") == "print(4)\n"
+
+
+def test_cpp_tags():
+    text = f"{fence('int main(){}', 'c++')}\n{fence('print(1)')}"
+    assert extract_program(text, "cpp") == "int main(){}\n"
+    assert extract_program(fence("int main(){}", "cpp"), "cpp") == "int main(){}\n"
+
+
+def test_unclosed_or_empty_block_is_no_program():
+    assert extract_program("```python\nprint(1)\n") is None
+    assert extract_program("```python\n\n```") is None
+    assert extract_program("just words") is None
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    with get_verifier("code", max_concurrency=2) as v:
+        yield v
+
+
+def test_fraction_and_binary(verifier):
+    right, wrong = Sample(fence(RIGHT), reference=ADD), Sample(fence(WRONG_ON_ZERO), reference=ADD)
+    scores = verifier.score_batch([right, wrong])
+    assert [s.value for s in scores] == [1.0, 0.75]
+    assert scores[1].info["first_failure"]["status"] == "wrong_answer"
+    with CodeVerifier(mode="binary") as binary:
+        assert [s.value for s in binary.score_batch([right, wrong])] == [1.0, 0.0]
+
+
+def test_batch_keeps_order_and_mixes_outcomes(verifier):
+    samples = [
+        Sample(fence(RIGHT), reference=ADD),
+        Sample("no code at all", reference=ADD),
+        Sample(fence(RIGHT), reference={"type": "stdio"}),
+        Sample(fence("import time\ntime.sleep(30)"), reference={**ADD, "time_limit_s": 0.5}),
+        Sample(fence("def f(:"), reference=ADD),
+        Sample(fence(WRONG_ON_ZERO), reference=json.dumps(ADD)),
+    ]
+    scores = verifier.score_batch(samples)
+    assert [(s.value, s.status) for s in scores] == [
+        (1.0, Status.OK),
+        (0.0, Status.NO_ANSWER),
+        (None, Status.INVALID_REFERENCE),
+        (0.0, Status.TIMEOUT),
+        (0.0, Status.OK),
+        (0.75, Status.OK),
+    ]
+    assert scores[4].info["status"] == "compile_error" and "SyntaxError" in scores[4].info["compile_error"]
+    assert "cases" in scores[2].info["error"]
+
+
+def test_chat_messages_and_reference_language(verifier):
+    cpp = "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<std::endl;}"
+    messages = [
+        {"role": "user", "content": "add"},
+        {"role": "assistant", "content": fence(cpp, "cpp"), "reasoning_content": fence("print(0)")},
+    ]
+    score = verifier.score(Sample(messages, reference={**ADD, "language": "cpp"}))
+    assert (score.value, score.status) == (1.0, Status.OK)
+    assert score.info["language"] == "cpp"
+
+
+def test_bad_references_are_invalid_not_zero(verifier):
+    for reference in (None, "not json", {"type": "call", "fn_name": "f", "cases": [{"args": []}]}):
+        score = verifier.score(Sample(fence(RIGHT), reference=reference))
+        assert (score.value, score.status) == (None, Status.INVALID_REFERENCE)
+    cpp_call = {"type": "call", "fn_name": "f", "cases": [{"args": [], "expected": 1}], "language": "cpp"}
+    score = verifier.score(Sample(fence("int f(){return 1;}", "cpp"), reference=cpp_call))
+    assert (score.value, score.status) == (None, Status.INVALID_REFERENCE)
+
+
+def test_sandbox_outage_is_none_never_zero():
+    with CodeVerifier(python="/nonexistent/python3") as broken:  # no isolation can start this
+        scores = broken.score_batch([Sample(fence(RIGHT), reference=ADD)] * 2)
+    assert [(s.value, s.status) for s in scores] == [(None, Status.ERROR)] * 2
+    assert "unavailable" in scores[0].info["error"]
+
+
+def test_misuse_raises():
+    with pytest.raises(ValueError, match="mode"):
+        CodeVerifier(mode="partial")
+    with pytest.raises(ValueError, match="backend"):
+        CodeVerifier(backend="e2b")
+    with pytest.raises(ValueError, match="language"):
+        CodeVerifier(language="cobol")
+    with pytest.raises(TypeError, match="code"):
+        get_verifier("code", bogus_option=1)
+
+
+def test_bad_completion_type_is_an_error_score(verifier):
+    score = verifier.score(Sample(12345, reference=ADD))
+    assert (score.value, score.status) == (None, Status.ERROR)
