@@ -120,6 +120,22 @@ def test_mixed_sentences_of_two_latin_languages_are_split_by_sentence():
     assert language_ratio(text, "de") == pytest.approx(17 / 28)
 
 
+R1_ENGLISH = """Okay, let's see. I need to solve $x^2 - 5x + 6 = 0$. Hmm. Factor it? Yes.
+Wait. Maybe not. Let me try. $(x-2)(x-3)$. Expand: $x^2-5x+6$. Right.
+So $x = 2$ or $x = 3$. Done? Let me double check with the formula. Discriminant: 1. OK.
+Therefore, the answer is 2 and 3. But wait, are there complex roots? No, both are real. Alright."""
+
+
+def test_r1_interjections_do_not_read_as_french():
+    # "Hmm Factor it Yes Wait" alone comes out French (p=0.73): not sure enough to beat the target
+    assert language_ratio(R1_ENGLISH, "en") == 1.0
+
+
+def test_a_short_sentence_fasttext_is_sure_of_still_counts_against_the_target():
+    text = "Let me compute the derivative of the function first. Jetzt setzen wir den Wert ein. Then the result follows."
+    assert language_counts(text, "en") == {"en": 13, "de": 6}
+
+
 def test_half_chinese_half_english():
     text = EN + "\n" + ZH
     n_en = language_counts(EN, "en")["en"]

@@ -33,9 +33,11 @@ Which language a word is in
     CHUNK_MIN_WORDS words each, and all the words of a chunk take the chunk's language.
     fastText reads an even spread of SAMPLE_WORDS words of a chunk (it is a bag of n-grams,
     and its cost grows with the words it reads), and the whole chunk when that is ambiguous.
-  - A chunk too short or too ambiguous to identify (fewer than WEAK_WORDS words, or top
-    probability below WEAK_PROB) gets the benefit of the doubt: it counts as the target when
-    fastText ranks the target among its top 3, else as fastText's best guess.
+  - fastText's label only overrides the target when fastText is sure of it: a chunk of fewer
+    than WEAK_WORDS words, or whose top probability is below WEAK_PROB (below SURE_PROB when
+    it has fewer than SHORT_WORDS words: R1's "Hmm. Wait. Yes." reads as French), counts as
+    the target when fastText ranks the target among its top 3, else as its best guess.
+    Without a target (detect_language), such words are "und" (undetermined).
   - Close varieties that fastText cannot tell apart count as the target (Malay for Indonesian,
     Bokmål/Nynorsk, the Serbo-Croatian standards).
 
@@ -66,8 +68,10 @@ from verifiers.core import (
 CHUNK_MIN_WORDS = 5  # a chunk sent to fastText gathers whole sentences until it has this many words
 CHUNK_MAX_WORDS = 40  # a longer sentence is cut into pieces of this size
 SAMPLE_WORDS = 8  # fastText sees at most this many words of a chunk, spread across it (speed)
-WEAK_WORDS = 3  # chunks shorter than this are not trusted to fastText alone
-WEAK_PROB = 0.5  # nor are chunks whose best label has less probability than this
+WEAK_WORDS = 3  # fastText's label for fewer words than this is never taken over the target
+WEAK_PROB = 0.5  # nor a label with less probability than this
+SHORT_WORDS = 8  # nor, for a chunk shorter than this ("Hmm. Wait. OK." reads as French), one below
+SURE_PROB = 0.9  # this probability
 SHORT_HAN = 8  # a kana-less Han sentence up to this length in a text with kana is Japanese
 UNDETERMINED = "und"  # BCP-47 code for words whose language could not be told
 
@@ -289,14 +293,17 @@ def _chunk_language(words: list[str], target: str | None) -> str:
         chunk = " ".join(words)
         labels, prob = _identify(chunk)
     best = labels[0] if labels else UNDETERMINED
-    same = _SAME_AS.get(target, ()) if target is not None else ()
-    if len(words) < WEAK_WORDS or prob < WEAK_PROB:  # fastText cannot tell: benefit of the doubt
-        if target is None:
-            return UNDETERMINED
+    if target is None:
+        return best if len(words) >= WEAK_WORDS and prob >= WEAK_PROB else UNDETERMINED
+    same = _SAME_AS.get(target, ())
+    if best == target or best in same:
+        return target
+    needed = WEAK_PROB if len(words) >= SHORT_WORDS else SURE_PROB
+    if len(words) < WEAK_WORDS or prob < needed:  # fastText is not sure: benefit of the doubt
         plausible, _ = _identify(chunk, k=3)
         if any(label == target or label in same for label in plausible):
             return target
-    return target if best in same else best
+    return best
 
 
 def _pieces(words: list[str]) -> list[list[str]]:
@@ -336,13 +343,12 @@ def language_counts(text: str, target: str | None = None) -> Counter:
             if len(words) >= CHUNK_MIN_WORDS:
                 chunks.extend((script, piece) for piece in _pieces(words))
                 pending[script] = []
-    for script, words in pending.items():  # leftovers join the script's last chunk, if any
-        if words:
-            last = next((i for i in range(len(chunks) - 1, -1, -1) if chunks[i][0] == script), None)
-            if last is None:
-                chunks.append((script, words))
-            else:
-                chunks[last] = (script, chunks[last][1] + words)
+    for script, words in pending.items():  # the short rest of a script's text
+        last = max((i for i, (other, _) in enumerate(chunks) if other == script), default=None)
+        if words and last is not None and len(words) < WEAK_WORDS:  # a word or two: join the last chunk
+            chunks[last] = (script, chunks[last][1] + words)
+        elif words:
+            chunks.append((script, words))
     if han_only:
         kana_text = _KANA_ANYWHERE.search(text) is not None
         for n in han_only:
