@@ -113,6 +113,16 @@ class WorkerPool:
         self._started = 0
         self._closed = False
 
+    def start_all(self, wait: float = STARTUP_SECONDS) -> None:
+        """Start the workers not started yet and wait (up to `wait` seconds) until all are warm."""
+        with self._cond:
+            while self._started < self.size and not self._closed:
+                self._idle.append(_Worker(self._started))
+                self._started += 1
+            idle = list(self._idle)
+        for w in idle:
+            w.wait_ready(wait)
+
     def run(
         self, task: tuple[str, str], *, key: str, timeout: float | None = None, deadline: float | None = None
     ):

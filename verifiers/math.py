@@ -188,10 +188,35 @@ def _extract_plain(text: str) -> str | None:
     segs = _MATH_SEG_RE.findall(last_line)
     if segs:
         return next(g for g in segs[-1] if g)
+    tail = _math_tail(last_line)
+    if tail is not None:
+        return tail
     numbers = _NUMBER_RE.findall(last_line)
-    if not numbers or len(numbers) > 10:  # a line of many numbers is a list of guesses or degenerate output
-        return None
+    if not numbers or len(numbers) > 10 or last_line.count("=") > 1:
+        return None  # many numbers or several equations: guesses or working, not an answer (#60)
     return numbers[-1].rstrip(",")
+
+
+_MATHY_RE = re.compile(r"[\d\\+*/^=()<>]")
+
+
+def _math_tail(line: str) -> str | None:
+    """The math expression a sentence ends with: "... taking the smaller root gives 1 - \\sqrt{2}"."""
+    tokens = line.strip().rstrip(".").split()
+    taken: list[str] = []
+    for tok in reversed(tokens[-30:]):
+        if _MATHY_RE.search(tok) or (len(tok) == 1 and taken and tok.isalpha()):
+            taken.append(tok)
+        else:
+            break
+    if not taken or (len(taken) == 1 and _NUMBER_RE.fullmatch(taken[0])):
+        return None  # a bare number is left to the last-number rule
+    if any(
+        _NUMBER_RE.fullmatch(a) and _NUMBER_RE.fullmatch(b) for a, b in zip(taken, taken[1:], strict=False)
+    ):
+        return None  # "1 1 1 ...": numbers side by side are a list or degenerate output
+    expr = " ".join(reversed(taken)).rstrip(",;:")
+    return expr if expr.count("=") <= 1 and len(expr) <= 200 else None
 
 
 def _is_hedge(answer: str) -> bool:
@@ -206,7 +231,7 @@ _UNWRAP_RE = re.compile(
 )
 _REMOVE = [
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])"), ""),
-    (re.compile(r"\\(?:displaystyle|textstyle|!|,|;|:|quad|qquad)(?![a-zA-Z])|~"), " "),
+    (re.compile(r"\\(?:displaystyle|textstyle|quad|qquad)(?![a-zA-Z])|(?<!\\)\\[!,;: ]|~"), " "),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])"), ""),
     (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
@@ -233,7 +258,10 @@ _PLAIN = [
     (re.compile(r"(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|ln|log|arcsin|arccos|arctan)(?=\s*\()"), r"\\\1"),
     (re.compile(r"√\s*(\d+|[a-zA-Z])"), r"\\sqrt{\1}"),
 ]
-_UNITS_RE = re.compile(r"^(-?[\d.,/]+%?)\s*(?:(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}\^\{?[23]\}?)\.?\s*){1,3}$")
+# "12 cm", "10 cm^2", "5 m/s": a number, a space, then one to three unit-like words.
+_UNITS_RE = re.compile(
+    r"^(-?[\d.,/]+%?)\s+(?:(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=\^|/))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?\s*){1,3}$"
+)
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
 
@@ -258,11 +286,12 @@ def normalize(answer: str) -> str:
     s = re.sub(r"\s+", " ", s).strip()
     s = re.sub(r"^\\?\$\s*|\s*(?:\\?\$)$", "", s)  # dollars as currency
     s = re.sub(r"[\s.]+$", "", s) if not re.search(r"\d\.$", s) or s.endswith("..") else s.rstrip(".")
+    s = re.sub(r"^[a-zA-Z]\s*\\in\s+", "", s)  # "x \\in [0, 1]"
     m = _UNITS_RE.match(s)
     if m and not _is_text(s):
         s = m.group(1)
-    if _THOUSANDS_RE.match(s):
-        s = s.replace(",", "")
+    if _THOUSANDS_RE.match(s) or re.match(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$", s):
+        s = s.replace(",", "").replace(" ", "")
     return s
 
 
@@ -324,8 +353,9 @@ def parse_structure(s: str, depth: int = 0) -> Part:
     if "\\pm" in s or "\\mp" in s:
         first = min(i for i in (s.find("\\pm"), s.find("\\mp")) if i >= 0)
         sign = (" + ", " - ") if s[first : first + 3] == "\\pm" else (" - ", " + ")
-        a = s[:first] + sign[0] + s[first + 3 :]
-        b = s[:first] + sign[1] + s[first + 3 :]
+        head, rest = s[:first].strip(), s[first + 3 :].strip()
+        a = f"{head}{sign[0]}{rest}" if head else rest
+        b = f"{head}{sign[1]}{rest}" if head else f"-{rest}"
         return Part("set", items=(parse_structure(a, depth + 1), parse_structure(b, depth + 1)))
     m = _MATRIX_RE.match(s)
     if m:
@@ -464,14 +494,17 @@ def _unordered(gold: Sequence[Part], pred: Sequence[Part], atom_equal: AtomEqual
 
 
 _FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "=": "=", "\\ne": "\\ne", "\\approx": "="}
-_VARIABLE_RE = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?$|^\\[a-zA-Z]+$")
+_VARIABLE_RE = re.compile(r"^(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)(?:\([a-z]\))?$")  # x, x_1, \theta, f(x)
 
 
 def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
     g_eq = gold.kind == "rel" and set(gold.ops) <= {"=", "\\approx"}
     p_eq = pred.kind == "rel" and set(pred.ops) <= {"=", "\\approx"}
     if p_eq and gold.kind != "rel":
-        return compare(gold, pred.items[-1], atom_equal)  # "x = 5", "2 + 3 = 5"
+        first = pred.items[0].text
+        if _VARIABLE_RE.match(first) or not re.search(r"[a-zA-Z]", first):
+            return compare(gold, pred.items[-1], atom_equal)  # "x = 5", "2 + 3 = 5"
+        return False  # "x + y = 0" does not state the value 0
     if g_eq and pred.kind != "rel":
         if len(gold.items) == 2 and _VARIABLE_RE.match(gold.items[0].text):
             return compare(gold.items[1], pred, atom_equal)  # gold "x = 5", pred "5"
@@ -616,6 +649,159 @@ def _terminates(x: Fraction) -> bool:
     return d == 1
 
 
+# ---------------------------------------------------------------- cheap atoms: surds and multiples of pi
+
+
+@dataclass(frozen=True)
+class Surd:
+    """coeff * sqrt(radicand) * pi**pi_power with radicand square-free: one canonical form per value,
+    so two of them are equal exactly when their fields are (sqrt of distinct square-free integers and
+    powers of pi are independent over the rationals)."""
+
+    coeff: Fraction
+    radicand: int = 1
+    pi_power: int = 0
+
+    def times(self, other: Surd) -> Surd:
+        square, free = _square_free(self.radicand * other.radicand)
+        return _surd(self.coeff * other.coeff * square, free, self.pi_power + other.pi_power)
+
+    def inverse(self) -> Surd:
+        if self.coeff == 0:
+            raise ZeroDivisionError
+        return _surd(1 / (self.coeff * self.radicand), self.radicand, -self.pi_power)
+
+    def power(self, n: int) -> Surd:
+        out = Surd(Fraction(1)) if n >= 0 else Surd(Fraction(1))
+        base = self if n >= 0 else self.inverse()
+        for _ in range(abs(n)):
+            out = out.times(base)
+        return out
+
+    def approx(self) -> Fraction:
+        """The value to 50 significant digits."""
+        import decimal
+
+        with decimal.localcontext() as ctx:
+            ctx.prec = 60
+            v = decimal.Decimal(self.coeff.numerator) / decimal.Decimal(self.coeff.denominator)
+            v *= decimal.Decimal(self.radicand).sqrt() * decimal.Decimal(_PI_50) ** self.pi_power
+            return Fraction(v)
+
+
+_PI_50 = "3.14159265358979323846264338327950288419716939937510"
+MAX_RADICAND = 10**8  # square-free part by trial division stays under a millisecond
+
+
+def _surd(coeff: Fraction, radicand: int, pi_power: int) -> Surd:
+    return Surd(Fraction(0)) if coeff == 0 else Surd(coeff, radicand, pi_power)
+
+
+def _square_free(n: int) -> tuple[int, int]:
+    """n = square**2 * free with free square-free; returns (square, free)."""
+    if n > MAX_RADICAND:
+        raise NeedSympy
+    square, p = 1, 2
+    while p * p <= n:
+        while n % (p * p) == 0:
+            n //= p * p
+            square *= p
+        p += 1
+    return square, n
+
+
+_SURD_TOKEN_RE = re.compile(r"\\frac|\\sqrt|\\pi|\\cdot|\\times|\d+(?:\.\d+)?|\.\d+|[{}()^*/+-]|\s+")
+
+
+def parse_surd(s: str) -> Surd | None:
+    """Exact value of a product of rationals, square roots of rationals and powers of pi, such as
+    "\\frac{3\\sqrt{2}}{4}", "\\sqrt{72}", "\\pi/8", "2\\pi^2", "-\\frac{1}{\\sqrt{3}}"; None for anything else."""
+    if len(s) > 200:
+        return None
+    tokens = [t for t in _SURD_TOKEN_RE.findall(s) if not t.isspace()]
+    if "".join(tokens) != s.replace(" ", ""):
+        return None  # a character outside this small grammar
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        tok = peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise NeedSympy
+        pos += 1
+        return tok
+
+    def group() -> Surd:
+        take("{")
+        value = term()
+        take("}")
+        return value
+
+    def factor() -> Surd:
+        tok = take()
+        if tok == "\\frac":
+            value = group().times(group().inverse())
+        elif tok == "\\sqrt":
+            inner = group()
+            if inner.radicand != 1 or inner.pi_power != 0 or inner.coeff < 0:
+                raise NeedSympy
+            value = (
+                _surd(Fraction(1, inner.coeff.denominator), 1, 0).times(
+                    Surd(Fraction(1), inner.coeff.numerator * inner.coeff.denominator)
+                )
+                if inner.coeff
+                else Surd(Fraction(0))
+            )
+        elif tok == "\\pi":
+            value = Surd(Fraction(1), 1, 1)
+        elif tok == "(":
+            value = term()
+            take(")")
+        elif tok[0].isdigit() or tok[0] == ".":
+            value = Surd(Fraction(tok))
+        else:
+            raise NeedSympy
+        if peek() == "^":
+            take()
+            exp_value = group() if peek() == "{" else Surd(Fraction(take()))
+            if exp_value.radicand != 1 or exp_value.pi_power or exp_value.coeff.denominator != 1:
+                raise NeedSympy
+            exp = int(exp_value.coeff)
+            if abs(exp) > 64:
+                raise NeedSympy
+            value = value.power(exp)
+        return value
+
+    def product() -> Surd:
+        value = factor()
+        while peek() not in (None, "}", ")", "/", "+", "-"):
+            if peek() in ("\\cdot", "\\times", "*"):
+                take()
+            value = value.times(factor())
+        return value
+
+    def term() -> Surd:
+        sign = -1 if peek() == "-" else 1
+        if peek() in ("-", "+"):
+            take()
+        value = product()
+        while peek() == "/":
+            take()
+            value = value.times(factor().inverse())
+        if peek() in ("+", "-"):
+            raise NeedSympy  # sums are sympy's
+        return _surd(sign * value.coeff, value.radicand, value.pi_power)
+
+    try:
+        value = term()
+        return value if pos == len(tokens) else None
+    except (NeedSympy, ZeroDivisionError, ValueError, OverflowError):
+        return None
+
+
 _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")
 _CHOICE_RE = re.compile(r"^\(?([A-J])\)?[.:]?$")
 _PRED_CHOICE_RE = re.compile(r"^(?:option\s+|choice\s+|answer\s+)?\(?([A-J])\)?(?:[.:)]|\s|$)", re.IGNORECASE)
@@ -639,6 +825,19 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
     if g_text or p_text:
         # words only ever equal words (case-insensitive); a text gold never needs sympy
         return g_text and p_text and " ".join(gold.lower().split()) == " ".join(pred.lower().split())
+    if (gn is not None and gn.percent) or (pn is not None and pn.percent):
+        raise NeedSympy
+    gs = Surd(gn.value) if gn is not None else parse_surd(gold)  # mixed numbers: parse_number's reading
+    ps = Surd(pn.value) if pn is not None else parse_surd(pred)
+    if gs is not None and ps is not None:
+        if gs == ps:
+            return True
+        # a written decimal against an irrational exact value: the rounding rules of numbers_equal
+        if pn is not None and pn.places is not None and not pn.percent and gn is None:
+            return decimal_matches(gs.approx(), pn.value, pn.places)
+        if gn is not None and gn.places is not None and not gn.percent and pn is None:
+            return round(ps.approx(), gn.places) == gn.value
+        return False
     raise NeedSympy
 
 
@@ -873,7 +1072,7 @@ class MathVerifier(Verifier):
         """Scores in input order. Cheap pairs are decided here; the rest are spread over the workers,
         each with its own `timeout` counted from when a worker takes it."""
         scores: list[Score | None] = [None] * len(samples)
-        pending: list[tuple[int, str, str]] = []
+        pending: dict[tuple[str, str], list[int]] = {}  # one worker task per distinct pair
         for i, sample in enumerate(samples):
             gold, pred, early = self._prepare(sample)
             if early is not None:
@@ -882,27 +1081,27 @@ class MathVerifier(Verifier):
             cached = _cache.get((gold, pred))
             verdict = cached if cached is not None else decide_cheap(gold, pred)
             if verdict is None:
-                pending.append((i, gold, pred))
+                pending.setdefault((gold, pred), []).append(i)
                 continue
             _cache.put((gold, pred), verdict)
             scores[i] = _to_score(verdict, gold, pred)
         if pending:
             pool = self._get_pool()
-            pending.sort(key=lambda t: t[1])  # same gold together: its parse stays cached in one worker
+            tasks = sorted(pending)  # same gold together: its parse stays cached in one worker
 
-            def work(item: tuple[int, str, str]) -> tuple[int, Score]:
-                i, gold, pred = item
-                verdict = pool.run((gold, pred), key=gold, deadline=None, timeout=self.timeout)
-                _cache.put((gold, pred), verdict)
-                return i, _to_score(verdict, gold, pred)
+            def work(pair: tuple[str, str]) -> Verdict:
+                verdict = pool.run(pair, key=pair[0], timeout=self.timeout)
+                _cache.put(pair, verdict)
+                return verdict
 
-            if len(pending) == 1:
-                results = [work(pending[0])]
+            if len(tasks) == 1:
+                verdicts = [work(tasks[0])]
             else:
-                with ThreadPoolExecutor(max_workers=min(pool.size, len(pending))) as ex:
-                    results = list(ex.map(work, pending))
-            for i, score in results:
-                scores[i] = score
+                with ThreadPoolExecutor(max_workers=min(pool.size, len(tasks))) as ex:
+                    verdicts = list(ex.map(work, tasks))
+            for pair, verdict in zip(tasks, verdicts, strict=True):
+                for i in pending[pair]:
+                    scores[i] = _to_score(verdict, *pair)
         return [s for s in scores if s is not None]
 
     def _prepare(self, sample: Sample) -> tuple[str, str, Score | None]:
@@ -933,6 +1132,10 @@ class MathVerifier(Verifier):
                 Score(0.0, Status.NO_ANSWER, info={"extracted": None, "gold": gold, "error": reason}),
             )
         return gold, pred, None
+
+    def warm_up(self) -> None:
+        """Start every worker now and wait until each has imported sympy (otherwise the first batch pays)."""
+        self._get_pool().start_all()
 
     def close(self) -> None:
         with self._lock:
