@@ -455,27 +455,28 @@ class LanguageVerifier(Verifier):
     def score(self, sample: Sample) -> Score:
         try:
             text, scored = self._text(sample.completion)
-        except TypeError as exc:
-            return error_score(f"unreadable completion: {exc}")
-        try:
             target, source = self._target(sample)
-        except ValueError as exc:
-            return error_score(str(exc), Status.INVALID_REFERENCE)
-        except RuntimeError as exc:  # the model is missing: an infrastructure failure
-            return error_score(str(exc))
-        try:
-            if target is None and self.fallback == "dominant" and text.strip():
+            if target is None and self.fallback == "dominant":
                 target, source = detect_language(text), "dominant"
             if target is None:
                 return Score(None, Status.NOT_APPLICABLE, info={"error": "cannot tell the target language"})
             if not text.strip():
                 return Score(0.0, Status.NO_ANSWER, info={"error": "empty completion", "target": target})
             counts = language_counts(text, target)
+        except TypeError as exc:  # neither a string nor chat messages
+            return error_score(f"unreadable completion: {exc}")
+        except ValueError as exc:  # a meta["language"] that is no language
+            return error_score(str(exc), Status.INVALID_REFERENCE)
         except RuntimeError as exc:  # the model is missing: an infrastructure failure
             return error_score(str(exc))
         total = sum(counts.values())
-        info = {"target": target, "target_from": source, "scored": scored, "words": total}
-        info["languages"] = dict(counts)
+        info = {
+            "target": target,
+            "target_from": source,
+            "scored": scored,
+            "words": total,
+            "languages": dict(counts),
+        }
         if total < self.min_words:
             return Score(1.0, Status.OK, info={**info, "note": "too few words to judge"})
         return Score(counts[target] / total, Status.OK, info=info)
