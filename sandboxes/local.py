@@ -120,6 +120,7 @@ class LocalSandbox:
     def _job_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = dict(self.limits)
         if self.isolation == "unshare":  # the runner is (namespace) root: demote the program
+            opts["private_mounts"] = {"tmpfs": ["/tmp", "/dev/shm"], "size_mb": self.tmp_mb}
             if self.is_root:
                 opts["run_as"] = (SANDBOX_UID, SANDBOX_UID)
             else:
@@ -200,10 +201,7 @@ class LocalSandbox:
         user = [] if self.is_root else ["--user", "--map-root-user"]
         ns = ["unshare", *user, "--pid", "--fork", "--kill-child", "--mount-proc"]
         ns += ["--net", "--ipc", "--uts", "--mount"]
-        # A private, size-limited /tmp as work dir, then the runner as PID 1 of the namespace.
-        setup = f'mount -t tmpfs -o size={self.tmp_mb}m,mode=1777 r1-sandbox /tmp && cd /tmp && exec "$@"'
-        env = ["env", "-i", *(f"{k}={v}" for k, v in _SANDBOX_ENV.items())]
-        return [*ns, *env, "/bin/sh", "-c", setup, "sh"]
+        return [*ns, "env", "-i", *(f"{k}={v}" for k, v in _SANDBOX_ENV.items())]
 
     def _pick(self, isolation: str) -> str:
         tried = []
@@ -223,20 +221,14 @@ class LocalSandbox:
         )
 
     def _probe(self) -> str | None:
-        check = "import os; assert os.getpid() == 1, 'not pid 1'; print('ok')"
-        try:
-            proc = subprocess.run(
-                self._command([self.python, "-I", "-c", check]),
-                capture_output=True,
-                timeout=30,
-                env=_scrubbed_env(),
-                cwd="/",
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return str(exc)
-        if proc.stdout.strip() != b"ok":
-            return proc.stderr.decode("utf-8", "replace").strip()[-300:] or f"exit code {proc.returncode}"
-        return None
+        """Run a trivial program through the whole path; None when it passes, else why not."""
+        suite = suites.validate(
+            {"type": "stdio", "cases": [{"input": "", "output": "ok"}], "time_limit_s": 10}
+        )
+        result = self._execute(suite, suites.build_job("print('ok')", suite, **self._job_options()))
+        if result.status == "passed":
+            return None
+        return str(result.info.get("error") or f"a trivial program ended with status {result.status}")[-300:]
 
 
 _SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}

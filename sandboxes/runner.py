@@ -43,6 +43,8 @@ def main(argv: list[str]) -> int:
         else:
             with open(path, "rb") as f:
                 job = json.load(f)
+        if job.get("private_mounts"):
+            _private_mounts(**job["private_mounts"])
         _protect_self()
         result = run_job(job)
     except Exception as exc:  # the parent turns this into status "error"
@@ -653,6 +655,22 @@ def _drop_capabilities() -> None:
     data = (ctypes.c_uint32 * 6)()
     if _libc.capset(header, data) != 0:
         raise OSError(ctypes.get_errno(), "capset failed")
+
+
+def _private_mounts(tmpfs: list, size_mb: int) -> None:
+    """For a runner that owns its mount namespace (the unshare backend): make every mount
+    read-only, mount fresh size-limited tmpfs dirs (the first is the work dir) and cd there."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = (ctypes.c_uint64 * 4)(1, 0, 0, 0)  # struct mount_attr: attr_set = MOUNT_ATTR_RDONLY
+    if libc.syscall(442, -100, b"/", 0x8000, attr, 32) != 0:  # mount_setattr(AT_FDCWD, "/", AT_RECURSIVE)
+        raise OSError(ctypes.get_errno(), "mount_setattr: cannot make / read-only")
+    options = f"size={size_mb}m,mode=1777".encode()
+    for path in tmpfs:
+        if libc.mount(b"r1-sandbox", path.encode(), b"tmpfs", 2 | 4, options) != 0:  # MS_NOSUID | MS_NODEV
+            raise OSError(ctypes.get_errno(), f"cannot mount a tmpfs on {path}")
+    os.chdir(tmpfs[0])
 
 
 def _protect_self() -> None:

@@ -214,6 +214,7 @@ def build_job(
     stop_on_error: bool = False,
     run_as: tuple[int, int] | None = None,
     drop_caps: bool = False,
+    private_mounts: dict[str, Any] | None = None,
     **limits: Any,
 ) -> dict[str, Any]:
     """The JSON-serialisable job runner.py executes. It holds no expected output.
@@ -221,7 +222,9 @@ def build_job(
     stop_on_error: skip the remaining cases after the first that crashes or times out
     (wrong answers are only known in the parent); the suite's stop_on_failure also turns it on. run_as: (uid, gid) the runner switches the
     program to when it runs as root. drop_caps: clear all capabilities of the program (for a
-    runner that is root inside a user namespace). limits: overrides of DEFAULT_LIMITS.
+    runner that is root inside a user namespace). private_mounts: {"tmpfs": [dirs], "size_mb": n}
+    for a runner that owns its mount namespace: / becomes read-only, the dirs fresh tmpfs, the
+    first the work dir. limits: overrides of DEFAULT_LIMITS.
     """
     lang = normalise_language(language)
     if lang == "cpp" and suite.type != "stdio":
@@ -250,6 +253,7 @@ def build_job(
         "stop_on_error": bool(stop_on_error) or suite.stop_on_failure,
         "run_as": list(run_as) if run_as else None,
         "drop_caps": bool(drop_caps),
+        "private_mounts": private_mounts,
         **DEFAULT_LIMITS,
         **limits,
     }
