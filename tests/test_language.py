@@ -37,8 +37,6 @@ FR = (
 )
 JA = "まず、この問題を考えます。関数の導関数を計算して、値を代入します。最後に答えを確認します。"
 KO = "먼저 함수의 도함수를 구합니다. 그 다음 값을 대입하고 답을 확인합니다."
-
-
 AR = "أولاً نحسب مشتقة الدالة، ثم نعوض القيمة ونحصل على النتيجة النهائية."
 HI = "पहले हम फलन का अवकलज निकालते हैं, फिर मान रखकर अंतिम उत्तर प्राप्त करते हैं।"
 FA = "ابتدا مشتق تابع را حساب می‌کنیم و سپس مقدار را جایگذاری می‌کنیم."
@@ -51,21 +49,12 @@ def han_count(text):
 # ---------------------------------------------------------------- one language
 
 
-@pytest.mark.parametrize(
-    "text, lang",
-    [
-        (EN, "en"),
-        (ZH, "zh"),
-        (DE, "de"),
-        (RU, "ru"),
-        (FR, "fr"),
-        (JA, "ja"),
-        (KO, "ko"),
-        (AR, "ar"),
-        (HI, "hi"),
-    ],
-)
-def test_a_text_in_one_language_is_all_that_language(text, lang):
+ONE_LANGUAGE = {"en": EN, "zh": ZH, "de": DE, "ru": RU, "fr": FR, "ja": JA, "ko": KO, "ar": AR, "hi": HI}
+
+
+@pytest.mark.parametrize("lang", ONE_LANGUAGE)
+def test_a_text_in_one_language_is_all_that_language(lang):
+    text = ONE_LANGUAGE[lang]
     assert language_ratio(text, lang) == 1.0
     assert detect_language(text) == lang
     other = "zh" if lang != "zh" else "en"
@@ -134,6 +123,14 @@ def test_r1_interjections_do_not_read_as_french():
 def test_a_short_sentence_fasttext_is_sure_of_still_counts_against_the_target():
     text = "Let me compute the derivative of the function first. Jetzt setzen wir den Wert ein. Then the result follows."
     assert language_counts(text, "en") == {"en": 13, "de": 6}
+
+
+def test_a_long_unpunctuated_run_is_cut_into_pieces():
+    en = "we add the two numbers and then we check the result against the formula " * 4
+    de = "wir addieren die beiden Zahlen und dann prüfen wir das Ergebnis mit der Formel " * 4
+    counts = language_counts(en + de, "en")
+    assert set(counts) == {"en", "de"} and sum(counts.values()) == 56 + 56
+    assert 0.3 < language_ratio(en + de, "en") < 0.7
 
 
 def test_half_chinese_half_english():
