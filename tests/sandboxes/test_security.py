@@ -21,6 +21,20 @@ pytestmark = pytest.mark.usefixtures("leaves_nothing")
 SLACK_S = 10.0  # process and container start, kill and clean-up
 
 
+@pytest.fixture(
+    scope="module", params=["local", "local-unshare", pytest.param("docker", marks=pytest.mark.docker)]
+)
+def sandbox(request):
+    """Both backends, plus the local backend's unshare fallback (used where bubblewrap is absent)."""
+    from sandboxes import get_sandbox
+
+    if request.param == "docker":
+        request.getfixturevalue("docker_image")
+    options = {"isolation": "unshare"} if request.param == "local-unshare" else {}
+    with get_sandbox(request.param.split("-")[0], max_concurrency=2, **options) as sb:
+        yield sb
+
+
 def stdio(output: str = "ok", time_limit_s: float = 2.0, **extra) -> dict:
     return {
         "type": "stdio",
