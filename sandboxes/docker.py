@@ -1,47 +1,45 @@
 """Warm-pool Docker backend: run untrusted programs against test suites in pre-started containers.
 
-Why a pool: `docker run` costs a container create + start per completion (0.2-0.3 s);
-`docker exec` into a container that is already running costs a fraction of that.
+Why a pool: `docker run` costs a container create + start per completion (0.2-0.4 s), and
+even `docker exec` into a running container costs ~60 ms plus an interpreter start. So each
+container runs a small agent as PID 1 and a run is one message over the container's attached
+stdin/stdout: a few milliseconds.
 
 Each container (from `SANDBOX_IMAGE`, built by `verifiers sandbox build`) is started with:
 no network, a read-only root, tmpfs for /sandbox (work dirs) and /tmp, pids / memory
-(swap included) / CPU limits, all capabilities dropped, no-new-privileges, log driver
-none, and a label naming the owning process. Its only process is an idle root process
-that ignores every signal and reaps orphans (so the sandbox uid can neither signal it
-nor fill the pid table with zombies). Programs run as an unprivileged uid of their
-container: by default a random one in 20000-59999 per container, so the per-uid process
-limit (RLIMIT_NPROC, counted across the whole host) of one container's fork bomb does not
-starve the programs of other containers; `uid=65534` pins it.
+(swap included) / CPU limits, every capability dropped except SETUID/SETGID (which only
+the agent uses, to drop to the program uid), no-new-privileges, log driver none, and a
+label naming the owning process.
 
-Each run is one `docker exec` as that uid of a small shell wrapper that
-1. kills anything that uid left running, makes a fresh work dir and unpacks runner.py
-   and job.json into it from the exec's stdin (a tar stream: the root is read-only and
-   /sandbox is a tmpfs, so put_archive cannot be used),
-2. runs `python3 runner.py job.json` (the harness enforces per-case limits and the total
-   budget itself),
-3. kills leftover processes, wipes /sandbox, /tmp and /dev/shm, says it is done on
-   stderr, and exits 86 when it found leftovers (a damaged container).
-The parent reads the result from the exec stream with a byte cap and a deadline (the
-suite's budget plus slack); past the deadline or the cap it removes the container, which
-ends everything inside it (no client process is ever killed). A container is replaced
-after a timeout, a memory error, an infrastructure error, leftovers, or `max_runs` runs.
-Expected outputs never enter the container: suite.build_job leaves them out, and
-suite.grade compares in this process.
+The agent (`_AGENT`, stdlib only) is root inside the container and ignores every signal;
+programs run as an unprivileged uid (by default a random one in 20000-59999 per container,
+so the host-wide per-uid process limit one container's fork bomb reaches does not starve
+the others; `uid=65534` pins it), so they can neither signal the agent nor read its memory.
+Per run the agent forks a child that drops to that uid, makes a fresh work dir holding
+job.json, and runs runner.py's main on it (runner.py is sent once, compiled in the agent:
+no interpreter start per run). The harness enforces per-case limits and the total budget
+itself. The agent reads the harness's result with a byte cap, then (as the program uid)
+kills whatever that uid left running and wipes /sandbox, /tmp and /dev/shm, and replies.
+
+The parent waits for the reply with a deadline (the suite's budget plus slack); past it it
+removes the container, which ends everything inside (no client process is ever killed). A
+container is replaced after a timeout, a memory error, an infrastructure error, an
+unreadable harness result, leftovers, or `max_runs` runs. Expected outputs never enter the
+container: suite.build_job leaves them out, and suite.grade compares in this process.
 
 Orphans: every container carries the label `LABEL=<boot id>:<hostname>:<pid>:<start time>`
-of the process that made it; `reap_orphans` (run at start and at close) removes the
-labelled containers whose owner process on this host is gone.
+of the process that made it (and `POOL_LABEL` naming its pool, which close() removes);
+`reap_orphans` (run at start and at close) removes the labelled containers whose owner
+process on this host is gone.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
 import socket
 import struct
-import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -52,39 +50,171 @@ from sandboxes import suite as suites
 from sandboxes.suite import RunResult
 
 SANDBOX_IMAGE = "r1-verifiers/sandbox-python:latest"
-LABEL = "r1-verifiers.sandbox"
+LABEL = "r1-verifiers.sandbox"  # value: the owner process (see owner_id), for the reaper
+POOL_LABEL = "r1-verifiers.pool"  # value: one DockerSandbox instance, for its close()
 RUNNER_PATH = Path(__file__).resolve().parent / "runner.py"
+CHILD_SETUP_FAILED = 125  # the agent's child could not drop privileges or make the work dir
 
-EXIT_SETUP_FAILED = 85  # the wrapper could not make the work dir: nothing of the program ran yet
-EXIT_DAMAGED = 86  # the program left processes or files behind: replace the container
-WRAPPER_DONE = "r1v-wrapper-done"  # the wrapper's last words on stderr: it was not killed
-
-# pid 1 of every container: ignores all signals (SIGCHLD ignored = orphans are reaped by the kernel).
-_IDLE = (
-    "import signal\n"
-    "for s in signal.valid_signals():\n"
-    "    try: signal.signal(s, signal.SIG_IGN)\n"
-    "    except (OSError, ValueError, RuntimeError): pass\n"
-    "while True: signal.pause()\n"
+# PID 1 of every container starts as `python3 -c _BOOT`, which reads this agent's source from
+# stdin and runs it (short command lines in `ps`; agent and library never disagree).
+# Protocol on its stdin: frames of a 4-byte big-endian length and a payload; first the agent's
+# source, then {"runner": source, "output_cap": n} as JSON, then {"job": json text, "uid": n}
+# per run. Each run is answered on stdout with 8 bytes (header length, body length), a JSON
+# header {"exit", "signal", "overflow", "leftovers"} and the harness's raw stdout as body.
+_BOOT = (
+    "import os, struct\n"
+    "def read(n):\n"
+    "    buf = b''\n"
+    "    while len(buf) < n:\n"
+    "        chunk = os.read(0, n - len(buf))\n"
+    "        if not chunk: os._exit(0)\n"
+    "        buf += chunk\n"
+    "    return buf\n"
+    "exec(compile(read(struct.unpack('>I', read(4))[0]), 'r1v-agent', 'exec'))\n"
 )
+_AGENT = r"""
+import json, os, signal, struct, sys, types
 
-# Runs as the sandbox uid; `kill -9 -1` signals every process of that uid but the shell itself.
-_WRAPPER = f"""
-kill -9 -1 2>/dev/null
-d=$(mktemp -d /sandbox/run.XXXXXXXX) && cd "$d" && tar -xf - || exit {EXIT_SETUP_FAILED}
-python3 runner.py job.json
-rc=$?
-cd /
-left=0
-kill -9 -1 2>/dev/null && left=1
-chmod -R u+rwX /sandbox /tmp /dev/shm 2>/dev/null
-rm -rf /sandbox/* /sandbox/.[!.]* /tmp/* /tmp/.[!.]* /dev/shm/* /dev/shm/.[!.]* 2>/dev/null
-for p in /sandbox/* /sandbox/.[!.]* /tmp/* /tmp/.[!.]* /dev/shm/* /dev/shm/.[!.]*; do
-    [ -e "$p" ] && left=1
-done
-echo {WRAPPER_DONE} >&2
-[ "$left" = 1 ] && exit {EXIT_DAMAGED}
-exit $rc
+for s in signal.valid_signals():
+    if s not in (signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP):
+        try:
+            signal.signal(s, signal.SIG_IGN)
+        except (OSError, ValueError, RuntimeError):
+            pass
+
+
+def read_exact(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = os.read(0, n - len(buf))
+        if not chunk:
+            os._exit(0)
+        buf += chunk
+    return buf
+
+
+def receive():
+    return json.loads(read_exact(struct.unpack(">I", read_exact(4))[0]))
+
+
+def send(header, body):
+    head = json.dumps(header).encode()
+    data = memoryview(struct.pack(">II", len(head), len(body)) + head + body)
+    while data:
+        data = data[os.write(1, data):]
+
+
+def become(uid):
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def child(job, uid, out_w):
+    # As if `python3 runner.py job.json` had started: default signals, clean env, fd 1 = pipe.
+    for s in signal.valid_signals():
+        try:
+            signal.signal(s, signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    become(uid)
+    os.environ.clear()
+    os.environ.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME="/sandbox", LANG="C.UTF-8")
+    work = "/sandbox/run." + os.urandom(6).hex()
+    os.mkdir(work, 0o700)
+    os.chdir(work)
+    with open("job.json", "w", encoding="utf-8") as f:
+        f.write(job)
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(out_w, 1)
+    os.dup2(null, 2)
+    os.closerange(3, 1 << 16)
+    sys.argv = ["runner.py", "job.json"]
+    return runner.main(sys.argv)
+
+
+def wipe(uid):
+    # As the program uid: kill(-1) reaches exactly its processes (never this root agent).
+    left = 0
+    try:
+        os.kill(-1, signal.SIGKILL)
+        left = 1
+    except ProcessLookupError:
+        pass
+    for root in ("/sandbox", "/tmp", "/dev/shm"):
+        for dirpath, dirnames, filenames in os.walk(root):
+            for d in dirnames:
+                try:
+                    os.chmod(os.path.join(dirpath, d), 0o700)
+                except OSError:
+                    pass
+        for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+            for name in filenames + dirnames:
+                path = os.path.join(dirpath, name)
+                try:
+                    if name in dirnames and not os.path.islink(path):
+                        os.rmdir(path)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    left = 1
+        if os.listdir(root):
+            left = 1
+    return left
+
+
+def forked(fn, *args):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            code = fn(*args)
+        except BaseException:
+            code = 125
+        os._exit(code if isinstance(code, int) else 0)
+    return pid
+
+
+hello = receive()
+runner = types.ModuleType("runner")
+exec(compile(hello["runner"], "runner.py", "exec"), runner.__dict__)
+cap = hello["output_cap"]
+
+while True:
+    request = receive()
+    uid = request["uid"]
+    out_r, out_w = os.pipe()
+    pid = forked(child, request["job"], uid, out_w)
+    os.close(out_w)
+    body, overflow = b"", False
+    while True:
+        chunk = os.read(out_r, 1 << 16)
+        if not chunk:
+            break
+        body += chunk
+        if len(body) > cap:
+            body, overflow = body[:cap], True
+            break
+    os.close(out_r)  # a harness still writing gets EPIPE and ends
+    _, status = os.waitpid(pid, 0)
+    _, left = os.waitpid(forked(lambda: (become(uid), wipe(uid))[1]), 0)
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    send(
+        {
+            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "overflow": overflow,
+            "leftovers": os.WEXITSTATUS(left) != 0,
+        },
+        body,
+    )
 """
 
 
@@ -131,7 +261,10 @@ class DockerSandbox:
             raise ValueError(f"uid must be an unprivileged uid in 1..65535, got {uid}")
         self.uid = uid
         self.owner = owner_id()
-        self._runner_source = RUNNER_PATH.read_bytes()
+        self.pool_id = os.urandom(8).hex()
+        agent = _AGENT.encode()
+        hello = json.dumps({"runner": RUNNER_PATH.read_text(), "output_cap": max_output_bytes}).encode()
+        self._hello = struct.pack(">I", len(agent)) + agent + struct.pack(">I", len(hello)) + hello
         try:
             self.client = docker_client or docker.from_env(max_pool_size=self.max_concurrency + 4)
             self.client.ping()
@@ -173,7 +306,6 @@ class DockerSandbox:
         """
         suite = suites.validate(tests)
         job = suites.build_job(code, suite, language, stop_on_error=stop_on_error)
-        payload = _tar({"runner.py": self._runner_source, "job.json": json.dumps(job).encode()})
         deadline_s = suites.job_wall_limit(job, self.slack_s)
         try:
             box = self._acquire()
@@ -181,15 +313,10 @@ class DockerSandbox:
             return _error(suite, f"no sandbox container: {type(exc).__name__}: {exc}")
         damaged = True  # unless the run ends cleanly, the container is replaced
         try:
-            out = self._exec(box, payload, deadline_s)
-            result = self._interpret(suite, out, box)
+            reply = self._call(box, _frame({"job": json.dumps(job), "uid": box.uid}), deadline_s)
+            result = self._interpret(suite, reply, box)
             result.info["container"] = box.container.short_id
-            damaged = (
-                out.killed
-                or out.unreadable
-                or out.exit_code == EXIT_DAMAGED
-                or result.status in ("timeout", "memory", "error")
-            )
+            damaged = reply.damaged or result.status in ("timeout", "memory", "error")
             return result
         except Exception as exc:  # the daemon or the container failed under us
             return _error(suite, f"sandbox failure: {type(exc).__name__}: {exc}")
@@ -202,10 +329,12 @@ class DockerSandbox:
             if self._closed:
                 return
             self._closed = True
-            self._idle.clear()
+            idle, self._idle = self._idle, []
             self._cond.notify_all()
+        for box in idle:
+            box.close()
         self._background.shutdown(wait=True)
-        for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.owner}"}):
+        for c in self.client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={self.pool_id}"}):
             _remove(c)
         reap_orphans(self.client)
 
@@ -229,12 +358,11 @@ class DockerSandbox:
         from docker.types import LogConfig, Ulimit
 
         uid = self.uid or random.randrange(20000, 60000)
-
-        container = self.client.containers.run(
+        container = self.client.containers.create(
             self.image,
-            ["python3", "-c", _IDLE],
-            detach=True,
-            user="0:0",  # pid 1 runs as (capability-less) root so the sandbox uid cannot signal it
+            ["python3", "-c", _BOOT],
+            stdin_open=True,  # the agent's request channel; stays open between attaches
+            user="0:0",  # the agent: root without capabilities but SETUID/SETGID
             network_mode="none",
             read_only=True,
             tmpfs={
@@ -249,14 +377,24 @@ class DockerSandbox:
             nano_cpus=int(self.cpus * 1e9),
             ulimits=[Ulimit(name="nofile", soft=1024, hard=1024), Ulimit(name="core", soft=0, hard=0)],
             cap_drop=["ALL"],
+            cap_add=["SETUID", "SETGID"],
             security_opt=["no-new-privileges"],
             log_config=LogConfig(type="none"),
-            labels={LABEL: self.owner},
-            environment={"HOME": "/sandbox", "LANG": "C.UTF-8"},
+            labels={LABEL: self.owner, POOL_LABEL: self.pool_id},
+            environment={"HOME": "/sandbox", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"},
             hostname="sandbox",
             working_dir="/sandbox",
         )
-        return _Container(container, uid)
+        try:
+            params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            stream = self.client.api.attach_socket(container.id, params=params)
+            container.start()
+            box = _Container(container, uid, stream)
+            box.sock.sendall(self._hello)
+            return box
+        except BaseException:
+            _remove(container)
+            raise
 
     def _acquire(self) -> _Container:
         with self._cond:
@@ -291,11 +429,11 @@ class DockerSandbox:
                 return
             except RuntimeError:  # closed between the check and the submit
                 pass
-        _remove(box.container)
+        _remove(box)
 
     def _replace(self, old: _Container) -> None:
         """Swap a used-up container for a fresh one, off the caller's thread."""
-        _remove(old.container)
+        _remove(old)
         try:
             fresh = self._start_container()
         except Exception:
@@ -307,116 +445,122 @@ class DockerSandbox:
                 self._idle.append(fresh)
             self._cond.notify()
         if fresh is not None and self._closed:
-            _remove(fresh.container)
+            _remove(fresh)
 
     # ------------------------------------------------------------ one run
 
-    def _exec(self, box: _Container, payload: bytes, deadline_s: float) -> _ExecOutput:
-        api = self.client.api
-        exec_id = api.exec_create(
-            box.container.id,
-            ["sh", "-c", _WRAPPER],
-            stdin=True,
-            stdout=True,
-            stderr=True,
-            user=f"{box.uid}:{box.uid}",
-            workdir="/sandbox",
-            environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/sandbox", "LANG": "C.UTF-8"},
-        )["Id"]
-        stream = api.exec_start(exec_id, socket=True)
-        sock = getattr(stream, "_sock", stream)  # the raw socket under the SDK's wrapper
-        out = _ExecOutput()
+    def _call(self, box: _Container, request: bytes, deadline_s: float) -> _Reply:
+        """Send one run to the container's agent and wait for its reply until the deadline."""
+        reply = _Reply()
         end = time.monotonic() + deadline_s
-        try:
-            sock.settimeout(max(0.1, end - time.monotonic()))
-            sock.sendall(payload)
-            sock.shutdown(socket.SHUT_WR)  # EOF on the wrapper's stdin ends `tar -x`
-            reader = _FrameReader()
-            while True:
-                remaining = end - time.monotonic()
-                if remaining <= 0:
-                    out.timed_out = True
-                    break
-                sock.settimeout(remaining)
-                try:
-                    chunk = sock.recv(1 << 16)
-                except TimeoutError:
-                    out.timed_out = True
-                    break
-                if not chunk:
-                    break
-                for fd, data in reader.feed(chunk):
-                    if fd == 1:
-                        out.stdout += data
-                    else:  # the wrapper's stderr: only its tail matters
-                        out.stderr = (out.stderr + data)[-65536:]
-                if len(out.stdout) > self.max_output_bytes:
-                    out.overflow = True
-                    break
-        finally:
+        stdout, need = b"", None
+        sock = box.sock
+        sock.settimeout(deadline_s)
+        sock.sendall(request)
+        while need is None or len(stdout) < need:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                reply.timed_out = True
+                break
+            sock.settimeout(remaining)
             try:
-                stream.close()
-            except Exception:
-                pass
-        if out.timed_out or out.overflow:
-            # The outer guard: removing the container ends every process in it.
-            _remove(box.container)
-            out.killed = True
-            return out
-        out.exit_code = api.exec_inspect(exec_id).get("ExitCode")
-        return out
+                chunk = sock.recv(1 << 16)
+            except TimeoutError:
+                reply.timed_out = True
+                break
+            if not chunk:
+                reply.lost = True  # the agent, the container or the daemon connection is gone
+                break
+            for fd, data in box.reader.feed(chunk):
+                if fd == 1:
+                    stdout += data
+                else:  # the agent's stderr: only its tail matters, for error messages
+                    reply.stderr = (reply.stderr + data)[-8192:]
+            if need is None and len(stdout) >= 8:
+                head_len, body_len = struct.unpack(">II", stdout[:8])
+                need = 8 + head_len + body_len
+                if body_len > self.max_output_bytes or head_len > 1 << 16:
+                    reply.lost = True  # not a reply of our agent
+                    break
+        if reply.timed_out or reply.lost:
+            # The outer guard and the broken channel both end here: removing the container
+            # ends every process in it.
+            reply.oom_killed = _oom_killed(box.container) if reply.lost else False
+            _remove(box)
+            return reply
+        head_len = struct.unpack(">I", stdout[:4])[0]
+        reply.header = json.loads(stdout[8 : 8 + head_len])
+        reply.body = stdout[8 + head_len : need]
+        return reply
 
-    def _interpret(self, suite: Any, out: _ExecOutput, box: _Container) -> RunResult:
-        if out.timed_out:
+    def _interpret(self, suite: Any, reply: _Reply, box: _Container) -> RunResult:
+        if reply.timed_out:
             return _closed_result(
                 suite, "timeout", "the run passed its total budget plus slack; container removed"
             )
-        if out.overflow:
-            return _closed_result(suite, "failed", f"the harness output passed {self.max_output_bytes} bytes")
-        if out.exit_code == EXIT_SETUP_FAILED:
+        if reply.lost:
+            if reply.oom_killed:  # the container ran out of memory: the program's doing
+                return _closed_result(suite, "memory", "the container ran out of memory")
+            detail = reply.stderr.decode(errors="replace").strip()[-300:]
             return _error(
-                suite, "could not set up the work dir: " + out.stderr.decode(errors="replace")[-500:]
+                suite, "the sandbox container stopped during the run" + (f": {detail}" if detail else "")
             )
+        header = reply.header
+        if header.get("overflow"):
+            return _closed_result(suite, "failed", f"the harness output passed {self.max_output_bytes} bytes")
+        if header.get("exit") == CHILD_SETUP_FAILED and not reply.body:
+            return _error(suite, "the agent could not set up the run (uid switch or work dir)")
         try:
-            raw = json.loads(out.stdout)
+            raw = json.loads(reply.body)
         except ValueError:
             raw = None
         if not isinstance(raw, dict):
-            out.unreadable = True
-            ended = WRAPPER_DONE.encode() in out.stderr[-200:]
-            if not ended and not _still_running(box.container):  # removed or died under us
-                return _error(
-                    suite, f"the sandbox container stopped during the run (exit code {out.exit_code})"
-                )
-            if not out.stdout and out.exit_code in (126, 127):
-                return _error(
-                    suite, "the harness could not start: " + out.stderr.decode(errors="replace")[-500:]
-                )
-            # The container is fine but the harness died or was tampered with: only the program
+            # The agent is fine but the harness died or was tampered with: only the program
             # (same uid as the harness) can do that, so it fails rather than escaping as an error.
-            return _closed_result(suite, "failed", f"unreadable harness output (exit code {out.exit_code})")
+            reply.unreadable = True
+            how = f"signal {header['signal']}" if header.get("signal") else f"exit code {header.get('exit')}"
+            return _closed_result(suite, "failed", f"unreadable harness output ({how})")
         result = suites.grade(suite, raw)
         result.info["backend"] = "docker"
-        if out.exit_code == EXIT_DAMAGED:
+        if header.get("leftovers"):
             result.info["leftovers"] = True
         return result
 
 
 class _Container:
-    __slots__ = ("container", "uid", "runs")
+    """A pool container with its attached agent channel."""
 
-    def __init__(self, container: Any, uid: int) -> None:
+    def __init__(self, container: Any, uid: int, stream: Any) -> None:
         self.container, self.uid, self.runs = container, uid, 0
+        self.stream = stream  # keeps the SDK's wrapper (and so the connection) alive
+        self.sock = getattr(stream, "_sock", stream)  # the raw socket under it
+        self.reader = _FrameReader()
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        except Exception:
+            pass
 
 
-class _ExecOutput:
-    __slots__ = ("stdout", "stderr", "exit_code", "timed_out", "overflow", "killed", "unreadable")
+class _Reply:
+    """What came back from one run: the agent's header and the harness's raw stdout."""
 
     def __init__(self) -> None:
-        self.stdout = b""
+        self.header: dict[str, Any] = {}
+        self.body = b""
         self.stderr = b""
-        self.exit_code: int | None = None
-        self.timed_out = self.overflow = self.killed = self.unreadable = False
+        self.timed_out = self.lost = self.oom_killed = self.unreadable = False
+
+    @property
+    def damaged(self) -> bool:
+        header = self.header
+        return (
+            self.timed_out
+            or self.lost
+            or self.unreadable
+            or bool(header.get("leftovers") or header.get("overflow"))
+        )
 
 
 class _FrameReader:
@@ -440,14 +584,9 @@ class _FrameReader:
 # ---------------------------------------------------------------- helpers
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+def _frame(message: dict[str, Any]) -> bytes:
+    data = json.dumps(message).encode()
+    return struct.pack(">I", len(data)) + data
 
 
 def _error(suite: Any, reason: str) -> RunResult:
@@ -460,22 +599,26 @@ def _closed_result(suite: Any, status: str, reason: str) -> RunResult:
     )
 
 
-def _still_running(container: Any, settle_s: float = 1.0) -> bool:
-    """Whether the container runs and keeps running for settle_s (a forced removal takes a moment)."""
-    end = time.monotonic() + settle_s
-    while True:
+def _oom_killed(container: Any) -> bool:
+    """Whether the container stopped because its memory cgroup ran out (waits briefly for it to stop)."""
+    for _ in range(20):
         try:
             container.reload()
         except Exception:
             return False
-        if container.status != "running":
-            return False
-        if time.monotonic() >= end:
+        state = container.attrs.get("State", {})
+        if state.get("OOMKilled"):
             return True
-        time.sleep(0.1)
+        if not state.get("Running"):
+            return False
+        time.sleep(0.05)
+    return False
 
 
 def _remove(container: Any) -> None:
+    if isinstance(container, _Container):
+        container.close()
+        container = container.container
     try:
         container.remove(force=True)
     except Exception:  # already gone, or the daemon is; the reaper catches what is left

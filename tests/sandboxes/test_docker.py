@@ -54,13 +54,13 @@ def sandbox(client):
 
     with DockerSandbox(max_concurrency=2) as sb:
         yield sb
-    assert _owned(client, sb.owner) == []
+    assert _owned(client, sb.pool_id) == []
 
 
-def _owned(client, owner: str) -> list:
-    from sandboxes.docker import LABEL
+def _owned(client, pool_id: str) -> list:
+    from sandboxes.docker import POOL_LABEL
 
-    return client.containers.list(all=True, filters={"label": f"{LABEL}={owner}"})
+    return client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={pool_id}"})
 
 
 def _new_sandbox(**options):
@@ -76,7 +76,7 @@ def test_runs_a_suite_and_reuses_the_warm_container(client):
         assert (first.status, first.passed, first.total) == ("passed", 3, 3)
         assert second.status == "passed"
         assert first.info["container"] == second.info["container"]
-        assert len(_owned(client, sb.owner)) == 1
+        assert len(_owned(client, sb.pool_id)) == 1
 
 
 def test_containers_are_hardened(client, sandbox):
@@ -85,7 +85,8 @@ def test_containers_are_hardened(client, sandbox):
     host = container.attrs["HostConfig"]
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
-    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert host["CapDrop"] == ["ALL"]
+    assert sorted(host["CapAdd"]) == ["SETGID", "SETUID"]  # the agent's, to drop to the program uid
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["LogConfig"]["Type"] == "none"
     assert 0 < host["PidsLimit"] <= 1024
@@ -117,6 +118,55 @@ def test_program_runs_unprivileged_without_network(sandbox):
     assert (net, fs) == ("no-net", "read-only")
 
 
+def test_program_cannot_touch_the_agent(sandbox):
+    code = textwrap.dedent(
+        """
+        import os, signal
+        for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP):
+            try:
+                os.kill(1, sig)
+                print("signalled")
+            except PermissionError:
+                print("denied")
+        for path in ("/proc/1/environ", "/proc/1/mem", "/proc/1/fd/0"):
+            try:
+                open(path, "rb").read(1)
+                print("read")
+            except OSError:
+                print("denied")
+        """
+    )
+    result = sandbox.run(code, {"type": "stdio", "cases": [{"input": "", "output": "x"}]})
+    assert result.cases[0].stdout.split() == ["denied"] * 6
+    assert sandbox.run(ADD, SUITE).status == "passed"
+
+
+def test_container_memory_exhaustion_is_the_programs_failure(client):
+    # Each child stays under the per-process limit; together they exceed the container's memory.
+    code = textwrap.dedent(
+        """
+        import os, time
+        kids = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                block = bytearray(150 << 20)
+                for i in range(0, len(block), 4096):
+                    block[i] = 1
+                time.sleep(2)
+                os._exit(0)
+            kids.append(pid)
+        print(all(os.waitpid(k, 0)[1] == 0 for k in kids))
+        """
+    )
+    with _new_sandbox(max_concurrency=1, memory_mb=256) as sb:
+        result = sb.run(
+            code, {"type": "stdio", "cases": [{"input": "", "output": "True"}], "time_limit_s": 10}
+        )
+        assert result.status in ("failed", "memory"), result
+        assert sb.run(ADD, SUITE).status == "passed"
+
+
 def test_work_dir_is_fresh_for_every_run(sandbox):
     code = textwrap.dedent(
         """
@@ -127,8 +177,10 @@ def test_work_dir_is_fresh_for_every_run(sandbox):
         """
     )
     suite = {"type": "stdio", "cases": [{"input": "", "output": "x"}]}
-    outputs = {sandbox.run(code, suite).cases[0].stdout for _ in range(4)}
-    assert outputs == {"1 0 ['job.json', 'runner.py']\n"}
+    results = [sandbox.run(code, suite) for _ in range(4)]
+    assert all(r.cases for r in results), results
+    outputs = {r.cases[0].stdout for r in results}
+    assert outputs == {"1 0 ['job.json']\n"}
 
 
 def test_nothing_keeps_running_after_a_run(client, sandbox):
@@ -189,7 +241,7 @@ def test_killing_the_harness_fails_closed(client):
 def test_container_vanishing_mid_run_is_an_infrastructure_error(client):
     suite = {"type": "stdio", "cases": [{"input": "", "output": ""}], "time_limit_s": 10}
     with _new_sandbox(max_concurrency=1) as sb:
-        (victim,) = _owned(client, sb.owner)
+        (victim,) = _owned(client, sb.pool_id)
         threading.Timer(1.0, lambda: victim.remove(force=True)).start()
         result = sb.run("import time\ntime.sleep(8)", suite)
         assert result.status == "error"
@@ -223,26 +275,26 @@ def test_concurrency_is_bounded(client):
             t.join()
         assert [r.status for r in results] == ["passed"] * 6
         assert len({r.info["container"] for r in results}) <= 2
-        assert len(_owned(client, sb.owner)) <= 2
+        assert len(_owned(client, sb.pool_id)) <= 2
 
 
 def test_reaper_removes_containers_of_dead_owners_only(client):
     from sandboxes.docker import LABEL, owner_id, reap_orphans
 
     # A process that starts a pool and dies without closing it leaves labelled containers.
-    script = "from sandboxes.docker import DockerSandbox\nimport os\nsb = DockerSandbox(max_concurrency=1)\nprint(sb.owner, flush=True)\nos._exit(0)\n"
+    script = "from sandboxes.docker import DockerSandbox\nimport os\nsb = DockerSandbox(max_concurrency=1)\nprint(sb.pool_id, flush=True)\nos._exit(0)\n"
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
     )
-    dead_owner = out.stdout.strip()
-    assert dead_owner and len(_owned(client, dead_owner)) == 1
+    dead_pool = out.stdout.strip()
+    assert dead_pool and len(_owned(client, dead_pool)) == 1
     alive = client.containers.create(
         "r1-verifiers/sandbox-python:latest", ["true"], labels={LABEL: owner_id()}
     )
     try:
         assert reap_orphans(client) >= 1
-        assert _owned(client, dead_owner) == []
+        assert _owned(client, dead_pool) == []
         alive.reload()  # still there: its owner (this process) is alive
     finally:
         alive.remove(force=True)
@@ -250,10 +302,10 @@ def test_reaper_removes_containers_of_dead_owners_only(client):
 
 def test_close_removes_every_container_and_refuses_new_runs(client):
     sb = _new_sandbox(max_concurrency=2)
-    assert len(_owned(client, sb.owner)) == 2
+    assert len(_owned(client, sb.pool_id)) == 2
     sb.close()
     sb.close()  # idempotent
-    assert _owned(client, sb.owner) == []
+    assert _owned(client, sb.pool_id) == []
     with pytest.raises(RuntimeError):
         sb._acquire()
     assert sb.run(ADD, SUITE).status == "error"
