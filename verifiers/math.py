@@ -117,7 +117,7 @@ def _extract_marked(text: str) -> str | None:
     boxes = _boxed_contents(text)
     if boxes:
         if len(boxes) >= 2 and _CONNECTIVE_RE.match(text[boxes[-2][1] : boxes[-1][2]]):
-            return None  # "\boxed{3} or \boxed{5}"
+            return ""  # "\boxed{3} or \boxed{5}": a hedge, and no other rule may pick one of them
         return boxes[-1][0]
     phrase = _extract_phrase(text)
     if phrase is not None:
@@ -182,7 +182,7 @@ def _extract_plain(text: str) -> str | None:
     text = text.strip()
     if not text:
         return None
-    if len(text) <= 40 and "\n" not in text and (re.search(r"[\d\\$=]", text) or len(text.split()) <= 2):
+    if len(text) <= 40 and "\n" not in text and (not _PROSE_WORD_RE.search(text) or len(text.split()) == 1):
         return _strip_dollars(text.rstrip("."))  # the whole completion is the answer
     last_line = text[text.rfind("\n") + 1 :][-2000:]
     segs = _MATH_SEG_RE.findall(last_line)
@@ -197,7 +197,8 @@ def _extract_plain(text: str) -> str | None:
     return numbers[-1].rstrip(",")
 
 
-_MATHY_RE = re.compile(r"[\d\\+*/^=()<>]")
+_MATHY_RE = re.compile(r"[\d\\+*/^=()<>]|^-$|^-[\d\\(]")
+_PROSE_WORD_RE = re.compile(r"(?<![\\a-zA-Z])(?!(?:sqrt|exp|pi|ln|log|sin|cos|tan)\b)[a-zA-Z]{2,}")
 
 
 def _math_tail(line: str) -> str | None:
