@@ -3,6 +3,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -394,3 +395,11 @@ def test_the_ascii_fast_path_finds_the_same_words_as_the_regex():
         sentence = sentence.replace(".", " ")  # one sentence: no sentence ends
         expected = language._words(language._LATIN_WORD.findall(sentence))
         assert language._ascii_words(sentence) == expected, sentence
+
+
+@pytest.mark.parametrize("opening", ["\\begin{x} ", "\\[ a ", "\\( a ", "\\begin{ ", "<a ", "$$ a "])
+def test_unclosed_delimiters_cost_linear_time(opening):
+    text = opening * (200_000 // len(opening))  # quadratic scanning took ~30 s here; linear takes ms
+    start = time.monotonic()
+    assert language_ratio(text, "en") == 1.0
+    assert time.monotonic() - start < 3.0

@@ -177,10 +177,14 @@ def _identify(chunk: str, k: int = 1) -> tuple[list[str], float]:
 # ---------------------------------------------------------------- text to words
 
 # Spans that are not natural language. Fenced code may run to the end (a truncated completion).
+# A math span stops looking for its end at the next opening of its kind, so that unclosed
+# openings cost linear time, not quadratic; nested environments leave their outer markers to
+# the stray-marker pattern.
 _NOT_PROSE = re.compile(
-    r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)"
-    r"|\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|\\begin\{([^}]*)\}.*?\\end\{\1\}|\$[^$\n]+\$"
-    r"|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+",
+    r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|\$\$.+?\$\$"
+    r"|\\\[(?:[^\\]|\\(?!\[))*?\\\]|\\\((?:[^\\]|\\(?!\())*?\\\)"
+    r"|\\begin\{([^{}\n]{0,40})\}(?:[^\\]|\\(?!begin\{))*?\\end\{\1\}|\\(?:begin|end)\{[^{}\n]{0,40}\}"
+    r"|\$[^$\n]+\$|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+",
     re.DOTALL,
 )
 _SENTENCE_END = re.compile(r"[.!?;。！？；\n؟؛۔।॥։።]+")
