@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@mkdir -p out
 	$(BIN)/verifiers list
-	$(BIN)/verifiers score examples/data/math.jsonl --config examples/r1.yaml --output out/math.scored.jsonl
+	@for f in examples/data/*.jsonl; do \
+	  name=$$(basename $$f .jsonl); \
+	  echo "== $$f (examples/r1.yaml) -> out/$$name.scored.jsonl"; \
+	  $(BIN)/verifiers score $$f --config examples/r1.yaml --output out/$$name.scored.jsonl || exit $$?; \
+	done
 
 test: $(STAMP)
 	$(BIN)/ruff check verifiers sandboxes tests benchmarks
