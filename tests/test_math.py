@@ -166,6 +166,7 @@ def test_pi_rounded_is_accepted_but_truncated_low_precision_is_not():
 def test_math_equal_accepts_numbers_and_rejects_bad_types():
     assert math_equal(4, "4")
     assert math_equal("0.25", 0.25)
+    assert math_equal(1e-07, "10^{-7}")  # str(1e-07) is "1e-07"
     with pytest.raises(TypeError):
         math_equal(["4"], "4")
     with pytest.raises(ValueError):

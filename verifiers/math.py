@@ -494,6 +494,9 @@ def _unordered(gold: Sequence[Part], pred: Sequence[Part], atom_equal: AtomEqual
     return True
 
 
+_FUNCTION_NAMES_RE = re.compile(
+    r"\\?(?:sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|pi|d?frac|cdot|times|left|right|circ)(?![a-zA-Z])"
+)
 _FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "=": "=", "\\ne": "\\ne", "\\approx": "="}
 _VARIABLE_RE = re.compile(r"^(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)(?:\([a-z]\))?$")  # x, x_1, \theta, f(x)
 
@@ -503,7 +506,7 @@ def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
     p_eq = pred.kind == "rel" and set(pred.ops) <= {"=", "\\approx"}
     if p_eq and gold.kind != "rel":
         first = pred.items[0].text
-        if _VARIABLE_RE.match(first) or not re.search(r"[a-zA-Z]", first):
+        if _VARIABLE_RE.match(first) or not re.search(r"[a-zA-Z]", _FUNCTION_NAMES_RE.sub("", first)):
             return compare(gold, pred.items[-1], atom_equal)  # "x = 5", "2 + 3 = 5"
         return False  # "x + y = 0" does not state the value 0
     if g_eq and pred.kind != "rel":
@@ -564,6 +567,7 @@ _NUM_RES = [
     ("negfrac", re.compile(r"^\\frac\{\s*-\s*(\d+)\s*\}\{\s*(\d+)\s*\}$")),
     ("mixed", re.compile(r"^([+-]?)(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$")),
     ("sci", re.compile(rf"^([+-]?)({_INT})\s*(?:\\times|\\cdot)\s*10\^\{{?\s*([+-]?\d{{1,3}})\s*\}}?$")),
+    ("sci", re.compile(rf"^([+-]?)({_INT})[eE]([+-]?\d{{1,3}})$")),  # Python's str() of a float reference
 ]
 
 
@@ -803,14 +807,14 @@ def parse_surd(s: str) -> Surd | None:
         return None
 
 
-_WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")
+_WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")  # two letters or more
 _CHOICE_RE = re.compile(r"^\(?([A-J])\)?[.:]?$")
 _PRED_CHOICE_RE = re.compile(r"^(?:option\s+|choice\s+|answer\s+)?\(?([A-J])\)?(?:[.:)]|\s|$)", re.IGNORECASE)
 _LATEX_WORDS = {"infty", "pi", "sqrt", "frac", "cdot", "times"}
 
 
 def _is_text(s: str) -> bool:
-    if not _WORDS_RE.match(s) or len(s.replace(" ", "")) < 3:
+    if not _WORDS_RE.match(s) or (len(s.replace(" ", "")) < 3 and s.lower() != "no"):
         return False
     return s.split()[0].lower() not in _LATEX_WORDS
 
@@ -1014,9 +1018,17 @@ def decide(
     verdict = decide_cheap(gold, pred)
     if verdict is None:
         pool = pool or _get_default_pool()
-        verdict = pool.run((gold, pred), key=gold, deadline=deadline or start + timeout)
+        verdict = _run_guarded(pool, (gold, pred), deadline=deadline or start + timeout)
     _cache.put(key, verdict)
     return verdict
+
+
+def _run_guarded(pool: Any, pair: tuple[str, str], **limits: float) -> Verdict:
+    """pool.run, with a failure to start or talk to a worker reported as status error (value None)."""
+    try:
+        return pool.run(pair, key=pair[0], **limits)
+    except Exception as exc:
+        return Verdict(Status.ERROR, reason=f"math worker unavailable: {type(exc).__name__}: {exc}")
 
 
 def math_equal(gold: Any, pred: Any, *, timeout: float = 5.0) -> bool:
@@ -1091,7 +1103,7 @@ class MathVerifier(Verifier):
             tasks = sorted(pending)  # same gold together: its parse stays cached in one worker
 
             def work(pair: tuple[str, str]) -> Verdict:
-                verdict = pool.run(pair, key=pair[0], timeout=self.timeout)
+                verdict = _run_guarded(pool, pair, timeout=self.timeout)
                 _cache.put(pair, verdict)
                 return verdict
 
