@@ -5,7 +5,7 @@ Every contender runs the same program against the same suite through the same ha
 
   bare runner   `python3 runner.py` on the host, no isolation: the floor, not a sandbox
   local         sandboxes.local.LocalSandbox (namespaces + rlimits)
-  docker pool   sandboxes.docker.DockerSandbox (warm containers, one `docker exec` per completion)
+  docker pool   sandboxes.docker.DockerSandbox (warm containers, one message to the container's agent)
   docker run    `docker run --rm` per completion, same image and limits: what users do today
 
 Overhead = median sequential latency minus the bare runner's. Throughput = completions / wall
@@ -21,6 +21,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from sandboxes import suite as suites  # noqa: E402
 from sandboxes.docker import SANDBOX_IMAGE  # noqa: E402
 
 RUNNER = Path(suites.__file__).with_name("runner.py")
+HOST_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable  # what the local backend runs
 PROGRAM = "n = int(input())\nxs = list(map(int, input().split()))\nprint(sum(xs), max(xs))\n"
 
 
@@ -58,7 +60,7 @@ class BareRunner:
         suite = suites.validate(tests)
         job = suites.build_job(code, suite, "python")
         out = subprocess.run(
-            [sys.executable, str(RUNNER), "-"],
+            [HOST_PYTHON, "-I", str(RUNNER), "-"],
             input=json.dumps(job).encode(),
             capture_output=True,
             timeout=60,
