@@ -123,6 +123,7 @@ class LocalSandbox:
             opts["private_mounts"] = {"tmpfs": ["/tmp", "/dev/shm"], "size_mb": self.tmp_mb}
             if self.is_root:
                 opts["run_as"] = (SANDBOX_UID, SANDBOX_UID)
+                opts.setdefault("max_processes", 64)  # host-wide count for uid 65534: no better bound here
             else:
                 opts["drop_caps"] = True
         return opts

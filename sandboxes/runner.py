@@ -30,6 +30,7 @@ import time
 
 CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 READ_CHUNK = 1 << 16
+AUTO_MAX_PROCESSES = 32
 DONE_FD = 3  # the fd a Python child writes its completion record to
 _IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -106,7 +107,7 @@ def _compile_cpp(job: dict, result: dict):
         job,
         time_limit_s=limit,
         memory_mb=max(job["memory_mb"], 2048),
-        max_processes=max(job["max_processes"], 16),
+        max_processes=None if job["max_processes"] is None else max(job["max_processes"], 16),
     )
     got = _run_child(limits, lambda: _exec(argv), b"", limit, result, done_pipe=False)
     ok = got["status"] == "ok" and os.path.exists("solution")
@@ -369,9 +370,13 @@ def _enter_child(job: dict, in_fd: int, out_w: int, err_w: int, done_w: int | No
         (resource.RLIMIT_CPU, (cpu, cpu + 1)),
         (resource.RLIMIT_FSIZE, job["file_size_mb"] << 20),
         (resource.RLIMIT_NOFILE, job["open_files"]),
-        (resource.RLIMIT_NPROC, job["max_processes"]),
         (resource.RLIMIT_CORE, 0),
     ]
+    nproc = job["max_processes"]
+    if nproc is None and _private_user_namespace():
+        nproc = AUTO_MAX_PROCESSES
+    if nproc is not None:
+        limits.append((resource.RLIMIT_NPROC, nproc))
     for which, value in limits:
         soft, hard = value if isinstance(value, tuple) else (value, value)
         try:
@@ -389,6 +394,15 @@ def _enter_child(job: dict, in_fd: int, out_w: int, err_w: int, done_w: int | No
     _prctl(38, 1)  # PR_SET_NO_NEW_PRIVS: setuid binaries gain nothing
     os.environ.clear()
     os.environ.update(CLEAN_ENV, HOME=os.getcwd(), TMPDIR=os.getcwd())
+
+
+def _private_user_namespace() -> bool:
+    """False in the initial user namespace (identity uid map), where uids are host-wide."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
 
 
 def _exec(argv: list[str]) -> None:

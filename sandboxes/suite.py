@@ -39,7 +39,11 @@ CASE_STATUSES = ("passed", "wrong_answer", "runtime_error", "timeout", "memory",
 # Limits a job carries besides the suite's own; backends may override them through build_job.
 DEFAULT_LIMITS: dict[str, Any] = {
     "compile_time_limit_s": 20.0,
-    "max_processes": 32,  # RLIMIT_NPROC: processes and threads of the sandbox user
+    # RLIMIT_NPROC (processes and threads). None: 32 when the runner is in a private user
+    # namespace (the count is per namespace), else unset: a uid shared with other sandboxes
+    # (docker without userns-remap) would make one run's fork bomb fail another's forks;
+    # there the container's pids limit bounds it.
+    "max_processes": None,
     "file_size_mb": 16,  # RLIMIT_FSIZE: largest file the program may write
     "open_files": 64,  # RLIMIT_NOFILE
     "output_limit_bytes": 8 << 20,  # per case stdout; beyond it the case is killed (output_limit)
