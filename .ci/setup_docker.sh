@@ -16,6 +16,12 @@ if [ -n "$need" ]; then
 fi
 
 if ! docker info >/dev/null 2>&1; then
+    # A daemon that died leaves its pid file behind, and dockerd refuses to start over it.
+    for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+        if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            rm -f "$pidfile"
+        fi
+    done
     echo "setup_docker: starting dockerd (log: /var/log/dockerd.log)" >&2
     # setsid + nohup: the daemon must outlive this script and the CI step that ran it.
     nohup setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &

@@ -42,6 +42,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -280,6 +281,9 @@ class DockerSandbox:
         self._count = 0  # containers idle + busy + being replaced
         self._closed = False
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1v-docker-pool")
+        # Removes the pool's containers at close(), on garbage collection, or at interpreter exit
+        # for a sandbox that was never closed; the reaper covers a process that was killed.
+        self._finalizer = weakref.finalize(self, _remove_pool, self.client, self.pool_id)
         reap_orphans(self.client)
         warm = min(self.max_concurrency, self.max_concurrency if prewarm is None else prewarm)
         if warm > 0:
@@ -304,6 +308,8 @@ class DockerSandbox:
         A malformed suite or an unknown language raises ValueError (misuse); everything the
         program does ends in a RunResult. Status "error" means the sandbox itself failed.
         """
+        if self._closed:
+            raise RuntimeError("DockerSandbox is closed")
         suite = suites.validate(tests)
         job = suites.build_job(code, suite, language, stop_on_error=stop_on_error)
         deadline_s = suites.job_wall_limit(job, self.slack_s)
@@ -334,8 +340,7 @@ class DockerSandbox:
         for box in idle:
             box.close()
         self._background.shutdown(wait=True)
-        for c in self.client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={self.pool_id}"}):
-            _remove(c)
+        self._finalizer()
         reap_orphans(self.client)
 
     def __enter__(self) -> DockerSandbox:
@@ -343,14 +348,6 @@ class DockerSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        # Best effort for sandboxes that were never closed; the reaper is the real safety net.
-        if not getattr(self, "_closed", True):
-            try:
-                self.close()
-            except Exception:
-                pass
 
     # ------------------------------------------------------------ pool
 
@@ -613,6 +610,14 @@ def _oom_killed(container: Any) -> bool:
             return False
         time.sleep(0.05)
     return False
+
+
+def _remove_pool(client: Any, pool_id: str) -> None:
+    try:
+        for c in client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={pool_id}"}):
+            _remove(c)
+    except Exception:  # the daemon is gone: the reaper of a later run removes them
+        pass
 
 
 def _remove(container: Any) -> None:

@@ -306,9 +306,18 @@ def test_close_removes_every_container_and_refuses_new_runs(client):
     sb.close()
     sb.close()  # idempotent
     assert _owned(client, sb.pool_id) == []
-    with pytest.raises(RuntimeError):
-        sb._acquire()
-    assert sb.run(ADD, SUITE).status == "error"
+    with pytest.raises(RuntimeError, match="closed"):
+        sb.run(ADD, SUITE)
+
+
+def test_a_pool_never_closed_is_removed_at_exit(client):
+    script = "from sandboxes.docker import DockerSandbox\nsb = DockerSandbox(max_concurrency=2)\nprint(sb.pool_id)\n"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() and _owned(client, out.stdout.strip()) == []
 
 
 def test_missing_image_is_a_clear_error(client):
