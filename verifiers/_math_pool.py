@@ -32,6 +32,7 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
     except (ImportError, ValueError, OSError):
         pass
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     from verifiers import _math_sympy
 
     outbox.send("ready")
@@ -50,6 +51,13 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
             outbox.send(result)
         except (EOFError, OSError):
             return
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker stuck in sympy when its parent dies would run on; this ends it within a second."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 class _Worker:
@@ -94,10 +102,7 @@ class _Worker:
             pass
         for conn in (self.to_child, self.from_child):
             conn.close()
-        try:
-            self.proc.wait(0.05)  # reap when quick; otherwise Popen reaps it on a later poll
-        except subprocess.TimeoutExpired:
-            pass
+        # No wait(): SIGKILL is immediate and subprocess reaps the child on a later Popen.
 
 
 class WorkerPool:
@@ -185,12 +190,26 @@ class WorkerPool:
             self._cond.notify()
 
     def _replace(self, worker: _Worker) -> None:
+        """Kill a worker; its successor starts on a background thread so the caller returns at once."""
         worker.kill()
         with self._cond:
             self._busy.discard(worker)
             if self._closed:
                 return
-            self._idle.append(_Worker(worker.slot))
+        threading.Thread(target=self._add_worker, args=(worker.slot,), daemon=True).start()
+
+    def _add_worker(self, slot: int) -> None:
+        try:
+            fresh = _Worker(slot)
+        except OSError:
+            with self._cond:
+                self._started -= 1  # let the next caller try to start one
+            return
+        with self._cond:
+            if self._closed:
+                fresh.kill()
+                return
+            self._idle.append(fresh)
             self._cond.notify()
 
     def close(self) -> None:
