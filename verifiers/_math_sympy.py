@@ -5,11 +5,11 @@ decide are parsed with latex2sympy2_extended and compared with sympy:
 - exact against exact: the difference must be exactly zero (a nonzero rational difference is final; a
   numeric difference above 1e-30 is final; otherwise simplify must prove zero). No evalf-with-chop.
 - a float on either side: a written decimal is matched by rounding/truncation to its places (see
-  verifiers.math.decimal_matches); float expressions use a relative tolerance of 1e-6.
+  verifiers._math_compare.decimal_matches); float expressions use a relative tolerance of 1e-6.
 - a lone symbol "i" on both sides is the imaginary unit.
 Parsed atoms are cached (LRU), so the G completions of a GRPO group parse their shared gold once. A parse
 error in the gold makes the reference invalid; one in the prediction makes the pair unequal. Every input
-passed verifiers.math.check_caps first; whatever still runs long is the pool's to kill.
+passed verifiers._math_compare.check_caps first; whatever still runs long is the pool's to kill.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from typing import Any
 import sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
 
-from verifiers.math import (
+from verifiers._math_compare import (
     NeedSympy,
     Part,
-    _matching_brace,
     cheap_atom_equal,
     check_caps,
     compare,
@@ -34,6 +33,7 @@ from verifiers.math import (
     parse_number,
     parse_structure,
 )
+from verifiers._math_extract import _matching_brace
 
 _CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=False)
 _I = sympy.Symbol("i")

@@ -1,0 +1,718 @@
+"""Deciding equality without sympy: normalisation, structure, exact numbers, surds, words, and caps.
+
+Runs in the calling process (cheap, exact, bounded) and again inside the sympy workers, which reuse the
+same structure and only swap in a sympy comparison for atoms raising NeedSympy. See verifiers/math.py for
+the rules (exactness, the gold/pred asymmetry for decimals).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from verifiers._math_extract import _boxed_contents, _strip_dollars
+
+# ---------------------------------------------------------------- caps (checked before any parser)
+
+MAX_ANSWER_CHARS = 1000  # an extracted answer longer than this is rejected, not parsed
+MAX_DEPTH = 12  # brace / bracket nesting
+MAX_NUMBER_DIGITS = 1000  # digits in one literal (Python refuses int() of > 4300 digits anyway)
+MAX_RESULT_DIGITS = 10_000  # a literal power a^b may have at most this many digits
+MAX_FACTORIAL = 5000
+
+
+# ---------------------------------------------------------------- normalisation
+
+_UNWRAP_RE = re.compile(
+    r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}"
+)
+_REMOVE = [
+    (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])"), ""),
+    (re.compile(r"\\(?:displaystyle|textstyle|quad|qquad)(?![a-zA-Z])|(?<!\\)\\[!,;: ]|~"), " "),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])"), ""),
+    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
+    (re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)"), r"\\frac{\1}{\2}"),
+    (re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])(?![a-zA-Z])"), r"\\sqrt{\1}"),
+    (re.compile(r"\\\$|\\%"), lambda m: m.group()[1:]),
+    (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\\(?:le|leq|leqslant)(?![a-zA-Z])|≤"), r" \\le "),
+    (re.compile(r"\\(?:ge|geq|geqslant)(?![a-zA-Z])|≥"), r" \\ge "),
+    (re.compile(r"\\(?:ne|neq)(?![a-zA-Z])|≠"), r" \\ne "),
+    (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
+    (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
+    (re.compile(r"\\(?:varnothing|emptyset)(?![a-zA-Z])|∅"), r"\\{\\}"),
+    (re.compile(r"\\lbrace(?![a-zA-Z])"), r"\\{"),
+    (re.compile(r"\\rbrace(?![a-zA-Z])"), r"\\}"),
+]
+# Plain-text math as models write it outside LaTeX.
+_PLAIN = [
+    (re.compile(r"\*\*"), "^"),
+    (re.compile(r"−"), "-"),
+    (re.compile(r"[×·]"), r" \\cdot "),
+    (re.compile(r"π|(?<![\\a-zA-Z])pi(?![a-zA-Z])"), r"\\pi "),
+    (re.compile(r"∞|(?<![\\a-zA-Z])(?:infinity|inf)(?![a-zA-Z])"), r"\\infty "),
+    (re.compile(r"(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|ln|log|arcsin|arccos|arctan)(?=\s*\()"), r"\\\1"),
+    (re.compile(r"√\s*(\d+|[a-zA-Z])"), r"\\sqrt{\1}"),
+]
+# "12 cm", "10 cm^2", "5 m/s": a number, a space, then one to three unit-like words.
+_UNITS_RE = re.compile(
+    r"^(-?[\d.,/]+%?)\s+(?:(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=\^|/))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?\s*){1,3}$"
+)
+_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
+
+
+def normalize(answer: str) -> str:
+    """Canonical text of an answer: what the structure parser and the number fast path read."""
+    s = str(answer).strip()
+    boxes = _boxed_contents(s)
+    if boxes:
+        s = boxes[-1][0]
+    s = _strip_dollars(s)
+    for _ in range(3):  # nested wrappers: \text{\textbf{B}}
+        s2 = _UNWRAP_RE.sub(r"\1", s)
+        if s2 == s:
+            break
+        s = s2
+    for pattern, repl in _REMOVE:
+        s = pattern.sub(repl, s)
+    for pattern, repl in _PLAIN:
+        s = pattern.sub(repl, s)
+    s = _rewrite_calls(s)
+    s = re.sub(r"\s+", " ", s).strip()
+    s = re.sub(r"^\\?\$\s*|\s*(?:\\?\$)$", "", s)  # dollars as currency
+    s = re.sub(r"[\s.]+$", "", s) if not re.search(r"\d\.$", s) or s.endswith("..") else s.rstrip(".")
+    s = re.sub(r"^[a-zA-Z]\s*\\in\s+", "", s)  # "x \\in [0, 1]"
+    m = _UNITS_RE.match(s)
+    if m and not _is_text(s):
+        s = m.group(1)
+    if _THOUSANDS_RE.match(s) or re.match(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$", s):
+        s = s.replace(",", "").replace(" ", "")
+    return s
+
+
+def _rewrite_calls(s: str) -> str:
+    """sqrt(x) -> \\sqrt{x}, exp(x) -> e^{x}, with balanced parentheses."""
+    for _ in range(20):
+        m = _PAREN_CALL_RE.search(s)
+        if m is None:
+            return s
+        close = _matching_paren(s, m.end() - 1)
+        if close is None:
+            return s
+        inner = s[m.end() : close]
+        head = r"\sqrt{" if m.group(1) == "sqrt" else "e^{"
+        s = s[: m.start()] + head + inner + "}" + s[close + 1 :]
+    return s
+
+
+def _matching_paren(s: str, open_at: int) -> int | None:
+    depth = 0
+    for i in range(open_at, len(s)):
+        depth += {"(": 1, ")": -1}.get(s[i], 0)
+        if depth == 0:
+            return i
+    return None
+
+
+def _squash(s: str) -> str:
+    return s.replace(" ", "")
+
+
+# ---------------------------------------------------------------- structure
+
+
+@dataclass(frozen=True)
+class Part:
+    """A parsed answer. kind: atom | seq (tuple or interval) | set | list | union | matrix | rel.
+
+    atom: text. seq: brackets ("()", "(]", ...) and items. set / list / union: items (order-free).
+    matrix: items are rows (each a Part of kind "list" compared in order). rel: ops and items (the sides).
+    """
+
+    kind: str
+    text: str = ""
+    items: tuple[Part, ...] = ()
+    brackets: str = ""
+    ops: tuple[str, ...] = ()
+
+
+_REL_RE = re.compile(r"\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\approx(?![a-zA-Z])|<|>|=")
+_MATRIX_RE = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+
+
+def parse_structure(s: str, depth: int = 0) -> Part:
+    """Split a normalised answer into its structure; leaves are atoms (expression text)."""
+    s = s.strip()
+    if depth > 4:
+        return Part("atom", s)
+    if "\\pm" in s or "\\mp" in s:
+        first = min(i for i in (s.find("\\pm"), s.find("\\mp")) if i >= 0)
+        sign = (" + ", " - ") if s[first : first + 3] == "\\pm" else (" - ", " + ")
+        head, rest = s[:first].strip(), s[first + 3 :].strip()
+        a = f"{head}{sign[0]}{rest}" if head else rest
+        b = f"{head}{sign[1]}{rest}" if head else f"-{rest}"
+        return Part("set", items=(parse_structure(a, depth + 1), parse_structure(b, depth + 1)))
+    m = _MATRIX_RE.match(s)
+    if m:
+        rows = [r for r in re.split(r"\\\\", m.group(2)) if r.strip()]
+        return Part(
+            "matrix",
+            items=tuple(
+                Part("list", items=tuple(Part("atom", c.strip()) for c in r.split("&"))) for r in rows
+            ),
+        )
+    pieces = _split_top(s, r"\\cup(?![a-zA-Z])|∪")
+    if len(pieces) > 1:
+        return Part("union", items=tuple(parse_structure(p, depth + 1) for p in pieces))
+    if s.startswith("\\{") and s.endswith("\\}") and _encloses(s, 2):
+        inner = s[2:-2].strip()
+        items = _split_top(inner, r",|;") if inner else []
+        return Part("set", items=tuple(parse_structure(p, depth + 1) for p in items))
+    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _encloses(s, 1):
+        items = _split_top(s[1:-1], r",|;")
+        if len(items) > 1:
+            return Part(
+                "seq", brackets=s[0] + s[-1], items=tuple(parse_structure(p, depth + 1) for p in items)
+            )
+    if not _THOUSANDS_RE.match(s):
+        items = _split_top(s, r",|;|\s+and\s+|\\text\{\s*and\s*\}")
+        if len(items) > 1:
+            return Part("list", items=tuple(parse_structure(p, depth + 1) for p in items))
+    sides = _split_top(s, _REL_RE.pattern, keep=True)
+    if len(sides) > 1:
+        ops = tuple(sides[1::2])
+        return Part("rel", ops=ops, items=tuple(Part("atom", p.strip()) for p in sides[0::2]))
+    return Part("atom", s)
+
+
+def _encloses(s: str, width: int) -> bool:
+    """True when the opening bracket at s[:width] closes only at the very end."""
+    depth = 0
+    i = 0
+    while i < len(s):
+        if s.startswith("\\{", i) or (s[i] in "([" and not s.startswith("\\", i - 1 if i else 0)):
+            depth += 1
+            i += 2 if s[i] == "\\" else 1
+        elif s.startswith("\\}", i) or s[i] in ")]":
+            depth -= 1
+            i += 2 if s[i] == "\\" else 1
+            if depth == 0 and i < len(s):
+                return False
+        else:
+            i += 1
+    return depth == 0
+
+
+def _split_top(s: str, sep: str, keep: bool = False) -> list[str]:
+    """Split s on the regex sep where it is not inside any (), [], {} (but \\{...\\} counts as nesting)."""
+    out: list[str] = []
+    depth = 0
+    start = 0
+    sep_re = re.compile(sep)
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0:
+            m = sep_re.match(s, i)
+            if m and m.end() > i:
+                if c == "," and _THOUSANDS_RE.match(s):
+                    i += 1
+                    continue
+                out.append(s[start:i])
+                if keep:
+                    out.append(m.group().strip())
+                start = i = m.end()
+                continue
+        i += 1
+    out.append(s[start:])
+    if any(not p.strip() for p in (out[0::2] if keep else out)):
+        return [s]  # a dangling separator: not a structure
+    return [p.strip() for p in out]
+
+
+# ---------------------------------------------------------------- comparison of structures
+
+
+class NeedSympy(Exception):
+    """Raised by the cheap atom comparison when only sympy can decide."""
+
+
+AtomEqual = Callable[[str, str], bool]
+
+
+def compare(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
+    """Structural equality; atom_equal decides the leaves (and may raise NeedSympy)."""
+    if gold.kind == "rel" or pred.kind == "rel":
+        return _compare_relations(gold, pred, atom_equal)
+    if gold.kind == "atom" and pred.kind == "atom":
+        return atom_equal(gold.text, pred.text)
+    if gold.kind in ("set", "list") and pred.kind in ("set", "list", "seq"):
+        if pred.kind == "seq" and gold.kind == "set":
+            return False
+        if pred.kind == "seq":
+            return _ordered(gold.items, pred.items, atom_equal)
+        return _unordered(gold.items, pred.items, atom_equal)
+    if gold.kind == "seq" and pred.kind == "seq":
+        same = gold.brackets == pred.brackets
+        return same and _ordered(gold.items, pred.items, atom_equal)
+    if gold.kind == "seq" and pred.kind == "list" and gold.brackets == "()":
+        return _ordered(gold.items, pred.items, atom_equal)  # "(1, 2)" written as "1, 2"
+    if gold.kind == "union" and pred.kind == "union":
+        return _unordered(gold.items, pred.items, atom_equal)
+    if gold.kind == "matrix" and pred.kind == "matrix":
+        return _ordered(gold.items, pred.items, atom_equal)
+    if gold.kind == "set" and len(gold.items) == 1:
+        return compare(gold.items[0], pred, atom_equal)
+    if pred.kind == "set" and len(pred.items) == 1:
+        return compare(gold, pred.items[0], atom_equal)
+    return False
+
+
+def _ordered(gold: Sequence[Part], pred: Sequence[Part], atom_equal: AtomEqual) -> bool:
+    return len(gold) == len(pred) and all(compare(g, p, atom_equal) for g, p in zip(gold, pred, strict=True))
+
+
+def _unordered(gold: Sequence[Part], pred: Sequence[Part], atom_equal: AtomEqual) -> bool:
+    if len(gold) != len(pred):
+        return False
+    left = list(pred)
+    for g in gold:
+        hit = next((i for i, p in enumerate(left) if compare(g, p, atom_equal)), None)
+        if hit is None:
+            return False
+        left.pop(hit)
+    return True
+
+
+_FUNCTION_NAMES_RE = re.compile(
+    r"\\?(?:sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|pi|d?frac|cdot|times|left|right|circ)(?![a-zA-Z])"
+)
+_FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "=": "=", "\\ne": "\\ne", "\\approx": "="}
+_VARIABLE_RE = re.compile(r"^(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)(?:\([a-z]\))?$")  # x, x_1, \theta, f(x)
+
+
+def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
+    g_eq = gold.kind == "rel" and set(gold.ops) <= {"=", "\\approx"}
+    p_eq = pred.kind == "rel" and set(pred.ops) <= {"=", "\\approx"}
+    if p_eq and gold.kind != "rel":
+        first = pred.items[0].text
+        if _VARIABLE_RE.match(first) or not re.search(r"[a-zA-Z]", _FUNCTION_NAMES_RE.sub("", first)):
+            return compare(gold, pred.items[-1], atom_equal)  # "x = 5", "2 + 3 = 5"
+        return False  # "x + y = 0" does not state the value 0
+    if g_eq and pred.kind != "rel":
+        if len(gold.items) == 2 and _VARIABLE_RE.match(gold.items[0].text):
+            return compare(gold.items[1], pred, atom_equal)  # gold "x = 5", pred "5"
+        return False
+    g_iv, p_iv = _as_interval(gold), _as_interval(pred)
+    if g_iv is not None and p_iv is not None:
+        return compare(g_iv, p_iv, atom_equal)
+    if gold.kind != "rel" or pred.kind != "rel" or len(gold.items) != len(pred.items):
+        return False
+    if g_eq and p_eq and len(gold.items) == 2:
+        g0, g1 = gold.items
+        p0, p1 = pred.items
+        if _ordered((g0, g1), (p0, p1), atom_equal) or _ordered((g0, g1), (p1, p0), atom_equal):
+            return True
+        return atom_equal(f"\\EQ{{{g0.text}}}{{{g1.text}}}", f"\\EQ{{{p0.text}}}{{{p1.text}}}")
+    flipped_ops = tuple(_FLIP[o] for o in reversed(pred.ops))
+    if gold.ops == pred.ops:
+        return _ordered(gold.items, pred.items, atom_equal)
+    if gold.ops == flipped_ops:
+        return _ordered(gold.items, tuple(reversed(pred.items)), atom_equal)
+    return False
+
+
+def _as_interval(p: Part) -> Part | None:
+    """A one-variable inequality as an interval: "x > 3" -> (3, oo), "1 \\le x < 2" -> [1, 2)."""
+    if p.kind == "seq" and len(p.items) == 2:
+        return p
+    if p.kind != "rel" or not set(p.ops) <= {"<", ">", "\\le", "\\ge"}:
+        return None
+    items, ops = list(p.items), list(p.ops)
+    if len(items) == 2 and not _VARIABLE_RE.match(items[0].text) and _VARIABLE_RE.match(items[1].text):
+        items, ops = items[::-1], [_FLIP[o] for o in ops]  # "3 < x" -> "x > 3"
+    if len(items) == 2 and _VARIABLE_RE.match(items[0].text):
+        bound, op = items[1], ops[0]
+        if op in ("<", "\\le"):
+            return Part(
+                "seq", brackets="(" + (")" if op == "<" else "]"), items=(Part("atom", "-\\infty"), bound)
+            )
+        return Part("seq", brackets=("(" if op == ">" else "[") + ")", items=(bound, Part("atom", "\\infty")))
+    if len(items) == 3 and _VARIABLE_RE.match(items[1].text):
+        if ops[0] in (">", "\\ge"):
+            items, ops = items[::-1], [_FLIP[o] for o in reversed(ops)]
+        if ops[0] in ("<", "\\le") and ops[1] in ("<", "\\le"):
+            br = ("(" if ops[0] == "<" else "[") + (")" if ops[1] == "<" else "]")
+            return Part("seq", brackets=br, items=(items[0], items[2]))
+    return None
+
+
+# ---------------------------------------------------------------- cheap atoms: numbers and words
+
+_INT = r"\d+(?:\.\d+)?|\.\d+"
+_NUM_RES = [
+    ("dec", re.compile(rf"^([+-]?)({_INT})(%?)$")),
+    ("frac", re.compile(r"^([+-]?)(\d+)\s*/\s*(\d+)(%?)$")),
+    ("frac", re.compile(r"^([+-]?)\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}(%?)$")),
+    ("negfrac", re.compile(r"^\\frac\{\s*-\s*(\d+)\s*\}\{\s*(\d+)\s*\}$")),
+    ("mixed", re.compile(r"^([+-]?)(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$")),
+    ("sci", re.compile(rf"^([+-]?)({_INT})\s*(?:\\times|\\cdot)\s*10\^\{{?\s*([+-]?\d{{1,3}})\s*\}}?$")),
+    ("sci", re.compile(rf"^([+-]?)({_INT})[eE]([+-]?\d{{1,3}})$")),  # Python's str() of a float reference
+]
+
+
+@dataclass(frozen=True)
+class Number:
+    """An exact number read from text; places is the count of decimals written (None: not a decimal)."""
+
+    value: Fraction
+    places: int | None = None
+    percent: bool = False
+
+
+def parse_number(s: str) -> Number | None:
+    """Integers, decimals, a/b, \\frac{a}{b}, mixed numbers, a \\times 10^{k}, with optional %; else None."""
+    s = s.strip()
+    if not s or len(s) > MAX_NUMBER_DIGITS + 20:
+        return None
+    for kind, pattern in _NUM_RES:
+        m = pattern.match(s)
+        if m is None:
+            continue
+        g = m.groups()
+        if kind == "dec":
+            places = len(g[1].split(".")[1]) if "." in g[1] else None
+            value = Fraction(g[1])
+            return Number(-value if g[0] == "-" else value, places, bool(g[2]))
+        if kind == "negfrac":
+            return Number(-Fraction(int(g[0]), int(g[1]))) if int(g[1]) else None
+        if kind == "frac":
+            if int(g[2]) == 0:
+                return None
+            value = Fraction(int(g[1]), int(g[2]))
+            return Number(-value if g[0] == "-" else value, None, bool(g[3]))
+        if kind == "mixed":
+            if int(g[3]) == 0:
+                return None
+            value = int(g[1]) + Fraction(int(g[2]), int(g[3]))
+            return Number(-value if g[0] == "-" else value)
+        if kind == "sci":
+            value = Fraction(g[1]) * Fraction(10) ** int(g[2])
+            return Number(-value if g[0] == "-" else value, None)
+    return None
+
+
+def numbers_equal(gold: Number, pred: Number) -> bool:
+    """Exact equality, percent-aware, with the decimal rounding rules of the module docstring."""
+    if gold.percent != pred.percent:
+        pct, plain = (gold, pred) if gold.percent else (pred, gold)
+        options = [(pct.value, plain.value), (pct.value / 100, plain.value)]
+    else:
+        options = [(gold.value, pred.value)]
+    for g, p in options:
+        if g == p:
+            return True
+        if gold.places is not None and pred.places is None and not _terminates(p):
+            if round(p, gold.places) == g:
+                return True
+        if pred.places is not None and gold.places is None and not _terminates(g):
+            if decimal_matches(g, p, pred.places):
+                return True
+    return False
+
+
+def decimal_matches(exact: Any, decimal: Fraction, places: int) -> bool:
+    """A written decimal stands for an exact non-terminating value: rounded or truncated to its places,
+    with at least 3 significant digits. exact is a Fraction or anything round() and int() accept."""
+    if _significant_digits(decimal, places) < 3:
+        return False
+    scale = Fraction(10) ** places
+    truncated = Fraction(int(exact * scale), scale) if not isinstance(exact, float) else None
+    return round(exact, places) == decimal or truncated == decimal
+
+
+def _significant_digits(value: Fraction, places: int) -> int:
+    digits = str(abs(int(value * 10**places)))
+    return len(digits.lstrip("0"))
+
+
+def _terminates(x: Fraction) -> bool:
+    d = x.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    return d == 1
+
+
+# ---------------------------------------------------------------- cheap atoms: surds and multiples of pi
+
+
+@dataclass(frozen=True)
+class Surd:
+    """coeff * sqrt(radicand) * pi**pi_power with radicand square-free: one canonical form per value,
+    so two of them are equal exactly when their fields are (sqrt of distinct square-free integers and
+    powers of pi are independent over the rationals)."""
+
+    coeff: Fraction
+    radicand: int = 1
+    pi_power: int = 0
+
+    def times(self, other: Surd) -> Surd:
+        square, free = _square_free(self.radicand * other.radicand)
+        return _surd(self.coeff * other.coeff * square, free, self.pi_power + other.pi_power)
+
+    def inverse(self) -> Surd:
+        if self.coeff == 0:
+            raise ZeroDivisionError
+        return _surd(1 / (self.coeff * self.radicand), self.radicand, -self.pi_power)
+
+    def power(self, n: int) -> Surd:
+        out = Surd(Fraction(1)) if n >= 0 else Surd(Fraction(1))
+        base = self if n >= 0 else self.inverse()
+        for _ in range(abs(n)):
+            out = out.times(base)
+        return out
+
+    def approx(self) -> Fraction:
+        """The value to 50 significant digits."""
+        import decimal
+
+        with decimal.localcontext() as ctx:
+            ctx.prec = 60
+            v = decimal.Decimal(self.coeff.numerator) / decimal.Decimal(self.coeff.denominator)
+            v *= decimal.Decimal(self.radicand).sqrt() * decimal.Decimal(_PI_50) ** self.pi_power
+            return Fraction(v)
+
+
+_PI_50 = "3.14159265358979323846264338327950288419716939937510"
+MAX_RADICAND = 10**8  # square-free part by trial division stays under a millisecond
+
+
+def _surd(coeff: Fraction, radicand: int, pi_power: int) -> Surd:
+    return Surd(Fraction(0)) if coeff == 0 else Surd(coeff, radicand, pi_power)
+
+
+def _square_free(n: int) -> tuple[int, int]:
+    """n = square**2 * free with free square-free; returns (square, free)."""
+    if n > MAX_RADICAND:
+        raise NeedSympy
+    square, p = 1, 2
+    while p * p <= n:
+        while n % (p * p) == 0:
+            n //= p * p
+            square *= p
+        p += 1
+    return square, n
+
+
+_SURD_TOKEN_RE = re.compile(r"\\frac|\\sqrt|\\pi|\\cdot|\\times|\d+(?:\.\d+)?|\.\d+|[{}()^*/+-]|\s+")
+
+
+def parse_surd(s: str) -> Surd | None:
+    """Exact value of a product of rationals, square roots of rationals and powers of pi, such as
+    "\\frac{3\\sqrt{2}}{4}", "\\sqrt{72}", "\\pi/8", "2\\pi^2", "-\\frac{1}{\\sqrt{3}}"; None for anything else."""
+    if len(s) > 200:
+        return None
+    tokens = [t for t in _SURD_TOKEN_RE.findall(s) if not t.isspace()]
+    if "".join(tokens) != s.replace(" ", ""):
+        return None  # a character outside this small grammar
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        tok = peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise NeedSympy
+        pos += 1
+        return tok
+
+    def group() -> Surd:
+        take("{")
+        value = term()
+        take("}")
+        return value
+
+    def factor() -> Surd:
+        tok = take()
+        if tok == "\\frac":
+            value = group().times(group().inverse())
+        elif tok == "\\sqrt":
+            inner = group()
+            if inner.radicand != 1 or inner.pi_power != 0 or inner.coeff < 0:
+                raise NeedSympy
+            value = (
+                _surd(Fraction(1, inner.coeff.denominator), 1, 0).times(
+                    Surd(Fraction(1), inner.coeff.numerator * inner.coeff.denominator)
+                )
+                if inner.coeff
+                else Surd(Fraction(0))
+            )
+        elif tok == "\\pi":
+            value = Surd(Fraction(1), 1, 1)
+        elif tok == "(":
+            value = term()
+            take(")")
+        elif tok[0].isdigit() or tok[0] == ".":
+            value = Surd(Fraction(tok))
+        else:
+            raise NeedSympy
+        if peek() == "^":
+            take()
+            exp_value = group() if peek() == "{" else Surd(Fraction(take()))
+            if exp_value.radicand != 1 or exp_value.pi_power or exp_value.coeff.denominator != 1:
+                raise NeedSympy
+            exp = int(exp_value.coeff)
+            if abs(exp) > 64:
+                raise NeedSympy
+            value = value.power(exp)
+        return value
+
+    def product() -> Surd:
+        value = factor()
+        while peek() not in (None, "}", ")", "/", "+", "-"):
+            if peek() in ("\\cdot", "\\times", "*"):
+                take()
+            value = value.times(factor())
+        return value
+
+    def term() -> Surd:
+        sign = -1 if peek() == "-" else 1
+        if peek() in ("-", "+"):
+            take()
+        value = product()
+        while peek() == "/":
+            take()
+            value = value.times(factor().inverse())
+        if peek() in ("+", "-"):
+            raise NeedSympy  # sums are sympy's
+        return _surd(sign * value.coeff, value.radicand, value.pi_power)
+
+    try:
+        value = term()
+        return value if pos == len(tokens) else None
+    except (NeedSympy, ZeroDivisionError, ValueError, OverflowError):
+        return None
+
+
+_WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")  # two letters or more
+_CHOICE_RE = re.compile(r"^\(?([A-J])\)?[.:]?$")
+_PRED_CHOICE_RE = re.compile(r"^(?:option\s+|choice\s+|answer\s+)?\(?([A-J])\)?(?:[.:)]|\s|$)", re.IGNORECASE)
+_LATEX_WORDS = {"infty", "pi", "sqrt", "frac", "cdot", "times"}
+
+
+def _is_text(s: str) -> bool:
+    if not _WORDS_RE.match(s) or (len(s.replace(" ", "")) < 3 and s.lower() != "no"):
+        return False
+    return s.split()[0].lower() not in _LATEX_WORDS
+
+
+def cheap_atom_equal(gold: str, pred: str) -> bool:
+    """Decide two atoms without sympy, or raise NeedSympy."""
+    if _squash(gold) == _squash(pred):
+        return True
+    gn, pn = parse_number(gold), parse_number(pred)
+    if gn is not None and pn is not None:
+        return numbers_equal(gn, pn)
+    g_text, p_text = _is_text(gold), _is_text(pred)
+    if g_text or p_text:
+        # words only ever equal words (case-insensitive); a text gold never needs sympy
+        return g_text and p_text and " ".join(gold.lower().split()) == " ".join(pred.lower().split())
+    if (gn is not None and gn.percent) or (pn is not None and pn.percent):
+        raise NeedSympy
+    gs = Surd(gn.value) if gn is not None else parse_surd(gold)  # mixed numbers: parse_number's reading
+    ps = Surd(pn.value) if pn is not None else parse_surd(pred)
+    if gs is not None and ps is not None:
+        if gs == ps:
+            return True
+        # a written decimal against an irrational exact value: the rounding rules of numbers_equal
+        if pn is not None and pn.places is not None and not pn.percent and gn is None:
+            return decimal_matches(gs.approx(), pn.value, pn.places)
+        if gn is not None and gn.places is not None and not gn.percent and pn is None:
+            return round(ps.approx(), gn.places) == gn.value
+        return False
+    raise NeedSympy
+
+
+def choice_letter(gold: str) -> str | None:
+    """The letter when the gold is a multiple-choice answer such as "B", "(B)" or "\\text{(B)}"."""
+    m = _CHOICE_RE.match(normalize(gold))
+    return m.group(1) if m else None
+
+
+# ---------------------------------------------------------------- caps
+
+
+def check_caps(s: str) -> str | None:
+    """Why s must not reach a parser (too long, too deep, a huge power or factorial), or None."""
+    if len(s) > MAX_ANSWER_CHARS:
+        return f"answer longer than {MAX_ANSWER_CHARS} characters"
+    depth = worst = 0
+    for c in s:
+        if c in "{([":
+            depth += 1
+            worst = max(worst, depth)
+        elif c in "})]":
+            depth -= 1
+            if depth < 0:
+                return "unbalanced brackets"
+    if s.count("{") != s.count("}"):
+        return "unbalanced braces"
+    if worst > MAX_DEPTH:
+        return f"nesting deeper than {MAX_DEPTH}"
+    if any(len(d) > MAX_NUMBER_DIGITS for d in re.findall(r"\d+", s)):
+        return f"a number longer than {MAX_NUMBER_DIGITS} digits"
+    problem = _huge_power(s)
+    if problem:
+        return problem
+    for m in re.finditer(r"(\d+)\s*!|([)}\]])\s*!", s):
+        if m.group(1) is not None and int(m.group(1)[:12]) > MAX_FACTORIAL:
+            return f"a factorial of more than {MAX_FACTORIAL}"
+        if m.group(2) is not None and re.search(r"\^|\d{5}", s[max(0, m.start() - 60) : m.start()]):
+            return "a factorial of a large expression"
+    return None
+
+
+_POWER_RE = re.compile(r"(\d+(?:\.\d+)?)\s*\^\s*(?:\{\s*(\d+)\s*\}|(\d))")
+
+
+def _huge_power(s: str) -> str | None:
+    """Evaluate literal powers innermost first, in log space: a result over MAX_RESULT_DIGITS digits,
+    or over a million inside another exponent (a tower such as 9^{9^{9}}), is rejected."""
+    for _ in range(100):
+        m = _POWER_RE.search(s)
+        if m is None:
+            return None
+        base, exp = float(m.group(1)), int((m.group(2) or m.group(3))[:12])
+        digits = exp * math.log10(base) if base > 0 else 0.0
+        if digits > MAX_RESULT_DIGITS:
+            return f"a power with more than {MAX_RESULT_DIGITS} digits"
+        if digits > 6 and _inside_exponent(s, m.start()):
+            return "a power tower"
+        value = str(int(base**exp)) if digits <= 6 and base.is_integer() else "1"
+        s = s[: m.start()] + value + s[m.end() :]
+    return "too many powers"
+
+
+def _inside_exponent(s: str, at: int) -> bool:
+    depth = 0
+    for i in range(at - 1, -1, -1):
+        if s[i] == "}":
+            depth += 1
+        elif s[i] == "{":
+            if depth == 0 and s[:i].rstrip().endswith("^"):
+                return True
+            depth = max(0, depth - 1)
+    return False
