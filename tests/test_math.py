@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 
@@ -44,6 +46,10 @@ def score(verifier, gold, completion):
         ("$\\frac{3}{4}$", "\\frac{3}{4}"),
         ("Long derivation here...\nso there are 18 apples in total.", "18"),
         ("Long derivation here...\nwhich gives $1 - \\sqrt{2}$", "1 - \\sqrt{2}"),
+        ("Taking the smaller root gives 1 - \\sqrt{2}", "1 - \\sqrt{2}"),
+        ("So the value is -1 + exp(16)", "-1 + exp(16)"),
+        ("We answered the first part.\nThe total is 12.", "12"),
+        ("<answer>\\boxed{3} or \\boxed{5}</answer>", None),
     ],
 )
 def test_extract_answer_finds_the_committed_answer(completion, expected):
@@ -205,6 +211,20 @@ def test_statuses_and_info(verifier):
         s = score(verifier, bad_gold, "\\boxed{3}")
         assert (s.value, s.status) == (None, Status.INVALID_REFERENCE), (bad_gold, s)
         assert s.info["error"]
+
+
+def test_batch_keeps_input_order_with_repeats_and_mixed_paths(verifier):
+    golds = ["2", "\\sqrt{2}", "x^2-1", "2", "\\sqrt{2}", "7"]
+    preds = ["2", "\\frac{2}{\\sqrt{2}}", "(x-1)(x+1)", "3", "\\frac{2}{\\sqrt{2}}", "seven"]
+    samples = [Sample(f"\\boxed{{{p}}}", reference=g) for g, p in zip(golds, preds, strict=True)]
+    got = [s.value for s in verifier.score_batch(samples * 3)]
+    assert got == [1.0, 1.0, 1.0, 0.0, 1.0, 0.0] * 3
+
+
+def test_import_stays_light():
+    code = "import sys, verifiers.math; print('sympy' in sys.modules, 'latex2sympy2_extended' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_bad_config_raises_with_a_clear_message():

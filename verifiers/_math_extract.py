@@ -68,7 +68,10 @@ def _last_tag_block(text: str, tag: str) -> str | None:
 
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_PHRASE_RE = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:|=)?\s*:?", re.IGNORECASE)
+# "final answer is", "final answer:", "the answer is", "answer:"; not "answered" or "an answer to".
+_PHRASE_RE = re.compile(
+    r"\bfinal answer\b\s*(?:is\b)?\s*[:=]?|\banswer\b\s*(?:is\b\s*[:=]?|[:=])", re.IGNORECASE
+)
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _MATH_SEG_RE = re.compile(
     r"\$\$([^$]{1,1000})\$\$|\$([^$]{1,1000})\$|\\\((.{1,1000}?)\\\)|\\\[(.{1,1000}?)\\\]", re.DOTALL

@@ -51,7 +51,7 @@ from verifiers._math_compare import (
     parse_structure,
 )
 from verifiers._math_extract import extract_answer
-from verifiers.core import Sample, Score, Status, Verifier
+from verifiers.core import Sample, Score, Status, Verifier, error_score
 
 __all__ = ["MathVerifier", "extract_answer", "math_equal", "normalize", "check_caps", "Verdict"]
 
@@ -252,7 +252,7 @@ class MathVerifier(Verifier):
             for pair, verdict in zip(tasks, verdicts, strict=True):
                 for i in pending[pair]:
                     scores[i] = _to_score(verdict, *pair)
-        return [s for s in scores if s is not None]
+        return [s if s is not None else error_score("internal: sample left unscored") for s in scores]
 
     def _prepare(self, sample: Sample) -> tuple[str, str, Score | None]:
         ref = sample.reference
