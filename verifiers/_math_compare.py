@@ -60,9 +60,8 @@ _PLAIN = [
     (re.compile(r"√\s*(\d+|[a-zA-Z])"), r"\\sqrt{\1}"),
 ]
 # "12 cm", "10 cm^2", "5 m/s": a number, a space, then one to three unit-like words.
-_UNITS_RE = re.compile(
-    r"^(-?[\d.,/]+%?)\s+(?:(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=\^|/))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?\s*){1,3}$"
-)
+_UNIT_NUMBER_RE = re.compile(r"-?[\d.,/]+%?")
+_UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
 
@@ -86,14 +85,22 @@ def normalize(answer: str) -> str:
     s = _rewrite_calls(s)
     s = re.sub(r"\s+", " ", s).strip()
     s = re.sub(r"^\\?\$\s*|\s*(?:\\?\$)$", "", s)  # dollars as currency
-    s = re.sub(r"[\s.]+$", "", s) if not re.search(r"\d\.$", s) or s.endswith("..") else s.rstrip(".")
+    s = s.rstrip(" .")  # a sentence's full stop (rstrip, not a regex: linear on runs of dots)
     s = re.sub(r"^[a-zA-Z]\s*\\in\s+", "", s)  # "x \\in [0, 1]"
-    m = _UNITS_RE.match(s)
-    if m and not _is_text(s):
-        s = m.group(1)
+    s = _strip_units(s)
     if _THOUSANDS_RE.match(s) or re.match(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$", s):
         s = s.replace(",", "").replace(" ", "")
     return s
+
+
+def _strip_units(s: str) -> str:
+    """ "12 cm", "10 cm^2", "5 m/s" -> the number: a number, a space, then one to three unit-like words.
+    (Word by word on purpose: one regex for the whole shape backtracks for minutes on long letter runs.)"""
+    number, _, rest = s.partition(" ")
+    words = rest.split()
+    if not _UNIT_NUMBER_RE.fullmatch(number) or not 1 <= len(words) <= 3:
+        return s
+    return number if all(_UNIT_WORD_RE.fullmatch(w) for w in words) else s
 
 
 def _rewrite_calls(s: str) -> str:

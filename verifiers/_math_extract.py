@@ -84,7 +84,8 @@ def _extract_marked(text: str) -> str | None:
     """A box, an "answer is" phrase or a bold span, last one wins."""
     boxes = _boxed_contents(text)
     if boxes:
-        if len(boxes) >= 2 and _CONNECTIVE_RE.match(text[boxes[-2][1] : boxes[-1][2]]):
+        gap = text[boxes[-2][1] : boxes[-1][2]] if len(boxes) >= 2 else ""
+        if gap and len(gap) <= 40 and _CONNECTIVE_RE.match(gap):
             return ""  # "\boxed{3} or \boxed{5}": a hedge, and no other rule may pick one of them
         return boxes[-1][0]
     phrase = _extract_phrase(text)
