@@ -8,8 +8,9 @@ Every contender runs the same program against the same suite through the same ha
   docker pool   sandboxes.docker.DockerSandbox (warm containers, one message to the container's agent)
   docker run    `docker run --rm` per completion, same image and limits: what users do today
 
-Overhead = median sequential latency minus the bare runner's. Throughput = completions / wall
-time with N threads submitting. Needs the sandbox image (`verifiers sandbox build`).
+Latency is one completion at a time; "outside the cases" is the part of it not spent running
+the program's cases (interpreter and harness start, isolation, transport, grading): the
+per-completion overhead. Throughput = completions / wall time with N threads submitting. Needs the sandbox image (`verifiers sandbox build`).
 
     .venv/bin/python benchmarks/bench_code.py [--completions 48] [--concurrency 1,2,4,8]
 """
@@ -120,16 +121,19 @@ def _tar(files: dict[str, bytes]) -> bytes:
 # ---------------------------------------------------------------- measuring
 
 
-def latency(contender, tests: dict, n: int) -> tuple[float, int]:
-    """Median seconds per completion, one at a time (after a warm-up), and how many failed."""
+def latency(contender, tests: dict, n: int) -> tuple[float, float, int]:
+    """One completion at a time (after a warm-up): median seconds per completion, median seconds
+    of it spent outside the cases (sandbox + harness overhead), and how many did not pass."""
     contender.run(PROGRAM, tests)
-    times, bad = [], 0
+    times, outside, bad = [], [], 0
     for _ in range(n):
         start = time.perf_counter()
         result = contender.run(PROGRAM, tests)
-        times.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        outside.append(elapsed - sum(c.time_s for c in result.cases))
         bad += result.status != "passed"
-    return statistics.median(times), bad
+    return statistics.median(times), statistics.median(outside), bad
 
 
 def throughput(contender, tests: dict, n: int, threads: int) -> tuple[float, int]:
@@ -180,14 +184,14 @@ def main() -> int:
     rows, floor = [], None
     try:
         for key, c in contenders:
-            med, bad = latency(c, tests, args.latency_runs)
+            med, out, bad = latency(c, tests, args.latency_runs)
             floor = med if key == "bare" else floor
             rates = []
             for threads in levels:
                 rate, failed = throughput(c, tests, args.completions, threads)
                 rates.append(rate)
                 bad += failed
-            rows.append((key, c.name, med, rates, bad))
+            rows.append((key, c.name, med, out, rates, bad))
             print(f"  measured {c.name}", file=sys.stderr, flush=True)
     finally:
         for _, c in contenders:
@@ -196,13 +200,13 @@ def main() -> int:
     print(f"\nMachine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
           f"{args.completions} completions per rate, 10-case stdio suite, pool size {pool_size}\n")  # fmt: skip
     rate_cols = " | ".join(f"completions/s @{t}" for t in levels)
-    print(f"| contender | latency (median) | overhead vs bare runner | {rate_cols} | not passed |")
-    print("|---|---|---|" + "---|" * len(levels) + "---|")
-    for _key, name, med, rates, bad in rows:
+    print(f"| contender | latency (median) | outside the cases | vs bare runner | {rate_cols} | not passed |")
+    print("|---|---|---|---|" + "---|" * len(levels) + "---|")
+    for _key, name, med, out, rates, bad in rows:
         over = f"{(med - floor) * 1000:+.0f} ms" if floor is not None else "n/a"
         cells = " | ".join(f"{r:.1f}" for r in rates)
-        print(f"| {name} | {med * 1000:.0f} ms | {over} | {cells} | {bad} |")
-    by = {key: rates for key, _, _, rates, _ in rows}
+        print(f"| {name} | {med * 1000:.0f} ms | {out * 1000:.0f} ms | {over} | {cells} | {bad} |")
+    by = {key: rates for key, _, _, _, rates, _ in rows}
     if "pool" in by and "run" in by:
         best = max(range(len(levels)), key=lambda i: by["run"][i])
         print(
