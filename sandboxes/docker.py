@@ -98,11 +98,16 @@ def receive():
     return json.loads(read_exact(struct.unpack(">I", read_exact(4))[0]))
 
 
-def send(header, body):
-    head = json.dumps(header).encode()
-    data = memoryview(struct.pack(">II", len(head), len(body)) + head + body)
+def write_all(data):
+    data = memoryview(data)
     while data:
         data = data[os.write(1, data):]
+
+
+def send(header, body):
+    head = json.dumps(header).encode()
+    write_all(struct.pack(">II", len(head), len(body)) + head)
+    write_all(body)
 
 
 def become(uid):
@@ -189,14 +194,15 @@ while True:
     out_r, out_w = os.pipe()
     pid = forked(child, request["job"], uid, out_w)
     os.close(out_w)
-    body, overflow = b"", False
+    body, overflow = bytearray(), False
     while True:
         chunk = os.read(out_r, 1 << 16)
         if not chunk:
             break
         body += chunk
         if len(body) > cap:
-            body, overflow = body[:cap], True
+            del body[cap:]
+            overflow = True
             break
     os.close(out_r)  # a harness still writing gets EPIPE and ends
     _, status = os.waitpid(pid, 0)
@@ -245,7 +251,7 @@ class DockerSandbox:
         tmp_mb: int = 16,
         max_runs: int = 200,
         slack_s: float = 5.0,
-        max_output_bytes: int = 64 << 20,
+        max_output_bytes: int = 256 << 20,
         uid: int | None = None,
         docker_client: Any = None,
     ) -> None:
@@ -450,7 +456,7 @@ class DockerSandbox:
         """Send one run to the container's agent and wait for its reply until the deadline."""
         reply = _Reply()
         end = time.monotonic() + deadline_s
-        stdout, need = b"", None
+        stdout, need = bytearray(), None
         sock = box.sock
         sock.settimeout(deadline_s)
         sock.sendall(request)
@@ -486,8 +492,8 @@ class DockerSandbox:
             _remove(box)
             return reply
         head_len = struct.unpack(">I", stdout[:4])[0]
-        reply.header = json.loads(stdout[8 : 8 + head_len])
-        reply.body = stdout[8 + head_len : need]
+        reply.header = json.loads(bytes(stdout[8 : 8 + head_len]))
+        reply.body = bytes(memoryview(stdout)[8 + head_len : need])
         return reply
 
     def _interpret(self, suite: Any, reply: _Reply, box: _Container) -> RunResult:
