@@ -187,6 +187,7 @@ hello = receive()
 runner = types.ModuleType("runner")
 exec(compile(hello["runner"], "runner.py", "exec"), runner.__dict__)
 cap = hello["output_cap"]
+import ctypes  # the harness needs it (prctl) in every run: imported once here, forks inherit it
 
 while True:
     request = receive()
