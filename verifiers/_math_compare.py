@@ -684,7 +684,7 @@ def check_caps(s: str) -> str | None:
     problem = _huge_power(s)
     if problem:
         return problem
-    for m in re.finditer(r"(\d+)\s*!|([)}\]])\s*!", s):
+    for m in re.finditer(r"(?<!\d)(\d+)\s*!|([)}\]])\s*!", s):
         if m.group(1) is not None and int(m.group(1)[:12]) > MAX_FACTORIAL:
             return f"a factorial of more than {MAX_FACTORIAL}"
         if m.group(2) is not None and re.search(r"\^|\d{5}", s[max(0, m.start() - 60) : m.start()]):
@@ -692,7 +692,8 @@ def check_caps(s: str) -> str | None:
     return None
 
 
-_POWER_RE = re.compile(r"(\d+(?:\.\d+)?)\s*\^\s*(?:\{\s*(\d+)\s*\}|(\d))")
+# (?<!...) makes a match start only where a number starts: linear on long digit runs, not quadratic.
+_POWER_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*\^\s*(?:\{\s*(\d+)\s*\}|(\d))")
 
 
 def _huge_power(s: str) -> str | None:
