@@ -73,8 +73,8 @@ def naive_language_ratio(model, text: str, target: str) -> float:
     words = _WORD.findall(text)
     if not words:
         return 1.0
-    labels, _ = model.predict(words, k=1)
-    return sum(lab[0] == f"__label__{target}" for lab in labels) / len(words)
+    label = f"__label__{target}"
+    return sum(model.predict(w, k=1)[0][0] == label for w in words) / len(words)
 
 
 NAIVE_FORMAT = re.compile(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", re.DOTALL)
