@@ -84,12 +84,17 @@ def sandbox_files() -> set[str]:
     return found
 
 
-def _cmdline(pid: int) -> str:
+def _describe(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cgroup") as f:
+            cgroup = f.read().strip().splitlines()[-1][-80:]
     except OSError:
-        return "?"
+        return "gone"
+    return f"{state} {cmd} [{cgroup}]"
 
 
 @pytest.fixture
@@ -97,9 +102,9 @@ def leaves_nothing():
     """Fail the test if a sandbox-uid process or file is left on the host after it."""
     procs, files = sandbox_processes(), sandbox_files()
     yield
-    deadline = time.monotonic() + 3.0
+    deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline and sandbox_processes() - procs:
-        time.sleep(0.05)  # a killed tree can take a moment to be reaped
-    left = {pid: _cmdline(pid) for pid in sandbox_processes() - procs}
+        time.sleep(0.05)  # a killed tree can take a moment to be reaped, longer on a loaded machine
+    left = {pid: _describe(pid) for pid in sandbox_processes() - procs}
     assert left == {}, "sandbox processes left running on the host"
     assert sandbox_files() - files == set(), "sandbox files left on the host"
