@@ -216,6 +216,8 @@ def test_statuses_and_info(verifier):
     assert ok.info["extracted"] == "0.5" and ok.info["gold"] == "\\frac12"
     none = score(verifier, "3", "I do not know.")
     assert (none.value, none.status) == (0.0, Status.NO_ANSWER)
+    both = score(verifier, "\\frac{1}{", "I do not know.")  # an unusable gold outranks a missing answer
+    assert (both.value, both.status) == (None, Status.INVALID_REFERENCE)
     for bad_gold in (None, "", "   ", "\\frac{1}{", "9999999999^{9999999999}", "\\sqrt{)(}"):
         s = score(verifier, bad_gold, "\\boxed{3}")
         assert (s.value, s.status) == (None, Status.INVALID_REFERENCE), (bad_gold, s)

@@ -654,8 +654,8 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
 
 
 def choice_letter(gold: str) -> str | None:
-    """The letter when the gold is a multiple-choice answer such as "B", "(B)" or "\\text{(B)}"."""
-    m = _CHOICE_RE.match(normalize(gold))
+    """The letter when a normalised gold is a multiple-choice answer ("B", "(B)", from "\\text{(B)}")."""
+    m = _CHOICE_RE.match(gold)
     return m.group(1) if m else None
 
 

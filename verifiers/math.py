@@ -78,17 +78,17 @@ def decide_cheap(gold: str, pred: str) -> Verdict | None:
     g, p = normalize(gold), normalize(pred)
     if not g:
         return Verdict(Status.INVALID_REFERENCE, reason="empty reference")
-    if _squash(g) == _squash(p):
-        return Verdict(Status.OK, True)
-    letter = choice_letter(gold)
-    if letter is not None:
-        m = _PRED_CHOICE_RE.match(p)
-        return Verdict(Status.OK, bool(m) and m.group(1).upper() == letter)
     problem = check_caps(g)
     if problem:
         return Verdict(Status.INVALID_REFERENCE, reason=f"reference rejected: {problem}")
     if not p:
         return Verdict(Status.NO_ANSWER, reason="empty answer")
+    if _squash(g) == _squash(p):
+        return Verdict(Status.OK, True)
+    letter = choice_letter(g)
+    if letter is not None:
+        m = _PRED_CHOICE_RE.match(p)
+        return Verdict(Status.OK, bool(m) and m.group(1).upper() == letter)
     problem = check_caps(p)
     if problem:
         return Verdict(Status.OK, False, f"answer rejected: {problem}")
@@ -265,7 +265,9 @@ class MathVerifier(Verifier):
             return (
                 "",
                 "",
-                Score(None, Status.INVALID_REFERENCE, info={"error": f"unusable reference {ref!r}"}),
+                Score(
+                    None, Status.INVALID_REFERENCE, info={"gold": ref, "error": f"unusable reference {ref!r}"}
+                ),
             )
         gold = str(ref)
         try:
@@ -276,11 +278,11 @@ class MathVerifier(Verifier):
         else:
             reason = "no final answer found"
         if pred is None:
-            return (
-                gold,
-                "",
-                Score(0.0, Status.NO_ANSWER, info={"extracted": None, "gold": gold, "error": reason}),
-            )
+            verdict = decide_cheap(gold, "")  # an unusable gold outranks a missing answer
+            if verdict is not None and verdict.status == Status.INVALID_REFERENCE:
+                return gold, "", _to_score(verdict, gold, None)
+            info = {"extracted": None, "gold": gold, "error": reason}
+            return gold, "", Score(0.0, Status.NO_ANSWER, info=info)
         return gold, pred, None
 
     def warm_up(self) -> None:
@@ -294,7 +296,7 @@ class MathVerifier(Verifier):
                 self._pool = None
 
 
-def _to_score(verdict: Verdict, gold: str, pred: str) -> Score:
+def _to_score(verdict: Verdict, gold: str, pred: str | None) -> Score:
     info: dict[str, Any] = {"extracted": pred, "gold": gold}
     if verdict.reason:
         info["error"] = verdict.reason
