@@ -125,6 +125,7 @@ EQUAL = [
     ("[0, \\infty)", "x \\ge 0"),
     ("(-\\infty, 2) \\cup (3, \\infty)", "(3,\\infty)\\cup(-\\infty,2)"),
     ("x > 3", "3 < x"),
+    ("x \\le 3", "x <= 3"),
     ("y = 2x + 3", "y = 3 + 2x"),
     ("2x - y + 3 = 0", "y = 2x + 3"),
     ("x = 5", "5"),
@@ -158,6 +159,7 @@ UNEQUAL = [
     ("B", "C"),
     ("\\text{Tuesday}", "Monday"),
     ("50\\%", "5"),
+    ("\\frac{9}{2^3}", "1.13"),  # exact and terminating: no rounding allowance
 ]
 
 

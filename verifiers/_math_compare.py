@@ -51,6 +51,8 @@ _REMOVE = [
 ]
 # Plain-text math as models write it outside LaTeX.
 _PLAIN = [
+    (re.compile(r"<="), r" \\le "),
+    (re.compile(r">="), r" \\ge "),
     (re.compile(r"\*\*"), "^"),
     (re.compile(r"−"), "-"),
     (re.compile(r"[×·]"), r" \\cdot "),
@@ -645,6 +647,8 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
         if gs == ps:
             return True
         # a written decimal against an irrational exact value: the rounding rules of numbers_equal
+        if gs.radicand == 1 and gs.pi_power == 0 and _terminates(gs.coeff):
+            return False  # both exact and terminating: only exact equality counts
         if pn is not None and pn.places is not None and not pn.percent and gn is None:
             return decimal_matches(gs.approx(), pn.value, pn.places)
         if gn is not None and gn.places is not None and not gn.percent and pn is None:
