@@ -507,6 +507,10 @@ _PI_50 = "3.14159265358979323846264338327950288419716939937510"
 MAX_RADICAND = 10**8  # square-free part by trial division stays under a millisecond
 
 
+def _terminating(x: Surd) -> bool:
+    return x.radicand == 1 and x.pi_power == 0 and _terminates(x.coeff)
+
+
 def _surd(coeff: Fraction, radicand: int, pi_power: int) -> Surd:
     return Surd(Fraction(0)) if coeff == 0 else Surd(coeff, radicand, pi_power)
 
@@ -647,7 +651,7 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
         if gs == ps:
             return True
         # a written decimal against an irrational exact value: the rounding rules of numbers_equal
-        if gs.radicand == 1 and gs.pi_power == 0 and _terminates(gs.coeff):
+        if _terminating(gs) and _terminating(ps):
             return False  # both exact and terminating: only exact equality counts
         if pn is not None and pn.places is not None and not pn.percent and gn is None:
             return decimal_matches(gs.approx(), pn.value, pn.places)
