@@ -61,7 +61,8 @@ CHILD_SETUP_FAILED = 125  # the agent's child could not drop privileges or make 
 # Protocol on its stdin: frames of a 4-byte big-endian length and a payload; first the agent's
 # source, then {"runner": source, "output_cap": n} as JSON, then {"job": json text, "uid": n}
 # per run. Each run is answered on stdout with 8 bytes (header length, body length), a JSON
-# header {"exit", "signal", "overflow", "leftovers"} and the harness's raw stdout as body.
+# header {"exit", "signal", "overflow", "leftovers"} (or {"error"}) and the harness's raw
+# stdout as body.
 _BOOT = (
     "import os, struct\n"
     "def read(n):\n"
@@ -74,7 +75,7 @@ _BOOT = (
     "exec(compile(read(struct.unpack('>I', read(4))[0]), 'r1v-agent', 'exec'))\n"
 )
 _AGENT = r"""
-import json, os, signal, struct, sys, types
+import json, os, signal, struct, sys, time, types
 
 for s in signal.valid_signals():
     if s not in (signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP):
@@ -173,7 +174,15 @@ def wipe(uid):
 
 
 def forked(fn, *args):
-    pid = os.fork()
+    # A fork bomb of the last run may still hold the pids limit for a moment: retry, then give up.
+    for _ in range(100):
+        try:
+            pid = os.fork()
+            break
+        except BlockingIOError:
+            time.sleep(0.01)
+    else:
+        return None
     if pid == 0:
         try:
             code = fn(*args)
@@ -183,18 +192,14 @@ def forked(fn, *args):
     return pid
 
 
-hello = receive()
-runner = types.ModuleType("runner")
-exec(compile(hello["runner"], "runner.py", "exec"), runner.__dict__)
-cap = hello["output_cap"]
-import ctypes  # the harness needs it (prctl) in every run: imported once here, forks inherit it
-
-while True:
-    request = receive()
+def run(request):
     uid = request["uid"]
     out_r, out_w = os.pipe()
     pid = forked(child, request["job"], uid, out_w)
     os.close(out_w)
+    if pid is None:
+        os.close(out_r)
+        return {"error": "the agent could not fork the harness", "leftovers": True}, b""
     body, overflow = bytearray(), False
     while True:
         chunk = os.read(out_r, 1 << 16)
@@ -207,22 +212,31 @@ while True:
             break
     os.close(out_r)  # a harness still writing gets EPIPE and ends
     _, status = os.waitpid(pid, 0)
-    _, left = os.waitpid(forked(lambda: (become(uid), wipe(uid))[1]), 0)
-    while True:
+    cleaner = forked(lambda: (become(uid), wipe(uid))[1])
+    left = 1 if cleaner is None else os.WEXITSTATUS(os.waitpid(cleaner, 0)[1])
+    while True:  # reap what was re-parented to us
         try:
             if os.waitpid(-1, os.WNOHANG)[0] == 0:
                 break
         except ChildProcessError:
             break
-    send(
-        {
-            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "overflow": overflow,
-            "leftovers": os.WEXITSTATUS(left) != 0,
-        },
-        body,
-    )
+    header = {
+        "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "overflow": overflow,
+        "leftovers": left != 0,
+    }
+    return header, body
+
+
+hello = receive()
+runner = types.ModuleType("runner")
+exec(compile(hello["runner"], "runner.py", "exec"), runner.__dict__)
+cap = hello["output_cap"]
+import ctypes  # the harness needs it (prctl) in every run: imported once here, forks inherit it
+
+while True:
+    send(*run(receive()))
 """
 
 
@@ -510,6 +524,8 @@ class DockerSandbox:
                 suite, "the sandbox container stopped during the run" + (f": {detail}" if detail else "")
             )
         header = reply.header
+        if header.get("error"):
+            return _error(suite, f"agent: {header['error']}")
         if header.get("overflow"):
             return _closed_result(suite, "failed", f"the harness output passed {self.max_output_bytes} bytes")
         if header.get("exit") == CHILD_SETUP_FAILED and not reply.body:

@@ -229,13 +229,36 @@ def test_outer_deadline_removes_the_container_when_the_harness_is_frozen(client)
         assert sb.run(ADD, SUITE).status == "passed"
 
 
-def test_killing_the_harness_fails_closed(client):
-    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint(1)\n"
+FORK_BOMB_THEN_KILL = """
+import os, signal, time
+parent = os.getppid()
+if os.fork() == 0:
+    os.setsid()
+    while True:
+        try:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+        except OSError:
+            time.sleep(0.01)
+time.sleep(1.5)
+os.kill(parent, signal.SIGKILL)
+time.sleep(5)
+"""
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint(1)\n", FORK_BOMB_THEN_KILL],
+    ids=["kill", "fork-bomb-then-kill"],
+)
+def test_killing_the_harness_fails_closed(client, code):
     with _new_sandbox(max_concurrency=1) as sb:
-        result = sb.run(code, {"type": "stdio", "cases": [{"input": "", "output": "1"}]})
+        result = sb.run(code, {"type": "stdio", "cases": [{"input": "", "output": "1"}], "time_limit_s": 3})
         assert result.status == "failed" and result.passed == 0
         assert "unreadable" in result.info["error"]
         _wait_gone(client, result.info["container"])
+        assert sb.run(ADD, SUITE).status == "passed"
 
 
 def test_container_vanishing_mid_run_is_an_infrastructure_error(client):
