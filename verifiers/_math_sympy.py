@@ -25,6 +25,7 @@ from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
 from verifiers._math_compare import (
     NeedSympy,
     Part,
+    _terminates,
     cheap_atom_equal,
     check_caps,
     compare,
@@ -171,6 +172,9 @@ def _approx_equal(g: sympy.Expr, p: sympy.Expr, g_text: str, p_text: str) -> boo
     if not (gv.is_finite and pv.is_finite):
         return False
     g_num, p_num = parse_number(g_text), parse_number(p_text)
+    for exact, written in ((g, p_num), (p, g_num)):
+        if written is not None and exact.is_Rational and _terminates(Fraction(int(exact.p), int(exact.q))):
+            return Fraction(int(exact.p), int(exact.q)) == written.value  # both terminate: exact only
     if p_num is not None and p_num.places is not None and not g.has(sympy.Float) and gv.is_real:
         return decimal_matches(_fraction(gv), p_num.value, p_num.places)
     if g_num is not None and g_num.places is not None and not p.has(sympy.Float) and pv.is_real:
