@@ -86,13 +86,13 @@ for s in signal.valid_signals():
 
 
 def read_exact(n):
-    buf = b""
+    buf = bytearray()
     while len(buf) < n:
-        chunk = os.read(0, n - len(buf))
+        chunk = os.read(0, min(n - len(buf), 1 << 20))
         if not chunk:
-            os._exit(0)
+            os._exit(0)  # the channel closed: nobody will send work again
         buf += chunk
-    return buf
+    return bytes(buf)
 
 
 def receive():
