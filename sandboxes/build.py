@@ -43,7 +43,9 @@ def build_images(force: bool = False, base: str | None = None) -> Iterator[str]:
     root or debootstrap for the local base, or a failed build step.
     """
     if shutil.which("docker") is None:
-        raise RuntimeError("the `docker` command line client is not installed (Debian: apt-get install docker.io)")
+        raise RuntimeError(
+            "the `docker` command line client is not installed (Debian: apt-get install docker.io)"
+        )
     info = subprocess.run(["docker", "info"], capture_output=True, text=True)
     if info.returncode != 0:
         raise RuntimeError(f"no Docker daemon is reachable: {info.stderr.strip()[-300:]}")
@@ -60,7 +62,9 @@ def build_images(force: bool = False, base: str | None = None) -> Iterator[str]:
         raise RuntimeError(f"base image {base!r} is not present locally; pull it first or leave base unset")
 
     yield f"building {SANDBOX_IMAGE} from {base}"
-    yield from _stream(["docker", "build", "--build-arg", f"BASE={base}", "-t", SANDBOX_IMAGE, str(IMAGE_DIR)])
+    yield from _stream(
+        ["docker", "build", "--build-arg", f"BASE={base}", "-t", SANDBOX_IMAGE, str(IMAGE_DIR)]
+    )
     yield f"built {SANDBOX_IMAGE}"
 
 
