@@ -366,3 +366,11 @@ def _wait_gone(client, container_id: str, timeout: float = 15.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"container {container_id} is still there")
+
+
+def test_build_without_a_daemon_says_so(monkeypatch):
+    from sandboxes.build import build_images
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(RuntimeError, match="no Docker daemon"):
+        list(build_images())
