@@ -61,7 +61,7 @@ def test_extract_answer_finds_the_committed_answer(completion, expected):
     [
         "<think>so it is 4 and \\boxed{4}",  # thinking never closed
         "<think>it is 4</think>",  # nothing after the thinking
-        "The answer is 3 or 5.",  # a hedge
+        "The answer is either 3 or 5.",  # a hedge
         "\\boxed{3} or \\boxed{5}",
         "",
     ],
@@ -132,6 +132,7 @@ EQUAL = [
     ("5", "x = 5"),
     ("1 \\pm \\sqrt{2}", "1 + \\sqrt{2}, 1 - \\sqrt{2}"),
     ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}"),
+    ("\\{2, 3\\}", "x = 2 or x = 3"),
     ("3 + 4i", "4i + 3"),
     ("2i", "(1+i)^2"),
     ("\\text{Tuesday}", "tuesday"),
@@ -159,6 +160,7 @@ UNEQUAL = [
     ("B", "C"),
     ("\\text{Tuesday}", "Monday"),
     ("50\\%", "5"),
+    ("5", "3 or 5"),  # two candidates are a list, never equal to one value
     ("\\frac{9}{2^3}", "1.13"),  # exact and terminating: no rounding allowance
 ]
 

@@ -190,7 +190,7 @@ def parse_structure(s: str, depth: int = 0) -> Part:
                 "seq", brackets=s[0] + s[-1], items=tuple(parse_structure(p, depth + 1) for p in items)
             )
     if not _THOUSANDS_RE.match(s):
-        items = _split_top(s, r",|;|\s+and\s+|\\text\{\s*and\s*\}")
+        items = _split_top(s, r",|;|\s+(?:and|or)\s+|\\text\{\s*(?:and|or)\s*\}")
         if len(items) > 1:
             return Part("list", items=tuple(parse_structure(p, depth + 1) for p in items))
     sides = _split_top(s, _REL_RE.pattern, keep=True)

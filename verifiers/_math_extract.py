@@ -175,10 +175,13 @@ def _math_tail(line: str) -> str | None:
     tokens = line.strip().rstrip(".").split()
     taken: list[str] = []
     for tok in reversed(tokens[-30:]):
-        if _MATHY_RE.search(tok) or (len(tok) == 1 and taken and tok.isalpha()):
+        joins = taken and (tok in ("or", "and") or (len(tok) == 1 and tok.isalpha()))
+        if _MATHY_RE.search(tok) or joins:
             taken.append(tok)
         else:
             break
+    while taken and taken[-1] in ("or", "and"):  # "... roots are x = 2 or x = 3": drop a leading "are"-side
+        taken.pop()
     if not taken or (len(taken) == 1 and _NUMBER_RE.fullmatch(taken[0])):
         return None  # a bare number is left to the last-number rule
     if any(
@@ -186,9 +189,12 @@ def _math_tail(line: str) -> str | None:
     ):
         return None  # "1 1 1 ...": numbers side by side are a list or degenerate output
     expr = " ".join(reversed(taken)).rstrip(",;:")
-    return expr if expr.count("=") <= 1 and len(expr) <= 200 else None
+    one_equation_each = all(piece.count("=") <= 1 for piece in re.split(r"\s(?:or|and)\s", expr))
+    return expr if one_equation_each and len(expr) <= 200 else None
 
 
 def _is_hedge(answer: str) -> bool:
+    """ "either 7 or 9", "maybe 4". A plain "2 or 3" stays: it compares as the list [2, 3], which is
+    right for the roots {2, 3} and never equal to a single gold."""
     flat = re.sub(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}", r"\1", answer)
-    return bool(re.search(r"(?:^|[\s$,)])(?:or|either)(?:[\s$(]|$)", flat))
+    return bool(re.search(r"(?:^|[\s$,(])(?:either|maybe|perhaps|possibly|probably)(?:[\s$(]|$)", flat, re.I))
