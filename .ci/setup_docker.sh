@@ -12,7 +12,7 @@ command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
 if [ -n "$need" ]; then
     echo "setup_docker: installing$need" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
 
 if ! docker info >/dev/null 2>&1; then
