@@ -17,9 +17,10 @@ PID 1 of the namespace: the program cannot kill it, and when it exits or is kill
 kernel kills everything else in the namespace.
 
 Without bubblewrap it falls back to util-linux `unshare` (pid/net/mount/ipc/uts namespaces,
-a tmpfs over /tmp, the runner as PID 1; as root the program runs as uid 65534, otherwise
-as root of a user namespace with every capability dropped). That fallback does not hide the
-host's filesystem: the program can read what uid 65534 (or your user) can read.
+every mount read-only, private tmpfs /tmp and /dev/shm, the runner as PID 1; as root the
+program runs as uid 65534, otherwise as root of a user namespace with every capability
+dropped). That fallback does not hide the host's filesystem: the program can read what
+uid 65534 (or your user) can read.
 
 Not protected against (both modes): kernel exploits (there is no seccomp filter), memory
 across processes (RLIMIT_AS is per process, so max_processes x memory_mb is the bound, not a
@@ -130,7 +131,8 @@ class LocalSandbox:
 
     def _execute(self, suite: suites.Suite, job: dict[str, Any]) -> RunResult:
         payload = json.dumps(job).encode()
-        cap = len(job["cases"]) * 2 * (job["output_limit_bytes"] + job["stderr_limit_bytes"]) + (1 << 20)
+        # The runner's output is bounded: JSON escapes a control byte as 6 bytes at most.
+        cap = len(job["cases"]) * 6 * (job["output_limit_bytes"] + job["stderr_limit_bytes"]) + (1 << 20)
         try:
             proc = subprocess.Popen(
                 self._command(),

@@ -50,8 +50,9 @@ def sandbox(request):
         yield sb
 
 
-def sandbox_processes() -> set[int]:
-    """Host processes running as the sandbox uid (local and docker both use it)."""
+def sandbox_processes(in_docker: bool | None = None) -> set[int]:
+    """Host processes running as the sandbox uid (local and docker both use it); in_docker
+    keeps only those in (True) or outside (False) a Docker container's cgroup."""
     found = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -59,9 +60,11 @@ def sandbox_processes() -> set[int]:
         try:
             with open(f"/proc/{entry}/status") as f:
                 uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+            with open(f"/proc/{entry}/cgroup") as f:
+                docker = "docker" in f.read()
         except (OSError, StopIteration):
             continue
-        if str(SANDBOX_UID) in uids:
+        if str(SANDBOX_UID) in uids and (in_docker is None or docker == in_docker):
             found.add(int(entry))
     return found
 
@@ -98,13 +101,18 @@ def _describe(pid: int) -> str:
 
 
 @pytest.fixture
-def leaves_nothing():
-    """Fail the test if a sandbox-uid process or file is left on the host after it."""
-    procs, files = sandbox_processes(), sandbox_files()
+def leaves_nothing(request):
+    """Fail the test if a sandbox-uid process or file is left on the host after it.
+
+    Processes are counted for the backend under test only (inside Docker containers or
+    outside), so the two backends' tests can run side by side.
+    """
+    in_docker = type(request.getfixturevalue("sandbox")).__name__ == "DockerSandbox"
+    procs, files = sandbox_processes(in_docker), sandbox_files()
     yield
     deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and sandbox_processes() - procs:
+    while time.monotonic() < deadline and sandbox_processes(in_docker) - procs:
         time.sleep(0.05)  # a killed tree can take a moment to be reaped, longer on a loaded machine
-    left = {pid: _describe(pid) for pid in sandbox_processes() - procs}
+    left = {pid: _describe(pid) for pid in sandbox_processes(in_docker) - procs}
     assert left == {}, "sandbox processes left running on the host"
     assert sandbox_files() - files == set(), "sandbox files left on the host"

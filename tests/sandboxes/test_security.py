@@ -89,6 +89,12 @@ def test_infinite_output_is_capped_and_killed(sandbox):
     assert case.time_s < 10  # killed at the cap, not at the time limit
 
 
+def test_output_that_expands_in_json_is_still_a_failure(sandbox):
+    # Control bytes grow sixfold when the harness JSON-encodes them: still the program's fault.
+    result = run(sandbox, "import sys\nsys.stdout.write('\\x01' * (20 << 20))", stdio(time_limit_s=10))
+    assert result.status == "failed" and result.cases[0].status == "output_limit"
+
+
 def test_sleep_past_the_time_limit(sandbox):
     result = run(sandbox, "import time\ntime.sleep(60)\nprint('ok')", stdio(time_limit_s=1))
     assert result.status == "timeout" and result.cases[0].status == "timeout"
