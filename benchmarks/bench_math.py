@@ -96,10 +96,21 @@ def rl_workload(n_prompts: int, group: int, seed: int = 0) -> list[tuple[str, st
                 [f"\\frac{{\\pi}}{{{a}}}", f"\\pi/{a}"],
                 [f"\\frac{{\\pi}}{{{a + 1}}}"],
             )
-        if kind < 0.90:
+        if kind < 0.90:  # sums of surds: these need sympy
+            a, b = rng.randint(1, 9), rng.choice([2, 3, 5, 7])
+            return (
+                f"\\frac{{{a}+\\sqrt{{{b}}}}}{{2}}",
+                [
+                    f"\\frac{{{a}+\\sqrt{{{b}}}}}{{2}}",
+                    f"\\frac{{\\sqrt{{{b}}}+{a}}}{{2}}",
+                    f"{a}/2 + \\sqrt{{{b}}}/2",
+                ],
+                [f"\\frac{{{a}-\\sqrt{{{b}}}}}{{2}}", f"{a}+\\sqrt{{{b}}}"],
+            )
+        if kind < 0.93:
             a, b = rng.randint(-9, 9), rng.randint(-9, 9)
             return f"({a}, {b})", [f"({a}, {b})", f"\\left({a},{b}\\right)"], [f"({b}, {a + 1})"]
-        if kind < 0.95:
+        if kind < 0.96:
             d = round(rng.uniform(0, 100), 2)
             return str(d), [str(d)], [str(round(d + 0.5, 2))]
         a = rng.randint(2, 9)

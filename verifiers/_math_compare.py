@@ -620,6 +620,140 @@ def parse_surd(s: str) -> Surd | None:
         return None
 
 
+# ---------------------------------------------------------------- cheap atoms: polynomials
+
+Monomial = tuple[tuple[str, int], ...]  # ((variable, power), ...) sorted by variable
+Poly = dict[Monomial, Fraction]  # expanded, no zero coefficients: one form per polynomial
+
+MAX_POLY_TERMS = 400  # expanding (a+b+c)^20 and the like is sympy's job (under its timeout)
+MAX_POLY_POWER = 20
+_POLY_TOKEN_RE = re.compile(r"\\frac|\\cdot|\\times|\d+(?:\.\d+)?|\.\d+|[a-zA-Z]|[{}()^*/+-]|\s+")
+
+
+def _poly_add(a: Poly, b: Poly, sign: int = 1) -> Poly:
+    out = dict(a)
+    for mono, c in b.items():
+        out[mono] = out.get(mono, Fraction(0)) + sign * c
+        if out[mono] == 0:
+            del out[mono]
+    return out
+
+
+def _poly_mul(a: Poly, b: Poly) -> Poly:
+    out: Poly = {}
+    for ma, ca in a.items():
+        for mb, cb in b.items():
+            powers = dict(ma)
+            for var, k in mb:
+                powers[var] = powers.get(var, 0) + k
+            mono = tuple(sorted(powers.items()))
+            out[mono] = out.get(mono, Fraction(0)) + ca * cb
+            if out[mono] == 0:
+                del out[mono]
+    if len(out) > MAX_POLY_TERMS:
+        raise NeedSympy
+    return out
+
+
+def parse_poly(s: str) -> Poly | None:
+    """The expanded form of a polynomial with rational coefficients in single-letter variables, such as
+    "x^2+10x+25", "(x+5)^2", "\\frac{n(n+1)}{2}", "2a+3b"; None for anything else (e and i included,
+    being constants)."""
+    if len(s) > 200:
+        return None
+    tokens = [t for t in _POLY_TOKEN_RE.findall(s) if not t.isspace()]
+    if "".join(tokens) != s.replace(" ", "") or any(t in ("e", "i") for t in tokens):
+        return None
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        tok = peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise NeedSympy
+        pos += 1
+        return tok
+
+    def constant(p: Poly) -> Fraction:
+        if any(mono for mono in p):
+            raise NeedSympy  # dividing by a polynomial is a rational function: sympy's
+        value = p.get((), Fraction(0))
+        if value == 0:
+            raise NeedSympy
+        return value
+
+    def atom() -> Poly:
+        tok = take()
+        if tok == "\\frac":
+            take("{")
+            num = expr()
+            take("}")
+            take("{")
+            den = constant(expr())
+            take("}")
+            return {m: c / den for m, c in num.items()}
+        if tok in ("(", "{"):
+            inner = expr()
+            take(")" if tok == "(" else "}")
+            return inner
+        if tok[0].isdigit() or tok[0] == ".":
+            return {(): Fraction(tok)} if Fraction(tok) else {}
+        if tok.isalpha():
+            return {((tok, 1),): Fraction(1)}
+        raise NeedSympy
+
+    def factor() -> Poly:
+        base = atom()
+        if peek() != "^":
+            return base
+        take()
+        if peek() == "{":
+            take()
+            exp_tok = take()
+            take("}")
+        else:
+            exp_tok = take()
+        if not exp_tok.isdigit() or int(exp_tok) > MAX_POLY_POWER:
+            raise NeedSympy
+        out: Poly = {(): Fraction(1)}
+        for _ in range(int(exp_tok)):
+            out = _poly_mul(out, base)
+        return out
+
+    def term() -> Poly:
+        value = factor()
+        while peek() not in (None, "+", "-", ")", "}"):
+            if peek() == "/":
+                take()
+                value = {m: c / constant(factor()) for m, c in value.items()}
+                if peek() not in (None, "+", "-", ")", "}"):
+                    raise NeedSympy  # "x/2y": x/(2y) or (x/2)y? leave the convention to sympy
+                continue
+            if peek() in ("*", "\\cdot", "\\times"):
+                take()
+            value = _poly_mul(value, factor())
+        return value
+
+    def expr() -> Poly:
+        sign = -1 if peek() == "-" else 1
+        if peek() in ("+", "-"):
+            take()
+        value = _poly_add({}, term(), sign)
+        while peek() in ("+", "-"):
+            sign = 1 if take() == "+" else -1
+            value = _poly_add(value, term(), sign)
+        return value
+
+    try:
+        value = expr()
+        return value if pos == len(tokens) else None
+    except (NeedSympy, ZeroDivisionError, ValueError):
+        return None
+
+
 _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")  # two letters or more
 _CHOICE_RE = re.compile(r"^\(?([A-J])\)?[.:]?$")
 _PRED_CHOICE_RE = re.compile(r"^(?:option\s+|choice\s+|answer\s+)?\(?([A-J])\)?(?:[.:)]|\s|$)", re.IGNORECASE)
@@ -658,6 +792,10 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
         if gn is not None and gn.places is not None and not gn.percent and pn is None:
             return round(ps.approx(), gn.places) == gn.value
         return False
+    if gs is None or ps is None:  # polynomials (numbers included) are equal when their expansions are
+        gp, pp = parse_poly(gold), parse_poly(pred)
+        if gp is not None and pp is not None and (any(gp) or any(pp)):
+            return gp == pp
     raise NeedSympy
 
 
