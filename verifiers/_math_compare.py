@@ -626,7 +626,7 @@ Monomial = tuple[tuple[str, int], ...]  # ((variable, power), ...) sorted by var
 Poly = dict[Monomial, Fraction]  # expanded, no zero coefficients: one form per polynomial
 
 MAX_POLY_TERMS = 400  # expanding (a+b+c)^20 and the like is sympy's job (under its timeout)
-MAX_POLY_POWER = 20
+MAX_POLY_POWER = 12  # degree cap: answers are low-degree; bigger expansions go to sympy
 _POLY_TOKEN_RE = re.compile(r"\\frac|\\cdot|\\times|\d+(?:\.\d+)?|\.\d+|[a-zA-Z]|[{}()^*/+-]|\s+")
 
 
@@ -639,7 +639,13 @@ def _poly_add(a: Poly, b: Poly, sign: int = 1) -> Poly:
     return out
 
 
+def _degree(p: Poly) -> int:
+    return max((sum(k for _, k in mono) for mono in p), default=0)
+
+
 def _poly_mul(a: Poly, b: Poly) -> Poly:
+    if len(a) * len(b) > 8 * MAX_POLY_TERMS or _degree(a) + _degree(b) > 2 * MAX_POLY_POWER:
+        raise NeedSympy  # bounded work per product, whatever the input
     out: Poly = {}
     for ma, ca in a.items():
         for mb, cb in b.items():
@@ -650,8 +656,8 @@ def _poly_mul(a: Poly, b: Poly) -> Poly:
             out[mono] = out.get(mono, Fraction(0)) + ca * cb
             if out[mono] == 0:
                 del out[mono]
-    if len(out) > MAX_POLY_TERMS:
-        raise NeedSympy
+        if len(out) > MAX_POLY_TERMS:
+            raise NeedSympy
     return out
 
 
@@ -716,7 +722,8 @@ def parse_poly(s: str) -> Poly | None:
             take("}")
         else:
             exp_tok = take()
-        if not exp_tok.isdigit() or int(exp_tok) > MAX_POLY_POWER:
+        degree = _degree(base)
+        if not exp_tok.isdigit() or int(exp_tok) > MAX_POLY_POWER or degree * int(exp_tok) > MAX_POLY_POWER:
             raise NeedSympy
         out: Poly = {(): Fraction(1)}
         for _ in range(int(exp_tok)):
