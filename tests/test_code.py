@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -93,13 +94,20 @@ def test_batch_keeps_order_and_mixes_outcomes(verifier):
     assert "cases" in scores[2].info["error"]
 
 
-def test_chat_messages_and_reference_language(verifier):
-    cpp = "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<std::endl;}"
+def test_chat_messages_use_the_content_not_the_reasoning(verifier):
     messages = [
         {"role": "user", "content": "add"},
-        {"role": "assistant", "content": fence(cpp, "cpp"), "reasoning_content": fence("print(0)")},
+        {"role": "assistant", "content": fence(RIGHT), "reasoning_content": fence("print(0)")},
     ]
-    score = verifier.score(Sample(messages, reference={**ADD, "language": "cpp"}))
+    score = verifier.score(Sample(messages, reference=ADD))
+    assert (score.value, score.status) == (1.0, Status.OK)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+def test_reference_language_selects_cpp(verifier):
+    cpp = "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<std::endl;}"
+    completion = f"{fence('print(0)')}\n{fence(cpp, 'cpp')}"
+    score = verifier.score(Sample(completion, reference={**ADD, "language": "cpp"}))
     assert (score.value, score.status) == (1.0, Status.OK)
     assert score.info["language"] == "cpp"
 
