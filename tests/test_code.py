@@ -142,3 +142,16 @@ def test_misuse_raises():
 def test_bad_completion_type_is_an_error_score(verifier):
     score = verifier.score(Sample(12345, reference=ADD))
     assert (score.value, score.status) == (None, Status.ERROR)
+
+
+@pytest.mark.docker
+def test_docker_backend_scores_the_same():
+    from sandboxes.build import build_images
+    from tests.sandboxes.conftest import docker_client_or_skip
+
+    docker_client_or_skip()  # skips without a daemon, fails with CI=true
+    for _ in build_images():
+        pass
+    samples = [Sample(fence(RIGHT), reference=ADD), Sample(fence(WRONG_ON_ZERO), reference=ADD)]
+    with CodeVerifier(backend="docker", max_concurrency=2) as docker_verifier:
+        assert [s.value for s in docker_verifier.score_batch(samples)] == [1.0, 0.75]
