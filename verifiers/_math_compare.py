@@ -38,6 +38,7 @@ _REMOVE = [
     (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])(?![a-zA-Z])"), r"\\sqrt{\1}"),
+    (re.compile(r"([\^_])\s*(\d+|[a-zA-Z])"), r"\1{\2}"),  # x^2 -> x^{2}; x^10 as meant, x^{10}
     (re.compile(r"\\\$|\\%"), lambda m: m.group()[1:]),
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\(?:le|leq|leqslant)(?![a-zA-Z])|≤"), r" \\le "),
