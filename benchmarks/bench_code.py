@@ -10,7 +10,8 @@ Every contender runs the same program against the same suite through the same ha
 
 Latency is one completion at a time; "outside the cases" is the part of it not spent running
 the program's cases (interpreter and harness start, isolation, transport, grading): the
-per-completion overhead. Throughput = completions / wall time with N threads submitting. Needs the sandbox image (`verifiers sandbox build`).
+per-completion overhead. Throughput = completions / wall time with N threads submitting.
+The contenders take turns, so load from other work on the machine hits them alike. Needs the sandbox image (`verifiers sandbox build`).
 
     .venv/bin/python benchmarks/bench_code.py [--completions 48] [--concurrency 1,2,4,8]
 """
@@ -121,28 +122,21 @@ def _tar(files: dict[str, bytes]) -> bytes:
 # ---------------------------------------------------------------- measuring
 
 
-def latency(contender, tests: dict, n: int) -> tuple[float, float, int]:
-    """One completion at a time (after a warm-up): median seconds per completion, median seconds
-    of it spent outside the cases (sandbox + harness overhead), and how many did not pass."""
-    contender.run(PROGRAM, tests)
-    times, outside, bad = [], [], 0
-    for _ in range(n):
-        start = time.perf_counter()
-        result = contender.run(PROGRAM, tests)
-        elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        outside.append(elapsed - sum(c.time_s for c in result.cases))
-        bad += result.status != "passed"
-    return statistics.median(times), statistics.median(outside), bad
+def one_completion(contender, tests: dict) -> tuple[float, float, bool]:
+    """Seconds for one completion, seconds of it outside the cases, and whether it passed."""
+    start = time.perf_counter()
+    result = contender.run(PROGRAM, tests)
+    elapsed = time.perf_counter() - start
+    return elapsed, elapsed - sum(c.time_s for c in result.cases), result.status == "passed"
 
 
-def throughput(contender, tests: dict, n: int, threads: int) -> tuple[float, int]:
-    """Completions per second with `threads` callers, and how many did not pass."""
+def batch(contender, tests: dict, n: int, threads: int) -> tuple[float, int]:
+    """Wall seconds for n completions submitted by `threads` callers, and how many did not pass."""
     with ThreadPoolExecutor(threads) as ex:
         start = time.perf_counter()
         results = list(ex.map(lambda _: contender.run(PROGRAM, tests), range(n)))
         wall = time.perf_counter() - start
-    return n / wall, sum(r.status != "passed" for r in results)
+    return wall, sum(r.status != "passed" for r in results)
 
 
 def cpu_model() -> str:
@@ -157,7 +151,8 @@ def cpu_model() -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--completions", type=int, default=48, help="completions per throughput measurement")
+    ap.add_argument("--completions", type=int, default=64, help="completions per contender and thread count")
+    ap.add_argument("--rounds", type=int, default=4, help="turns the contenders take per thread count")
     ap.add_argument("--latency-runs", type=int, default=15, help="sequential completions for the latency")
     ap.add_argument("--concurrency", default="1,2,4,8", help="comma-separated caller thread counts")
     ap.add_argument("--skip", default="", help="comma-separated contenders to leave out: bare,local,pool,run")
@@ -181,24 +176,45 @@ def main() -> int:
     if "run" not in skip:
         contenders.append(("run", DockerRunPerCompletion()))
 
-    rows, floor = [], None
+    # Contenders take turns (one completion, or one batch, each) so that background load on a
+    # shared machine falls on all of them alike.
+    times = {key: [] for key, _ in contenders}
+    outside = {key: [] for key, _ in contenders}
+    bad = dict.fromkeys(times, 0)
+    done = {key: [0] * len(levels) for key in times}
+    wall = {key: [0.0] * len(levels) for key in times}
+    per_round = max(1, args.completions // args.rounds)
     try:
-        for key, c in contenders:
-            med, out, bad = latency(c, tests, args.latency_runs)
-            floor = med if key == "bare" else floor
-            rates = []
-            for threads in levels:
-                rate, failed = throughput(c, tests, args.completions, threads)
-                rates.append(rate)
-                bad += failed
-            rows.append((key, c.name, med, out, rates, bad))
-            print(f"  measured {c.name}", file=sys.stderr, flush=True)
+        for _, c in contenders:
+            c.run(PROGRAM, tests)  # warm-up
+        for _ in range(args.latency_runs):
+            for key, c in contenders:
+                elapsed, out, ok = one_completion(c, tests)
+                times[key].append(elapsed)
+                outside[key].append(out)
+                bad[key] += not ok
+        for i, threads in enumerate(levels):
+            for _ in range(args.rounds):
+                for key, c in contenders:
+                    seconds, failed = batch(c, tests, per_round, threads)
+                    done[key][i] += per_round
+                    wall[key][i] += seconds
+                    bad[key] += failed
+            print(f"  measured {threads} threads", file=sys.stderr, flush=True)
     finally:
         for _, c in contenders:
             c.close()
+    rows = []
+    for key, c in contenders:
+        rates = [n / w for n, w in zip(done[key], wall[key], strict=True)]
+        rows.append(
+            (key, c.name, statistics.median(times[key]), statistics.median(outside[key]), rates, bad[key])
+        )
+    floor = statistics.median(times["bare"]) if "bare" in times else None
 
     print(f"\nMachine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
-          f"{args.completions} completions per rate, 10-case stdio suite, pool size {pool_size}\n")  # fmt: skip
+          f"{per_round * args.rounds} completions per rate in {args.rounds} interleaved rounds, 10-case stdio suite, "
+          f"pool size {pool_size}\n")  # fmt: skip
     rate_cols = " | ".join(f"completions/s @{t}" for t in levels)
     print(f"| contender | latency (median) | outside the cases | vs bare runner | {rate_cols} | not passed |")
     print("|---|---|---|---|" + "---|" * len(levels) + "---|")
