@@ -246,6 +246,15 @@ def test_import_stays_light():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_verifier_pickles_for_ray_and_spawn(verifier):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(verifier))
+    assert (copy.timeout, copy.workers) == (verifier.timeout, verifier.workers)
+    assert copy.score(Sample("\\boxed{2}", reference="2")).value == 1.0
+    copy.close()
+
+
 def test_bad_config_raises_with_a_clear_message():
     with pytest.raises(ValueError, match="timeout"):
         MathVerifier(timeout=-1)

@@ -285,6 +285,12 @@ class MathVerifier(Verifier):
             return gold, "", Score(0.0, Status.NO_ANSWER, info=info)
         return gold, pred, None
 
+    def __getstate__(self) -> dict[str, Any]:  # picklable for Ray / spawn: the copy starts its own workers
+        return {"timeout": self.timeout, "workers": self.workers}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)
+
     def warm_up(self) -> None:
         """Start every worker now and wait until each has imported sympy (otherwise the first batch pays)."""
         self._get_pool().start_all()
