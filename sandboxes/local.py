@@ -22,9 +22,14 @@ program runs as uid 65534, otherwise as root of a user namespace with every capa
 dropped). That fallback does not hide the host's filesystem: the program can read what
 uid 65534 (or your user) can read.
 
-Not protected against (both modes): kernel exploits (there is no seccomp filter), memory
-across processes (RLIMIT_AS is per process, so max_processes x memory_mb is the bound, not a
-cgroup), CPU contention with the host, and reads of world-readable files under /usr.
+The runner also puts each program under a seccomp filter (x86_64) that refuses the
+syscalls kernel exploits favour (ptrace, bpf, userfaultfd, io_uring, keyrings,
+perf_event_open, namespaces, mounts, modules) and kills 32-bit/x32 syscall entry.
+
+Not protected against (both modes): kernel exploits through the syscalls that remain (this
+is a deny list on the host kernel, not a VM), memory across processes (RLIMIT_AS is per
+process, so max_processes x memory_mb is the bound, not a cgroup), CPU contention with the
+host, and reads of world-readable files under /usr.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ object on stdout (the raw result graded by the parent). It never sees expected o
 
 Per case the child gets: its own session (process group), rlimits (address space, CPU,
 file size, open files, processes, no core), an unprivileged uid when the runner is root
-(job "run_as"), no capabilities when asked (job "drop_caps"), no_new_privs, a scrubbed
-environment, and its stdin from a memfd. The runner reads stdout/stderr with byte caps and
+(job "run_as"), no capabilities when asked (job "drop_caps"), no_new_privs, a seccomp
+filter refusing syscalls favoured by kernel exploits (x86_64), a scrubbed environment, and
+its stdin from a memfd. The runner reads stdout/stderr with byte caps and
 kills the child on the limit. After each case it kills everything the case left behind:
 as PID 1 of a pid namespace with kill(-1); otherwise, as a child subreaper, every
 descendant it finds in /proc. It makes itself non-dumpable so programs running as the same
@@ -395,6 +396,8 @@ def _enter_child(job: dict, in_fd: int, out_w: int, err_w: int, done_w: int | No
     elif job.get("drop_caps"):
         _drop_capabilities()
     _prctl(38, 1)  # PR_SET_NO_NEW_PRIVS: setuid binaries gain nothing
+    if job.get("seccomp", True):
+        _deny_syscalls()
     os.environ.clear()
     os.environ.update(CLEAN_ENV, HOME=os.getcwd(), TMPDIR=os.getcwd())
 
@@ -711,6 +714,41 @@ def _private_mounts(tmpfs: list, size_mb: int) -> None:
         if libc.mount(b"r1-sandbox", path.encode(), b"tmpfs", 2 | 4, options) != 0:  # MS_NOSUID | MS_NODEV
             raise OSError(ctypes.get_errno(), f"cannot mount a tmpfs on {path}")
     os.chdir(tmpfs[0])
+
+
+# x86_64 syscalls no test program needs and kernel exploits like: ptrace, process_vm_*,
+# bpf, perf_event_open, userfaultfd, keyrings, io_uring, namespaces, mounts, modules, kexec,
+# handles, clock setting, swap, reboot, syslog, ioperm/iopl, fanotify, quotactl, acct.
+_DENIED_X86_64 = (
+    101, 310, 311, 321, 298, 323, 248, 249, 250, 425, 426, 427, 272, 308,
+    165, 166, 155, 428, 429, 430, 431, 432, 442, 175, 176, 313, 246, 320,
+    303, 304, 159, 164, 227, 167, 168, 169, 103, 172, 173, 300, 179, 163,
+)  # fmt: skip
+
+
+def _deny_syscalls() -> None:
+    """A seccomp filter: the syscalls above fail with EPERM; 32-bit and x32 entry points (which
+    number syscalls differently) kill the process. x86_64 only; elsewhere a no-op."""
+    if os.uname().machine != "x86_64":
+        return
+    import ctypes
+    import struct
+
+    eperm, kill, allow = 0x00050001, 0x80000000, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, ...
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, 0xC000003E), (ret, 0, 0, kill)]  # arch must be AUDIT_ARCH_X86_64
+    prog += [(ld, 0, 0, 0), (jge, 0, 1, 0x40000000), (ret, 0, 0, kill)]  # no x32 ABI
+    for nr in _DENIED_X86_64:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
+    prog.append((ret, 0, 0, allow))
+    raw = ctypes.create_string_buffer(b"".join(struct.pack("<HBBI", *insn) for insn in prog))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(prog), ctypes.cast(raw, ctypes.c_void_p))
+    if _libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
 def _protect_self() -> None:

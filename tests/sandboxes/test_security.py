@@ -444,6 +444,18 @@ def test_sandbox_runs_unprivileged(sandbox):
     assert int(out[2], 16) == 0  # no effective capabilities
 
 
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the syscall filter is x86_64-only")
+def test_kernel_attack_surface_syscalls_are_refused(sandbox):
+    code = """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        for nr in (101, 321, 323, 425, 250, 298, 272):  # ptrace bpf userfaultfd io_uring keyctl perf unshare
+            print(libc.syscall(nr, 0, 0, 0, 0, 0), ctypes.get_errno())
+    """
+    lines = run(sandbox, code, stdio()).cases[0].stdout.split("\n")
+    assert [line.split()[0] for line in lines if line] == ["-1"] * 7
+
+
 def test_the_host_survives_a_batch_of_attacks_in_parallel(sandbox):
     from concurrent.futures import ThreadPoolExecutor
 
