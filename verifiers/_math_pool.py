@@ -112,6 +112,7 @@ class WorkerPool:
         if size < 1:
             raise ValueError(f"worker pool size must be at least 1, got {size}")
         self.size = size
+        self.pid = os.getpid()  # the process whose pipes these are (a fork must not use them)
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []  # workers start on demand, up to size
         self._busy: set[_Worker] = set()

@@ -108,7 +108,7 @@ _default_lock = threading.Lock()
 def _get_default_pool() -> Any:
     global _default_pool
     with _default_lock:
-        if _default_pool is None:
+        if _default_pool is None or _default_pool.pid != os.getpid():  # a forked child gets its own
             from verifiers._math_pool import WorkerPool
 
             _default_pool = WorkerPool(os.cpu_count() or 1)
@@ -212,7 +212,7 @@ class MathVerifier(Verifier):
         if self.workers is None:
             return _get_default_pool()
         with self._lock:
-            if self._pool is None:
+            if self._pool is None or self._pool.pid != os.getpid():  # never share a parent's pipes
                 from verifiers._math_pool import WorkerPool
 
                 self._pool = WorkerPool(self.workers)
