@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -253,6 +254,18 @@ def test_verifier_pickles_for_ray_and_spawn(verifier):
     assert (copy.timeout, copy.workers) == (verifier.timeout, verifier.workers)
     assert copy.score(Sample("\\boxed{2}", reference="2")).value == 1.0
     copy.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_uses_its_own_workers():
+    assert math_equal("\\sqrt{2}+1", "1+\\sqrt{2}")  # the parent's default pool is up
+    pid = os.fork()
+    if pid == 0:  # child: must not talk over the parent's pipes
+        ok = math_equal("\\sin^2 x", "1-\\cos^2 x", timeout=20)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert math_equal("\\ln 2", "ln(2)")  # and the parent's pool still works
 
 
 def test_bad_config_raises_with_a_clear_message():
