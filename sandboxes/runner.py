@@ -726,12 +726,9 @@ _DENIED_X86_64 = (
 )  # fmt: skip
 
 
-def _deny_syscalls() -> None:
-    """A seccomp filter: the syscalls above fail with EPERM; 32-bit and x32 entry points (which
-    number syscalls differently) kill the process. x86_64 only; elsewhere a no-op."""
-    if os.uname().machine != "x86_64":
-        return
-    import ctypes
+def _seccomp_program() -> bytes:
+    """The BPF program: the syscalls above fail with EPERM; 32-bit and x32 entry points (which
+    number syscalls differently) kill the process."""
     import struct
 
     eperm, kill, allow = 0x00050001, 0x80000000, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, ...
@@ -741,12 +738,22 @@ def _deny_syscalls() -> None:
     for nr in _DENIED_X86_64:
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
     prog.append((ret, 0, 0, allow))
-    raw = ctypes.create_string_buffer(b"".join(struct.pack("<HBBI", *insn) for insn in prog))
+    return b"".join(struct.pack("<HBBI", *insn) for insn in prog)
+
+
+def _deny_syscalls() -> None:
+    """Install the seccomp filter on this process (x86_64 only; elsewhere a no-op)."""
+    if os.uname().machine != "x86_64":
+        return
+    import ctypes
+
+    program = _seccomp_program()
+    raw = ctypes.create_string_buffer(program, len(program))
 
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    fprog = SockFprog(len(prog), ctypes.cast(raw, ctypes.c_void_p))
+    fprog = SockFprog(len(program) // 8, ctypes.cast(raw, ctypes.c_void_p))
     if _libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
