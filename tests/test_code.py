@@ -155,3 +155,13 @@ def test_docker_backend_scores_the_same():
     samples = [Sample(fence(RIGHT), reference=ADD), Sample(fence(WRONG_ON_ZERO), reference=ADD)]
     with CodeVerifier(backend="docker", max_concurrency=2) as docker_verifier:
         assert [s.value for s in docker_verifier.score_batch(samples)] == [1.0, 0.75]
+
+
+def test_pickles_for_other_processes():
+    import pickle
+
+    with CodeVerifier(mode="binary", max_concurrency=1) as original:
+        copy = pickle.loads(pickle.dumps(original))
+    with copy:
+        assert copy.mode == "binary" and copy.max_concurrency == 1
+        assert copy.score(Sample(fence(RIGHT), reference=ADD)).value == 1.0

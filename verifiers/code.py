@@ -71,6 +71,8 @@ class CodeVerifier(Verifier):
             raise ValueError(f"code verifier: backend must be one of {BACKENDS}, got {backend!r}")
         if mode not in MODES:
             raise ValueError(f"code verifier: mode must be one of {MODES}, got {mode!r}")
+        self._params = dict(backend=backend, mode=mode, language=language, max_concurrency=max_concurrency)
+        self._params.update(backend_options)
         self.backend, self.mode = backend, mode
         self.language = normalise_language(language)
         self._lock = threading.Lock()
@@ -100,6 +102,13 @@ class CodeVerifier(Verifier):
         with self._lock:
             if self._sandbox is not None:
                 self._sandbox.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy in another process (Ray, spawn) builds its own sandbox from the same parameters.
+        return dict(self._params)
+
+    def __setstate__(self, params: dict[str, Any]) -> None:
+        self.__init__(**params)
 
     # ------------------------------------------------------------ internals
 
