@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from verifiers._math_extract import _boxed_contents, _strip_dollars
+from verifiers._math_extract import _boxed_contents, _matching_brace, _strip_dollars
 
 # ---------------------------------------------------------------- caps (checked before any parser)
 
@@ -466,54 +466,88 @@ def _terminates(x: Fraction) -> bool:
 
 # ---------------------------------------------------------------- cheap atoms: surds and multiples of pi
 
+Basis = tuple[int, int]  # (square-free radicand r, power k of pi): the number sqrt(r) * pi**k
+
 
 @dataclass(frozen=True)
 class Surd:
-    """coeff * sqrt(radicand) * pi**pi_power with radicand square-free: one canonical form per value,
-    so two of them are equal exactly when their fields are (sqrt of distinct square-free integers and
-    powers of pi are independent over the rationals)."""
+    """A sum of rational multiples of sqrt(r) * pi**k with r square-free, such as (1 + sqrt 5) / 2 or
+    3 pi / 4. Those basis numbers are linearly independent over the rationals (square roots of distinct
+    square-free integers are, and pi is transcendental), so this is one canonical form per value: two
+    Surds are equal exactly when their terms are."""
 
-    coeff: Fraction
-    radicand: int = 1
-    pi_power: int = 0
+    terms: tuple[tuple[Basis, Fraction], ...] = ()  # sorted by basis, no zero coefficients
+
+    @staticmethod
+    def of(coeff: Fraction, radicand: int = 1, pi_power: int = 0) -> Surd:
+        square, free = _square_free(radicand)
+        return _surd_from({(free, pi_power): coeff * square})
+
+    def plus(self, other: Surd, sign: int = 1) -> Surd:
+        out = dict(self.terms)
+        for basis, c in other.terms:
+            out[basis] = out.get(basis, Fraction(0)) + sign * c
+        return _surd_from(out)
 
     def times(self, other: Surd) -> Surd:
-        square, free = _square_free(self.radicand * other.radicand)
-        return _surd(self.coeff * other.coeff * square, free, self.pi_power + other.pi_power)
+        out: dict[Basis, Fraction] = {}
+        for (r1, k1), c1 in self.terms:
+            for (r2, k2), c2 in other.terms:
+                square, free = _square_free(r1 * r2)
+                out[(free, k1 + k2)] = out.get((free, k1 + k2), Fraction(0)) + c1 * c2 * square
+        if len(out) > 64:
+            raise NeedSympy
+        return _surd_from(out)
 
     def inverse(self) -> Surd:
-        if self.coeff == 0:
+        if not self.terms:
             raise ZeroDivisionError
-        return _surd(1 / (self.coeff * self.radicand), self.radicand, -self.pi_power)
+        if len(self.terms) > 1:
+            raise NeedSympy  # 1 / (1 + sqrt 2) needs rationalising: sympy's
+        (((r, k), c),) = self.terms
+        return Surd.of(1 / (c * r), r, -k)
 
     def power(self, n: int) -> Surd:
-        out = Surd(Fraction(1)) if n >= 0 else Surd(Fraction(1))
+        if abs(n) > 128:
+            raise NeedSympy
         base = self if n >= 0 else self.inverse()
+        out = Surd.of(Fraction(1))
         for _ in range(abs(n)):
             out = out.times(base)
         return out
 
+    def rational(self) -> Fraction | None:
+        """The value when it is rational, else None."""
+        if not self.terms:
+            return Fraction(0)
+        if len(self.terms) == 1 and self.terms[0][0] == (1, 0):
+            return self.terms[0][1]
+        return None
+
     def approx(self) -> Fraction:
-        """The value to 50 significant digits."""
+        """The value to about 50 significant digits."""
         import decimal
 
         with decimal.localcontext() as ctx:
             ctx.prec = 60
-            v = decimal.Decimal(self.coeff.numerator) / decimal.Decimal(self.coeff.denominator)
-            v *= decimal.Decimal(self.radicand).sqrt() * decimal.Decimal(_PI_50) ** self.pi_power
-            return Fraction(v)
+            total = decimal.Decimal(0)
+            for (r, k), c in self.terms:
+                term = decimal.Decimal(c.numerator) / decimal.Decimal(c.denominator)
+                total += term * decimal.Decimal(r).sqrt() * decimal.Decimal(_PI_50) ** k
+            return Fraction(total)
 
 
 _PI_50 = "3.14159265358979323846264338327950288419716939937510"
 MAX_RADICAND = 10**8  # square-free part by trial division stays under a millisecond
 
 
+def _surd_from(terms: dict[Basis, Fraction]) -> Surd:
+    return Surd(tuple(sorted((b, c) for b, c in terms.items() if c != 0)))
+
+
 def _terminating(x: Surd) -> bool:
-    return x.radicand == 1 and x.pi_power == 0 and _terminates(x.coeff)
-
-
-def _surd(coeff: Fraction, radicand: int, pi_power: int) -> Surd:
-    return Surd(Fraction(0)) if coeff == 0 else Surd(coeff, radicand, pi_power)
+    q = x.rational()
+    return q is not None and _terminates(q)
 
 
 def _square_free(n: int) -> tuple[int, int]:
@@ -533,8 +567,9 @@ _SURD_TOKEN_RE = re.compile(r"\\frac|\\sqrt|\\pi|\\cdot|\\times|\d+(?:\.\d+)?|\.
 
 
 def parse_surd(s: str) -> Surd | None:
-    """Exact value of a product of rationals, square roots of rationals and powers of pi, such as
-    "\\frac{3\\sqrt{2}}{4}", "\\sqrt{72}", "\\pi/8", "2\\pi^2", "-\\frac{1}{\\sqrt{3}}"; None for anything else."""
+    """Exact value of sums of products of rationals, square roots of rationals and powers of pi, such as
+    "\\frac{1+\\sqrt{5}}{2}", "\\sqrt{72}", "\\pi/8", "2\\pi^2", "-\\frac{1}{\\sqrt{3}}"; None for anything
+    else (a sum in a denominator included)."""
     if len(s) > 200:
         return None
     tokens = [t for t in _SURD_TOKEN_RE.findall(s) if not t.isspace()]
@@ -555,7 +590,7 @@ def parse_surd(s: str) -> Surd | None:
 
     def group() -> Surd:
         take("{")
-        value = term()
+        value = expr()
         take("}")
         return value
 
@@ -564,58 +599,51 @@ def parse_surd(s: str) -> Surd | None:
         if tok == "\\frac":
             value = group().times(group().inverse())
         elif tok == "\\sqrt":
-            inner = group()
-            if inner.radicand != 1 or inner.pi_power != 0 or inner.coeff < 0:
+            q = group().rational()
+            if q is None or q < 0:
                 raise NeedSympy
-            value = (
-                _surd(Fraction(1, inner.coeff.denominator), 1, 0).times(
-                    Surd(Fraction(1), inner.coeff.numerator * inner.coeff.denominator)
-                )
-                if inner.coeff
-                else Surd(Fraction(0))
-            )
+            value = Surd.of(Fraction(1, q.denominator), q.numerator * q.denominator) if q else Surd()
         elif tok == "\\pi":
-            value = Surd(Fraction(1), 1, 1)
+            value = Surd.of(Fraction(1), 1, 1)
         elif tok == "(":
-            value = term()
+            value = expr()
             take(")")
         elif tok[0].isdigit() or tok[0] == ".":
-            value = Surd(Fraction(tok))
+            value = Surd.of(Fraction(tok))
         else:
             raise NeedSympy
         if peek() == "^":
             take()
-            exp_value = group() if peek() == "{" else Surd(Fraction(take()))
-            if exp_value.radicand != 1 or exp_value.pi_power or exp_value.coeff.denominator != 1:
+            exp = (group() if peek() == "{" else Surd.of(Fraction(take()))).rational()
+            if exp is None or exp.denominator != 1:
                 raise NeedSympy
-            exp = int(exp_value.coeff)
-            if abs(exp) > 64:
-                raise NeedSympy
-            value = value.power(exp)
+            value = value.power(int(exp))
         return value
 
-    def product() -> Surd:
+    def term() -> Surd:
         value = factor()
-        while peek() not in (None, "}", ")", "/", "+", "-"):
+        while peek() not in (None, "}", ")", "+", "-"):
+            if peek() == "/":
+                take()
+                value = value.times(factor().inverse())
+                continue
             if peek() in ("\\cdot", "\\times", "*"):
                 take()
             value = value.times(factor())
         return value
 
-    def term() -> Surd:
+    def expr() -> Surd:
         sign = -1 if peek() == "-" else 1
         if peek() in ("-", "+"):
             take()
-        value = product()
-        while peek() == "/":
-            take()
-            value = value.times(factor().inverse())
-        if peek() in ("+", "-"):
-            raise NeedSympy  # sums are sympy's
-        return _surd(sign * value.coeff, value.radicand, value.pi_power)
+        value = Surd().plus(term(), sign)
+        while peek() in ("+", "-"):
+            sign = 1 if take() == "+" else -1
+            value = value.plus(term(), sign)
+        return value
 
     try:
-        value = term()
+        value = expr()
         return value if pos == len(tokens) else None
     except (NeedSympy, ZeroDivisionError, ValueError, OverflowError):
         return None
@@ -778,6 +806,8 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
     """Decide two atoms without sympy, or raise NeedSympy."""
     if _squash(gold) == _squash(pred):
         return True
+    if gold.startswith("\\EQ{"):
+        return _polynomial_equations_equal(gold, pred)
     gn, pn = parse_number(gold), parse_number(pred)
     if gn is not None and pn is not None:
         return numbers_equal(gn, pn)
@@ -787,8 +817,8 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
         return g_text and p_text and " ".join(gold.lower().split()) == " ".join(pred.lower().split())
     if (gn is not None and gn.percent) or (pn is not None and pn.percent):
         raise NeedSympy
-    gs = Surd(gn.value) if gn is not None else parse_surd(gold)  # mixed numbers: parse_number's reading
-    ps = Surd(pn.value) if pn is not None else parse_surd(pred)
+    gs = Surd.of(gn.value) if gn is not None else parse_surd(gold)  # mixed numbers: parse_number's reading
+    ps = Surd.of(pn.value) if pn is not None else parse_surd(pred)
     if gs is not None and ps is not None:
         if gs == ps:
             return True
@@ -805,6 +835,30 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
         if gp is not None and pp is not None and (any(gp) or any(pp)):
             return gp == pp
     raise NeedSympy
+
+
+def equation_sides(eq: str) -> tuple[str, str]:
+    """The two sides of the "\\EQ{lhs}{rhs}" atom that compare() builds for a pair of equations."""
+    close = _matching_brace(eq, 3)
+    if close is None:
+        raise NeedSympy
+    return eq[4:close], eq[close + 2 : -1]
+
+
+def _polynomial_equations_equal(gold: str, pred: str) -> bool:
+    """Equations with polynomial sides are equal when lhs - rhs of one is a nonzero multiple of the other's."""
+    polys = [parse_poly(side) for side in (*equation_sides(gold), *equation_sides(pred))]
+    if any(p is None for p in polys):
+        raise NeedSympy
+    g = _poly_add(polys[0], polys[1], -1)
+    p = _poly_add(polys[2], polys[3], -1)
+    if not g or not p:
+        return not g and not p
+    mono, coeff = next(iter(p.items()))
+    if mono not in g:
+        return False
+    ratio = g[mono] / coeff
+    return g == {m: c * ratio for m, c in p.items()}
 
 
 def choice_letter(gold: str) -> str | None:

@@ -30,11 +30,11 @@ from verifiers._math_compare import (
     check_caps,
     compare,
     decimal_matches,
+    equation_sides,
     normalize,
     parse_number,
     parse_structure,
 )
-from verifiers._math_extract import _matching_brace
 
 _CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=False)
 _I = sympy.Symbol("i")
@@ -192,8 +192,7 @@ def _equations_equal(gold: str, pred: str, notes: list[str]) -> bool:
     """Two equations are equal when lhs - rhs of one is a nonzero constant multiple of the other's."""
     sides = []
     for text, is_gold in ((gold, True), (pred, False)):
-        close = _matching_brace(text, 3)
-        left, right = text[4:close], text[close + 2 : -1]
+        left, right = equation_sides(text)
         try:
             sides.append(_parse(left, is_gold) - _parse(right, is_gold))
         except (ValueError, TypeError) as exc:
