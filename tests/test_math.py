@@ -12,7 +12,7 @@ import time
 import pytest
 
 from verifiers import Sample, Status, get_verifier
-from verifiers.math import MathVerifier, check_caps, extract_answer, math_equal
+from verifiers.math import MathVerifier, check_caps, decide_cheap, extract_answer, math_equal
 
 SLACK = 0.2  # the promised bound is timeout + 0.2 s
 # Passes every cap, yet expanding it takes sympy far longer than any timeout used here.
@@ -113,6 +113,9 @@ EQUAL = [
     ("\\$5", "5 dollars"),
     ("\\frac{\\sqrt{3}}{2}", "\\frac{3}{2\\sqrt{3}}"),
     ("1 - \\sqrt{2}", "-\\sqrt{2} + 1"),
+    ("\\frac{1+\\sqrt{5}}{2}", "\\frac{\\sqrt{5}+1}{2}"),
+    ("(1+\\sqrt{2})^2", "3+2\\sqrt{2}"),
+    ("\\frac{1+\\sqrt{5}}{2}", "1.618"),
     ("\\frac{\\pi}{2}", "pi/2"),
     ("-1 + e^{16}", "-1 + exp(16)"),
     ("2\\sqrt{2}", "sqrt(8)"),
@@ -158,6 +161,8 @@ UNEQUAL = [
     ("\\{1, 2\\}", "\\{1, 2, 3\\}"),
     ("x^2+2x+1", "(x-1)^2"),
     ("x^2", "y^2"),
+    ("\\frac{1+\\sqrt{5}}{2}", "\\frac{1-\\sqrt{5}}{2}"),
+    ("\\frac{1+\\sqrt{5}}{2}", "1.6"),
     ("2a+3b", "3a+2b"),
     ("y = 2x + 3", "y = 2x - 3"),
     ("x > 3", "x \\ge 3"),
@@ -180,6 +185,22 @@ def test_equal_pairs(verifier, gold, pred):
 def test_unequal_pairs(verifier, gold, pred):
     s = score(verifier, gold, f"\\boxed{{{pred}}}")
     assert (s.value, s.status) == (0.0, Status.OK), s.info
+
+
+@pytest.mark.parametrize(
+    "gold, pred",
+    [
+        ("1/3", "0.333"),
+        ("\\frac{1+\\sqrt{5}}{2}", "\\frac{\\sqrt{5}+1}{2}"),
+        ("\\frac{\\pi}{4}", "\\pi/4"),
+        ("x^2+10x+25", "(x+5)^2"),
+        ("2x - y + 3 = 0", "y = 2x + 3"),
+        ("\\{1, 2\\}", "\\{2, 1\\}"),
+        ("(0, 1]", "0 < x \\le 1"),
+    ],
+)
+def test_common_shapes_are_decided_without_sympy(gold, pred):
+    assert decide_cheap(gold, pred) is not None
 
 
 def test_pi_rounded_is_accepted_but_truncated_low_precision_is_not():
