@@ -96,16 +96,12 @@ def rl_workload(n_prompts: int, group: int, seed: int = 0) -> list[tuple[str, st
                 [f"\\frac{{\\pi}}{{{a}}}", f"\\pi/{a}"],
                 [f"\\frac{{\\pi}}{{{a + 1}}}"],
             )
-        if kind < 0.90:  # sums of surds: these need sympy
-            a, b = rng.randint(1, 9), rng.choice([2, 3, 5, 7])
+        if kind < 0.90:  # a surd written with a radical denominator: only sympy rationalises it
+            a, b = rng.randint(1, 4), rng.choice([2, 3, 5, 7, 11])
             return (
-                f"\\frac{{{a}+\\sqrt{{{b}}}}}{{2}}",
-                [
-                    f"\\frac{{{a}+\\sqrt{{{b}}}}}{{2}}",
-                    f"\\frac{{\\sqrt{{{b}}}+{a}}}{{2}}",
-                    f"{a}/2 + \\sqrt{{{b}}}/2",
-                ],
-                [f"\\frac{{{a}-\\sqrt{{{b}}}}}{{2}}", f"{a}+\\sqrt{{{b}}}"],
+                f"\\sqrt{{{b}}}-{a}",
+                [f"\\sqrt{{{b}}}-{a}", f"\\frac{{{b - a * a}}}{{\\sqrt{{{b}}}+{a}}}"],
+                [f"\\sqrt{{{b}}}+{a}", f"\\frac{{{b - a * a}}}{{\\sqrt{{{b}}}-{a}}}"],
             )
         if kind < 0.93:
             a, b = rng.randint(-9, 9), rng.randint(-9, 9)
