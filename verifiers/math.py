@@ -33,7 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -223,36 +223,39 @@ class MathVerifier(Verifier):
         each with its own `timeout` counted from when a worker takes it."""
         scores: list[Score | None] = [None] * len(samples)
         pending: dict[tuple[str, str], list[int]] = {}  # one worker task per distinct pair
-        for i, sample in enumerate(samples):
-            gold, pred, early = self._prepare(sample)
-            if early is not None:
-                scores[i] = early
-                continue
-            cached = _cache.get((gold, pred))
-            verdict = cached if cached is not None else decide_cheap(gold, pred)
-            if verdict is None:
-                pending.setdefault((gold, pred), []).append(i)
-                continue
-            _cache.put((gold, pred), verdict)
-            scores[i] = _to_score(verdict, gold, pred)
-        if pending:
-            pool = self._get_pool()
-            tasks = sorted(pending)  # same gold together: its parse stays cached in one worker
-
-            def work(pair: tuple[str, str]) -> Verdict:
-                verdict = _run_guarded(pool, pair, timeout=self.timeout)
-                _cache.put(pair, verdict)
-                return verdict
-
-            if len(tasks) == 1:
-                verdicts = [work(tasks[0])]
-            else:
-                with ThreadPoolExecutor(max_workers=min(pool.size, len(tasks))) as ex:
-                    verdicts = list(ex.map(work, tasks))
-            for pair, verdict in zip(tasks, verdicts, strict=True):
+        futures: dict[tuple[str, str], Future[Verdict]] = {}
+        executor: ThreadPoolExecutor | None = None
+        try:
+            for i, sample in enumerate(samples):
+                gold, pred, early = self._prepare(sample)
+                if early is not None:
+                    scores[i] = early
+                    continue
+                pair = (gold, pred)
+                verdict = _cache.get(pair) or decide_cheap(gold, pred)
+                if verdict is not None:
+                    _cache.put(pair, verdict)
+                    scores[i] = _to_score(verdict, gold, pred)
+                    continue
+                if pair not in futures:  # start sympy now, while this thread goes on with the cheap ones
+                    if executor is None:
+                        pool = self._get_pool()
+                        executor = ThreadPoolExecutor(max_workers=pool.size, thread_name_prefix="math")
+                    futures[pair] = executor.submit(self._run_one, pool, pair)
+                pending.setdefault(pair, []).append(i)
+            for pair, future in futures.items():
+                verdict = future.result()
                 for i in pending[pair]:
                     scores[i] = _to_score(verdict, *pair)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True)
         return [s if s is not None else error_score("internal: sample left unscored") for s in scores]
+
+    def _run_one(self, pool: Any, pair: tuple[str, str]) -> Verdict:
+        verdict = _run_guarded(pool, pair, timeout=self.timeout)
+        _cache.put(pair, verdict)
+        return verdict
 
     def _prepare(self, sample: Sample) -> tuple[str, str, Score | None]:
         ref = sample.reference
