@@ -1,12 +1,13 @@
 """Local sandbox: Linux namespaces + rlimits, no daemon. The embedded default backend.
 
-Each run starts one sandbox process tree and feeds the job to runner.py on stdin:
+Each run starts one sandbox process tree and feeds it runner.py (compiled once, as a
+marshalled code object) and the job on stdin:
 
-    [setpriv --reuid 65534 (when root)] --pdeathsig KILL
+    setpriv [--reuid 65534 --regid 65534 --clear-groups (when root)] --pdeathsig KILL
       bwrap --unshare-all --unshare-user --disable-userns --die-with-parent --as-pid-1
             --uid 65534 --ro-bind /usr /usr (+ /lib* links) --proc /proc --dev /dev
-            --tmpfs /tmp (size-limited, the work dir) --ro-bind runner.py --clearenv
-        python3 -I runner.py -
+            --tmpfs /tmp (size-limited, the work dir) --clearenv
+        python3 -I -c BOOTSTRAP -
 
 What that gives the program: an unprivileged uid (65534 on the host as well when we are
 root), no capabilities, new user/pid/net/mount/ipc/uts/cgroup namespaces (no network but
@@ -51,7 +52,12 @@ from sandboxes.suite import RunResult
 
 RUNNER_PATH = Path(__file__).resolve().parent / "runner.py"
 SANDBOX_UID = 65534  # "nobody"
-INSIDE_RUNNER = "/opt/r1-verifiers/runner.py"
+# The runner arrives on stdin as a code object compiled once by the sandbox's interpreter
+# (compiling runner.py on every start cost ~12 ms), followed by the job.
+BOOTSTRAP = (
+    "import marshal, sys; r = sys.stdin.buffer; n = int.from_bytes(r.read(4), 'big'); "
+    "exec(marshal.loads(r.read(n)), {'__name__': '__main__', '__builtins__': __builtins__})"
+)
 ISOLATIONS = ("auto", "bwrap", "unshare")
 
 
@@ -89,6 +95,7 @@ class LocalSandbox:
         self.is_root = os.geteuid() == 0
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._closed = False
+        self._runner_code = _compile_runner(self.python)
         self.isolation = self._pick(isolation)
 
     # ------------------------------------------------------------ public
@@ -135,7 +142,7 @@ class LocalSandbox:
         return opts
 
     def _execute(self, suite: suites.Suite, job: dict[str, Any]) -> RunResult:
-        payload = json.dumps(job).encode()
+        payload = self._runner_code + json.dumps(job).encode()
         # The runner's output is bounded: JSON escapes a control byte as 6 bytes at most.
         cap = len(job["cases"]) * 6 * (job["output_limit_bytes"] + job["stderr_limit_bytes"]) + (1 << 20)
         try:
@@ -168,12 +175,7 @@ class LocalSandbox:
         return suites.grade(suite, raw)
 
     def _command(self, argv: list[str] | None = None) -> list[str]:
-        argv = argv or [
-            self.python,
-            "-I",
-            INSIDE_RUNNER if self.isolation == "bwrap" else str(RUNNER_PATH),
-            "-",
-        ]
+        argv = argv or [self.python, "-I", "-c", BOOTSTRAP, "-"]
         drop = ["--reuid", str(SANDBOX_UID), "--regid", str(SANDBOX_UID), "--clear-groups"]
         setpriv = [
             "setpriv",
@@ -200,7 +202,7 @@ class LocalSandbox:
             args += ["--ro-bind", prefix, prefix]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(self.tmp_mb << 20), "--perms", "1777", "--tmpfs", "/tmp"]
-        args += ["--ro-bind", str(RUNNER_PATH), INSIDE_RUNNER, "--chdir", "/tmp", "--clearenv"]
+        args += ["--chdir", "/tmp", "--clearenv"]
         for key, value in _SANDBOX_ENV.items():
             args += ["--setenv", key, value]
         return args
@@ -237,6 +239,25 @@ class LocalSandbox:
         if result.status == "passed":
             return None
         return str(result.info.get("error") or f"a trivial program ended with status {result.status}")[-300:]
+
+
+def _compile_runner(python: str) -> bytes:
+    """runner.py as a length-prefixed marshalled code object of `python`'s own version."""
+    script = "import marshal, sys; sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), 'runner.py', 'exec')))"
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-c", script],
+            input=RUNNER_PATH.read_bytes(),
+            capture_output=True,
+            timeout=60,
+            env=_scrubbed_env(),
+            cwd="/",
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"the sandbox interpreter {python} does not run: {exc}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        raise RuntimeError(f"the sandbox interpreter {python} failed: {proc.stderr.decode()[-300:]}")
+    return len(proc.stdout).to_bytes(4, "big") + proc.stdout
 
 
 _SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}

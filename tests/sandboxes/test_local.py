@@ -136,7 +136,7 @@ def test_bad_options_raise():
 
 
 def test_unusable_interpreter_says_why():
-    with pytest.raises(RuntimeError, match="no local sandbox isolation works"):
+    with pytest.raises(RuntimeError, match="interpreter /nonexistent/python3"):
         LocalSandbox(python="/nonexistent/python3")
 
 
