@@ -453,10 +453,15 @@ def _python_child(job: dict, program, case: dict, nonce: str) -> None:
     except SystemExit as exc:
         exit_code = _exit_code(exc)
     except BaseException as exc:  # the program's own error: report it like python would
-        import traceback
-
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
         exit_code = 1
+        if isinstance(exc, MemoryError):
+            main.__dict__.clear()  # free the program's data so the report itself can allocate
+        try:
+            import traceback
+
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
+        except BaseException:  # noqa: B036 - still say what it was, without allocating much
+            _write_all(2, b"\n" + type(exc).__name__.encode("ascii", "replace") + b"\n")
     if record is not None and exit_code == 0:
         _write_all(DONE_FD, (nonce + "\n" + record).encode("utf-8", "replace"))
     try:
