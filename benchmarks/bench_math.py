@@ -158,11 +158,14 @@ def run_accuracy(rows: list[dict], verifier: MathVerifier) -> tuple[dict, dict, 
         start = time.perf_counter()
         s = verifier.score(Sample(row["completion"], reference=row["gold"]))
         ours_lat.append(time.perf_counter() - start)
-        ours_ok[row["category"]].append((s.value == 1.0) == row["label"])
+        split = f"split: {row.get('note', 'dev') if row.get('note', '').startswith('holdout') else 'dev'}"
+        for key in (row["category"], split):
+            ours_ok[key].append((s.value == 1.0) == row["label"])
         start = time.perf_counter()
-        got = mv_safe(row["gold"], row["completion"])
+        got = mv_safe(row["gold"], _visible(row["completion"]))
         mv_lat.append(time.perf_counter() - start)
-        mv_ok[row["category"]].append(got == row["label"])
+        for key in (row["category"], split):
+            mv_ok[key].append(got == row["label"])
     return ours_ok, mv_ok, ours_lat, mv_lat
 
 
@@ -223,12 +226,13 @@ def main() -> None:
         verifier.warm_up()
         ours_ok, mv_ok, ours_lat, mv_lat = run_accuracy(rows, verifier)
         print("| category | cases | ours | math-verify |\n|---|---:|---:|---:|")
-        for cat in ours_ok:
+        categories = [c for c in ours_ok if not c.startswith("split:")]
+        for cat in categories + sorted(c for c in ours_ok if c.startswith("split:")):
             n = len(ours_ok[cat])
             print(f"| {cat} | {n} | {sum(ours_ok[cat]) / n:.0%} | {sum(mv_ok[cat]) / n:.0%} |")
-        total = sum(len(v) for v in ours_ok.values())
-        o_all = sum(sum(v) for v in ours_ok.values()) / total
-        m_all = sum(sum(v) for v in mv_ok.values()) / total
+        total = sum(len(ours_ok[c]) for c in categories)
+        o_all = sum(sum(ours_ok[c]) for c in categories) / total
+        m_all = sum(sum(mv_ok[c]) for c in categories) / total
         print(f"| **all** | {total} | **{o_all:.1%}** | **{m_all:.1%}** |\n")
 
         print("| latency per sample (labelled set, one at a time) | p50 | p99 | max |\n|---|---:|---:|---:|")
@@ -281,9 +285,14 @@ def sympy_share(pairs: list[tuple[str, str]]) -> float:
 
 
 def _as_text(completion) -> str:
-    from verifiers.core import completion_text
+    return completion if isinstance(completion, str) else _visible(completion)
 
-    return completion_text(completion)
+
+def _visible(completion) -> str:
+    """What math-verify gets from a chat completion in TRL: the message content, without reasoning."""
+    from verifiers.core import split_completion
+
+    return split_completion(completion)[1]
 
 
 if __name__ == "__main__":
