@@ -282,29 +282,18 @@ class DockerSandbox:
         if uid is not None and not 0 < uid < 65536:
             raise ValueError(f"uid must be an unprivileged uid in 1..65535, got {uid}")
         self.uid = uid
-        self.owner = owner_id()
-        self.pool_id = os.urandom(8).hex()
         agent = _AGENT.encode()
         hello = json.dumps({"runner": RUNNER_PATH.read_text(), "output_cap": max_output_bytes}).encode()
         self._hello = struct.pack(">I", len(agent)) + agent + struct.pack(">I", len(hello)) + hello
-        try:
-            self.client = docker_client or docker.from_env(max_pool_size=self.max_concurrency + 4)
-            self.client.ping()
-        except Exception as exc:
-            raise RuntimeError(f"no Docker daemon is reachable: {exc}") from None
+        self._docker_client = docker_client
+        self._closed = False
+        self._fork_lock = threading.Lock()
+        self._new_pool()
         try:
             self.client.images.get(image)
         except docker.errors.ImageNotFound:
+            self.close()
             raise RuntimeError(f"sandbox image {image!r} is missing: run `verifiers sandbox build`") from None
-
-        self._cond = threading.Condition()
-        self._idle: list[_Container] = []
-        self._count = 0  # containers idle + busy + being replaced
-        self._closed = False
-        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1v-docker-pool")
-        # Removes the pool's containers at close(), on garbage collection, or at interpreter exit
-        # for a sandbox that was never closed; the reaper covers a process that was killed.
-        self._finalizer = weakref.finalize(self, _remove_pool, self.client, self.pool_id)
         reap_orphans(self.client)
         warm = min(self.max_concurrency, self.max_concurrency if prewarm is None else prewarm)
         if warm > 0:
@@ -317,6 +306,33 @@ class DockerSandbox:
             if not self._idle:
                 self.close()
                 raise RuntimeError(f"could not start sandbox containers: {futures[0].exception()}")
+
+    def _new_pool(self) -> None:
+        """Fresh pool state for this process: daemon connection, owner labels, no containers yet."""
+        import docker
+
+        self._pid = os.getpid()
+        self.owner = owner_id()
+        self.pool_id = os.urandom(8).hex()
+        try:
+            self.client = self._docker_client or docker.from_env(max_pool_size=self.max_concurrency + 4)
+            self.client.ping()
+        except Exception as exc:
+            raise RuntimeError(f"no Docker daemon is reachable: {exc}") from None
+        self._cond = threading.Condition()
+        self._idle: list[_Container] = []
+        self._count = 0  # containers idle + busy + being replaced
+        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="r1v-docker-pool")
+        # Removes the pool's containers at close(), on garbage collection, or at interpreter exit
+        # for a sandbox that was never closed; the reaper covers a process that was killed.
+        self._finalizer = weakref.finalize(self, _remove_pool, self.client, self.pool_id, self._pid)
+
+    def _after_fork(self) -> None:
+        """A forked child must not talk over its parent's container channels or remove its
+        parent's containers: it forgets them (without closing) and grows its own pool lazily."""
+        self._finalizer.detach()
+        self._docker_client = None  # its connections are shared with the parent too
+        self._new_pool()
 
     # ------------------------------------------------------------ public
 
@@ -331,6 +347,10 @@ class DockerSandbox:
         """
         if self._closed:
             raise RuntimeError("DockerSandbox is closed")
+        if os.getpid() != self._pid:
+            with self._fork_lock:
+                if os.getpid() != self._pid:
+                    self._after_fork()
         suite = suites.validate(tests)
         job = suites.build_job(code, suite, language, stop_on_error=stop_on_error)
         deadline_s = suites.job_wall_limit(job, self.slack_s)
@@ -352,6 +372,10 @@ class DockerSandbox:
 
     def close(self) -> None:
         """Remove this sandbox's containers (also ones still running) and reap orphans. Idempotent."""
+        if os.getpid() != self._pid:  # forked, never used here: the containers are the parent's
+            self._closed = True
+            self._finalizer.detach()
+            return
         with self._cond:
             if self._closed:
                 return
@@ -635,7 +659,9 @@ def _oom_killed(container: Any) -> bool:
     return False
 
 
-def _remove_pool(client: Any, pool_id: str) -> None:
+def _remove_pool(client: Any, pool_id: str, pid: int) -> None:
+    if os.getpid() != pid:  # a forked child exiting: these are its parent's containers
+        return
     try:
         for c in client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={pool_id}"}):
             _remove(c)

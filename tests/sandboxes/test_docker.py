@@ -343,6 +343,32 @@ def test_a_pool_never_closed_is_removed_at_exit(client):
     assert out.stdout.strip() and _owned(client, out.stdout.strip()) == []
 
 
+FORK_SCRIPT = """
+import os, sys
+from sandboxes.docker import DockerSandbox
+suite = {"type": "stdio", "cases": [{"input": "1 2", "output": "3"}]}
+code = "print(sum(map(int, input().split())))"
+sb = DockerSandbox(max_concurrency=1)
+first = sb.run(code, suite).info["container"]
+pid = os.fork()
+if pid == 0:  # the child runs on its own pool, then exits normally (atexit runs)
+    result = sb.run(code, suite)
+    sys.exit(0 if result.status == "passed" and result.info["container"] != first else 3)
+_, status = os.waitpid(pid, 0)
+again = sb.run(code, suite)
+print(os.waitstatus_to_exitcode(status), again.status, again.info["container"] == first)
+sb.close()
+"""
+
+
+def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(client):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.split() == ["0", "passed", "True"], out.stderr[-2000:]
+
+
 def test_missing_image_is_a_clear_error(client):
     with pytest.raises(RuntimeError, match="verifiers sandbox build"):
         _new_sandbox(image="r1-verifiers/no-such-image:latest")
