@@ -250,8 +250,11 @@ class DockerSandbox:
     uid:             the uid programs run as (default: random per container, see above).
     slack_s:         added to the suite's total budget for the outer deadline.
     max_output_bytes: cap on the harness's result read from a run.
+    docker_client:   a docker.DockerClient to use instead of docker.from_env().
     Raises RuntimeError when the daemon is unreachable or the image is missing
-    (build it with `verifiers sandbox build`).
+    (build it with `verifiers sandbox build`). Memory is one budget per container: all
+    processes of a run share memory_mb (a suite's memory_mb is a per-process limit inside it).
+    Fork-safe: a forked child leaves its parent's containers alone and starts its own pool.
     """
 
     def __init__(
