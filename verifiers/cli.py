@@ -307,8 +307,11 @@ def cmd_sandbox_build(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     Console(stderr=True).print("building the sandbox images (this can take minutes the first time)")
-    for line in build_images(force=args.force):
-        Console().print(line)
+    try:
+        for line in build_images(force=args.force):
+            Console().print(line, markup=False, highlight=False)
+    except RuntimeError as exc:  # no daemon, no debootstrap, not root, a failed build
+        raise UsageError(f"sandbox build failed: {exc}") from None
     return EXIT_OK
 
 
