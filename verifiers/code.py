@@ -88,7 +88,7 @@ class CodeVerifier(Verifier):
         return self.score_batch([sample])[0]
 
     def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
-        prepared = [self._prepare(s) for s in samples]
+        prepared = [self._safe_prepare(s) for s in samples]
         runs = [i for i, p in enumerate(prepared) if not isinstance(p, Score)]
         scores: list[Any] = list(prepared)
         if runs:
@@ -111,6 +111,12 @@ class CodeVerifier(Verifier):
         self.__init__(**params)
 
     # ------------------------------------------------------------ internals
+
+    def _safe_prepare(self, sample: Sample) -> Score | tuple[str, Any, str]:
+        try:
+            return self._prepare(sample)
+        except Exception as exc:  # a bug on one odd sample must not lose the batch
+            return error_score(f"{type(exc).__name__}: {exc}")
 
     def _prepare(self, sample: Sample) -> Score | tuple[str, Any, str]:
         """Either the final Score (no program, bad reference) or (program, suite, language)."""
