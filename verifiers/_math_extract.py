@@ -22,8 +22,10 @@ def extract_answer(completion: Completion) -> str | None:
     nothing at all when a <think> block is left open. Order: the last <answer>...</answer> block (searched
     again for a box, an "answer is" phrase or bold, else taken whole), the last \\boxed{}, the last
     "final answer is ..." / "answer: ..." phrase, the last **bold** span, then plain forms: a short
-    completion taken whole, else the last $math$ of the last line, else the last number of the last line.
-    A hedge ("3 or 5", "\\boxed{3} or \\boxed{5}") is not an answer.
+    completion taken whole, else the last $math$ of the last line, else the math a sentence ends with
+    ("... gives 1 - \\sqrt{2}"), else the last number of the last line (not when that line holds many
+    numbers or several equations). A hedge ("either 3 or 5", "\\boxed{3} or \\boxed{5}") is no answer;
+    "3 or 5" is returned as written and compares as the list [3, 5], which never equals one value.
     """
     try:
         _, text = split_completion(completion)
