@@ -3,7 +3,8 @@
 `check(gold, pred)` runs the same structural comparison as verifiers.math, but atoms the cheap path cannot
 decide are parsed with latex2sympy2_extended and compared with sympy:
 - exact against exact: the difference must be exactly zero (a nonzero rational difference is final; a
-  numeric difference above 1e-30 is final; otherwise simplify must prove zero). No evalf-with-chop.
+  numeric difference above 1e-30 is final; otherwise expand, radsimp or simplify must prove zero; a
+  random rational point rejects most unequal symbolic pairs first). No evalf-with-chop.
 - a float on either side: a written decimal is matched by rounding/truncation to its places (see
   verifiers._math_compare.decimal_matches); float expressions use a relative tolerance of 1e-6.
 - a lone symbol "i" on both sides is the imaginary unit.
