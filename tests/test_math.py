@@ -171,6 +171,8 @@ UNEQUAL = [
     ("\\text{Tuesday}", "Monday"),
     ("50\\%", "5"),
     ("5", "3 or 5"),  # two candidates are a list, never equal to one value
+    ("12", "3 4"),  # juxtaposed numbers are not a product
+    ("0.3", "3.0.1"),  # a malformed number is rejected, not read as 3.0 * 0.1
     ("\\frac{9}{2^3}", "1.13"),  # exact and terminating: no rounding allowance
 ]
 

@@ -541,6 +541,10 @@ _PI_50 = "3.14159265358979323846264338327950288419716939937510"
 MAX_RADICAND = 10**8  # square-free part by trial division stays under a millisecond
 
 
+def _starts_number(token: str | None) -> bool:
+    return token is not None and (token[0].isdigit() or token[0] == ".")
+
+
 def _surd_from(terms: dict[Basis, Fraction]) -> Surd:
     return Surd(tuple(sorted((b, c) for b, c in terms.items() if c != 0)))
 
@@ -629,6 +633,8 @@ def parse_surd(s: str) -> Surd | None:
                 continue
             if peek() in ("\\cdot", "\\times", "*"):
                 take()
+            elif _starts_number(peek()):
+                raise NeedSympy  # "3 4", "\\sqrt{2}3": a number after a factor is no product we read
             value = value.times(factor())
         return value
 
@@ -770,6 +776,8 @@ def parse_poly(s: str) -> Poly | None:
                 continue
             if peek() in ("*", "\\cdot", "\\times"):
                 take()
+            elif _starts_number(peek()):
+                raise NeedSympy  # "3 4", "x2": a number after a factor is no product we read
             value = _poly_mul(value, factor())
         return value
 
@@ -887,6 +895,8 @@ def check_caps(s: str) -> str | None:
         return "unbalanced braces"
     if worst > MAX_DEPTH:
         return f"nesting deeper than {MAX_DEPTH}"
+    if re.search(r"\d\.\d+\.\d", s):
+        return "a malformed number (two decimal points)"
     if any(len(d) > MAX_NUMBER_DIGITS for d in re.findall(r"\d+", s)):
         return f"a number longer than {MAX_NUMBER_DIGITS} digits"
     problem = _huge_power(s)
