@@ -403,3 +403,11 @@ def test_unclosed_delimiters_cost_linear_time(opening):
     start = time.monotonic()
     assert language_ratio(text, "en") == 1.0
     assert time.monotonic() - start < 3.0
+
+
+def test_a_short_unsure_latin_sentence_is_judged_by_its_script():
+    # fastText ranks en below nl, fr and ru for this sentence, at low probability
+    assert language_ratio("Loop forever to be safe.", "en") == 1.0
+    assert language_ratio("Loop forever to be safe.", "zh") == 0.0  # Latin letters are never Chinese
+    # a sure label still counts against the target
+    assert language_ratio("Bonjour, je pense que oui.", "en") == 0.0

@@ -79,6 +79,13 @@ UNDETERMINED = "und"  # BCP-47 code for words whose language could not be told
 
 # ---------------------------------------------------------------- language codes
 
+# lid.176 languages not written in the Latin script: a Latin-script chunk cannot be in them.
+NON_LATIN = frozenset(
+    """am ar arz as av azb ba be bg bh bn bo bpy bxr ce ckb cv dv el fa gom gu he hi hy ja ka kk km kn
+    ko krc kv ky lez lo mai mhr mk ml mn mr mrj my myv ne new or os pa pnb ps ru rue sa sah sd si sr ta
+    te tg th tt tyv ug uk ur wuu xal xmf yi zh""".split()
+)
+
 # The labels of fastText's lid.176 model (ISO 639 codes).
 LANGUAGES = frozenset(
     """af als am an ar arz as ast av az azb ba bar bcl be bg bh bn bo bpy br bs bxr ca ce ceb ckb co
@@ -294,7 +301,7 @@ def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) ->
     return han, kana
 
 
-def _chunk_language(words: list[str], target: str | None) -> str:
+def _chunk_language(words: list[str], target: str | None, script: str = "") -> str:
     """The language of a chunk of same-script words, by fastText; see the module docstring."""
     sample = words
     if len(words) > SAMPLE_WORDS:  # fastText is a bag of n-grams: an even spread stands for the chunk
@@ -313,6 +320,10 @@ def _chunk_language(words: list[str], target: str | None) -> str:
         return target
     needed = WEAK_PROB if len(words) >= SHORT_WORDS else SURE_PROB
     if len(words) < WEAK_WORDS or prob < needed:  # fastText is not sure: benefit of the doubt
+        if script == "latin" and len(words) < SHORT_WORDS:
+            # fastText's ranking of a few Latin words is noise ("Loop forever to be safe." ranks
+            # en below nl, fr, ru): the script alone says whether the target could be written so
+            return target if target not in NON_LATIN else best
         plausible, _ = _identify(chunk, k=3)
         if any(label == target or label in same for label in plausible):
             return target
@@ -366,8 +377,8 @@ def language_counts(text: str, target: str | None = None) -> Counter:
         kana_text = _KANA_ANYWHERE.search(text) is not None
         for n in han_only:
             counts["ja" if kana_text and n <= SHORT_HAN else "zh"] += n
-    for _, words in chunks:
-        counts[_chunk_language(words, target)] += len(words)
+    for script, words in chunks:
+        counts[_chunk_language(words, target, script)] += len(words)
     return +counts  # drop zero counts
 
 
