@@ -399,3 +399,44 @@ def test_many_threads_share_one_verifier(verifier):
     for t in threads:
         t.join(60)
     assert [r.value for r in results] == [1.0] * len(golds)
+
+
+def test_cheap_path_agrees_with_sympy_on_random_expressions():
+    """Differential check: whatever the cheap path decides alone, sympy (the oracle) must agree."""
+    import random
+
+    import sympy
+
+    x = sympy.Symbol("x")
+    rng = random.Random(7)
+
+    def leaf():
+        return rng.choice(
+            [
+                sympy.Integer(rng.randint(1, 12)),
+                sympy.sqrt(rng.randint(2, 20)),
+                sympy.pi,
+                x,
+                sympy.Rational(rng.randint(1, 9), rng.randint(2, 9)),
+            ]
+        )
+
+    def expr(depth=0):
+        if depth > 2 or rng.random() < 0.3:
+            return leaf()
+        a, b = expr(depth + 1), expr(depth + 1)
+        op = rng.choice("+-*/^")
+        if op == "/":
+            return a / (b if b.is_number and b != 0 else sympy.Integer(2))
+        return {"+": a + b, "-": a - b, "*": a * b, "^": a ** rng.randint(2, 3)}[op]
+
+    decided = 0
+    for _ in range(300):
+        e1 = expr()
+        e2 = rng.choice([sympy.expand(e1), sympy.factor(e1), e1 + sympy.Rational(1, 1000), expr()])
+        verdict = decide_cheap(sympy.latex(e1), sympy.latex(e2))
+        if verdict is None:
+            continue
+        decided += 1
+        assert verdict.equal == (sympy.simplify(e1 - e2) == 0), (sympy.latex(e1), sympy.latex(e2))
+    assert decided > 150  # the cheap path carries most of these
