@@ -6,7 +6,7 @@ decide are parsed with latex2sympy2_extended and compared with sympy:
   numeric difference above 1e-30 is final; otherwise expand, radsimp or simplify must prove zero; a
   random rational point rejects most unequal symbolic pairs first). No evalf-with-chop.
 - a float on either side: a written decimal is matched by rounding/truncation to its places (see
-  verifiers._math_compare.decimal_matches); float expressions use a relative tolerance of 1e-6.
+  verifiers._math_exact.decimal_matches); float expressions use a relative tolerance of 1e-6.
 - a lone symbol "i" on both sides is the imaginary unit.
 Parsed atoms are cached (LRU), so the G completions of a GRPO group parse their shared gold once. A parse
 error in the gold makes the reference invalid; one in the prediction makes the pair unequal. Every input
@@ -24,18 +24,15 @@ import sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
 
 from verifiers._math_compare import (
-    NeedSympy,
     Part,
-    _terminates,
     cheap_atom_equal,
     check_caps,
     compare,
-    decimal_matches,
     equation_sides,
     normalize,
-    parse_number,
     parse_structure,
 )
+from verifiers._math_exact import NeedSympy, _terminates, decimal_matches, parse_number
 
 _CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=False)
 _I = sympy.Symbol("i")

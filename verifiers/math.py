@@ -4,8 +4,9 @@
     math_equal(gold, pred, *, timeout=5.0) -> bool
     MathVerifier(timeout=5.0, workers=None)      registered as "math"
 
-Parts: _math_extract.py (extraction), _math_compare.py (normalisation, structure, exact comparison, caps),
-_math_sympy.py (the sympy side, imported only in workers), _math_pool.py (the worker processes).
+Parts: _math_extract.py (extraction), _math_compare.py (normalisation, structure, caps, the cheap atom
+comparison), _math_exact.py (exact numbers, surds, polynomials), _math_sympy.py (the sympy side, imported
+only in workers), _math_pool.py (the worker processes).
 
 How a pair is decided, cheapest first:
 1. Both strings are normalised (boxes, $, \\text{}, \\left, units, degrees, thousands separators, plain-text
@@ -41,7 +42,6 @@ from typing import Any
 from verifiers._math_compare import (
     _PRED_CHOICE_RE,
     MAX_ANSWER_CHARS,
-    NeedSympy,
     _squash,
     cheap_atom_equal,
     check_caps,
@@ -50,6 +50,7 @@ from verifiers._math_compare import (
     normalize,
     parse_structure,
 )
+from verifiers._math_exact import NeedSympy
 from verifiers._math_extract import extract_answer
 from verifiers.core import Sample, Score, Status, Verifier, error_score
 
