@@ -48,7 +48,9 @@ def make_row(i: int, rng: random.Random) -> dict:
         else:
             parts.append(rng.choice([EN, CODE, MATH]))
     thinking = "".join(parts)
-    prompt = "计算 1/3 + 1/6。" if kind == "zh" else "Compute 1/3 + 1/6."
+    # prompts long enough for `target: auto` to tell their language, so every row is scored for it
+    prompt = ("请计算三分之一加六分之一，并把结果化简。" if kind == "zh"
+              else "Please compute one third plus one sixth and simplify the result.")
     answer = rng.choice(["<answer>\\frac{1}{2}</answer>", "<answer>1/2</answer> trailing", "1/2"])
     return {"id": i, "prompt": prompt, "completion": f"<think>\n{thinking}\n</think>\n{answer}", "task": "math"}
 
@@ -123,9 +125,11 @@ def main() -> None:
                           "  language: {verifier: language, weight: 0.2, params: {target: auto}}\n")
         size_mb = data.stat().st_size / 1e6
         cli = {w: time_cli(data, config, w) for w in (1, 2)}
+        scored = [json.loads(line) for line in data.with_suffix(".w1.out.jsonl").open()]
+        applied = sum(r["components"]["language"] is not None for r in scored) / len(scored)
 
     thoughts = [split_completion(r["completion"])[1].split("</think>")[0] for r in rows[: args.calls]]
-    targets = ["zh" if r["prompt"].startswith("计算") else "en" for r in rows[: args.calls]]
+    targets = ["zh" if r["prompt"].startswith("请") else "en" for r in rows[: args.calls]]
     pairs = list(zip(thoughts, targets, strict=True))
     language_ratio(*pairs[0])  # load the model outside the timing
     ours = rate(lambda p: language_ratio(*p), pairs)
@@ -139,6 +143,7 @@ def main() -> None:
 
     print(f"Machine: {machine()}\n")
     print(f"`verifiers score`, format + language, {args.rows} rows ({size_mb:.1f} MB), wall clock incl. start-up:\n")
+    print(f"(the language component applied to {applied:.0%} of the rows)\n")
     print("| workers | seconds | rows/s |\n|---|---|---|")
     for w, s in cli.items():
         print(f"| {w} | {s:.2f} | {args.rows / s:,.0f} |")
