@@ -27,6 +27,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_score.py
+	$(BIN)/python benchmarks/bench_math.py
+	$(BIN)/python benchmarks/bench_code.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
