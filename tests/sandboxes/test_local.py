@@ -74,11 +74,20 @@ with get_sandbox("local", isolation=sys.argv[1]) as sb:
 
 
 @pytest.mark.parametrize("isolation", [pytest.param("bwrap", marks=needs_bwrap), "unshare"])
-def test_works_for_a_non_root_user(isolation):
+def test_works_for_a_non_root_user(isolation, tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("needs root to switch to an unprivileged user")
     if not os.path.exists("/usr/bin/python3"):
         pytest.skip("needs a system python3 readable by other users")
+    # The checkout may sit where uid 1000 cannot read (a private temp dir): give it a copy.
+    readable = tmp_path_factory.mktemp("nonroot")
+    shutil.copytree(REPO / "sandboxes", readable / "sandboxes", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [readable, *readable.parents]:
+        if path == Path(path.anchor):
+            break
+        path.chmod(path.stat().st_mode | 0o755)
+    for path in readable.rglob("*"):
+        path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o644))
     proc = subprocess.run(
         [
             "setpriv",
@@ -96,7 +105,7 @@ def test_works_for_a_non_root_user(isolation):
         text=True,
         timeout=60,
         cwd="/",
-        env={"PYTHONPATH": str(REPO), "PATH": os.environ["PATH"]},
+        env={"PYTHONPATH": str(readable), "PATH": os.environ["PATH"]},
     )
     assert proc.returncode == 0, proc.stderr
     mode, status, uid, *_ = proc.stdout.split()
