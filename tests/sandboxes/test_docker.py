@@ -25,27 +25,10 @@ SUITE = {
 }
 
 
-def _docker_client():
-    try:
-        import docker
-
-        client = docker.from_env()
-        client.ping()
-        return client
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but no Docker daemon is reachable: {exc}")
-        pytest.skip(f"no Docker daemon: {exc}")
-
-
 @pytest.fixture(scope="module")
-def client():
-    client = _docker_client()
-    from sandboxes.build import build_images
-
-    for _ in build_images():  # a no-op when the image exists
-        pass
-    return client
+def client(docker_image):
+    """A live Docker client with the sandbox image built (skips, or fails under CI=true)."""
+    return docker_image
 
 
 @pytest.fixture(scope="module")
