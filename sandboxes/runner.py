@@ -68,6 +68,11 @@ def run_job(job: dict) -> dict:
     result["compile"] = compiled
     if not compiled["ok"]:
         return result
+    # Work every case's child would repeat is done once here and inherited through fork.
+    os.environ.clear()
+    os.environ.update(CLEAN_ENV, HOME=os.getcwd(), TMPDIR=os.getcwd())
+    if job.get("seccomp", True):
+        _prepare_seccomp()
 
     start = time.monotonic()
     stop = False
@@ -398,8 +403,6 @@ def _enter_child(job: dict, in_fd: int, out_w: int, err_w: int, done_w: int | No
     _prctl(38, 1)  # PR_SET_NO_NEW_PRIVS: setuid binaries gain nothing
     if job.get("seccomp", True):
         _deny_syscalls()
-    os.environ.clear()
-    os.environ.update(CLEAN_ENV, HOME=os.getcwd(), TMPDIR=os.getcwd())
 
 
 def _private_user_namespace() -> bool:
@@ -746,20 +749,32 @@ def _seccomp_program() -> bytes:
     return b"".join(struct.pack("<HBBI", *insn) for insn in prog)
 
 
+_seccomp_filter = None  # (program buffer, sock_fprog), built once per runner before the cases fork
+
+
+def _prepare_seccomp() -> None:
+    """Build the filter in the runner, so each case's child only installs it."""
+    global _seccomp_filter
+    if _seccomp_filter is not None or os.uname().machine != "x86_64":
+        return
+    import ctypes
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    program = _seccomp_program()
+    raw = ctypes.create_string_buffer(program, len(program))
+    _seccomp_filter = (raw, SockFprog(len(program) // 8, ctypes.cast(raw, ctypes.c_void_p)))
+
+
 def _deny_syscalls() -> None:
     """Install the seccomp filter on this process (x86_64 only; elsewhere a no-op)."""
     if os.uname().machine != "x86_64":
         return
     import ctypes
 
-    program = _seccomp_program()
-    raw = ctypes.create_string_buffer(program, len(program))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program) // 8, ctypes.cast(raw, ctypes.c_void_p))
-    if _libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    _prepare_seccomp()
+    if _libc.prctl(22, 2, ctypes.byref(_seccomp_filter[1]), 0, 0) != 0:  # PR_SET_SECCOMP, MODE_FILTER
         raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
