@@ -265,13 +265,13 @@ def print_summary(stats: list[RowStat], elapsed: float, scored: int, resumed: in
     table.add_column("mean", justify="right")
     table.add_column("pass rate", justify="right")
     mean = f"{sum(rewards) / len(rewards):.4f}" if rewards else "-"
-    table.add_row("reward", str(len(stats)), mean, "")
+    table.add_row("reward", str(len(rewards)), mean, "")  # rows with a value; statuses below count all
     for name, values in comp_values.items():
         passed = sum(v >= 1.0 - 1e-9 for v in values) / len(values)
         table.add_row(f"  {name}", str(len(values)), f"{sum(values) / len(values):.4f}", f"{passed:.1%}")
     console.print(table)
     statuses = Counter(s.status for s in stats)
-    status_table = Table(title="status", show_header=True)
+    status_table = Table(title=f"status of {len(stats)} rows", show_header=True)
     status_table.add_column("status")
     status_table.add_column("rows", justify="right")
     for status, n in statuses.most_common():

@@ -8,7 +8,6 @@ misuse (a bad parameter), with a message that names the problem.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import importlib
 import importlib.util
@@ -86,6 +85,8 @@ class Verifier:
         return [self._safe_score(s) for s in samples]
 
     async def ascore_batch(self, samples: Sequence[Sample]) -> list[Score]:
+        import asyncio  # here, not at the top: it is most of `import verifiers`'s cost
+
         return await asyncio.to_thread(self.score_batch, list(samples))
 
     def _safe_score(self, sample: Sample) -> Score:
