@@ -77,11 +77,14 @@ def test_all_good_exits_zero_and_keeps_input_fields(tmp_path, cfg):
 def test_field_mapping_with_dotted_paths(tmp_path):
     cfg = write(tmp_path / "r.yaml", "components:\n  f: {verifier: format}\nroutes:\n  math: [f]\n")
     row = {"response": GOOD, "meta": {"kind": "math"}}
-    src = write(tmp_path / "in.jsonl", json.dumps(row) + "\n")
+    bad = {"uid": "q7"}  # no completion: its error row still carries the mapped id
+    src = write(tmp_path / "in.jsonl", json.dumps(row) + "\n" + json.dumps(bad) + "\n")
     out = tmp_path / "out.jsonl"
     args = ["score", str(src), "--config", str(cfg), "-o", str(out), "-q"]
-    assert main(args + ["--field", "completion=response", "--field", "task=meta.kind"]) == 0
-    assert rows(out)[0]["reward"] == 1.0
+    assert main(args + ["--field", "completion=response", "--field", "task=meta.kind", "--field", "id=uid"]) == 1
+    good, bad = rows(out)
+    assert good["reward"] == 1.0
+    assert bad["id"] == "q7" and "missing field 'response'" in bad["error"]
     assert main(args + ["--field", "bogus=x"]) == 2
 
 

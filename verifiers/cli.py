@@ -110,8 +110,9 @@ def score_lines(reward: Any, lines: list[tuple[int, str]], fields: dict[str, str
     for k, (lineno, raw) in enumerate(lines):
         if k in errors:
             row = {"line": lineno}
-            if rows[k] is not None and "id" in rows[k]:
-                row["id"] = rows[k]["id"]
+            row_id = _MISSING if rows[k] is None else _lookup(rows[k], fields.get("id", "id"))
+            if row_id is not _MISSING:
+                row["id"] = row_id
             row.update(reward=None, status="error", error=errors[k])
             if rows[k] is None:
                 row["raw"] = raw[:200]
