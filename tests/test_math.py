@@ -440,3 +440,23 @@ def test_cheap_path_agrees_with_sympy_on_random_expressions():
         decided += 1
         assert verdict.equal == (sympy.simplify(e1 - e2) == 0), (sympy.latex(e1), sympy.latex(e2))
     assert decided > 150  # the cheap path carries most of these
+
+
+def test_worker_killed_from_outside_is_replaced():
+    """A worker that dies while idle or while starting (OOM killer, kill -9) must not poison the pool."""
+    import signal
+
+    assert decide_cheap("1-\\cos^2 x", "\\sin^2 x") is None and decide_cheap("3", "\\ln(e^{3})") is None
+    with MathVerifier(timeout=10, workers=1) as v:
+        pool = v._get_pool()
+        pool.start_all(wait=0)  # killed before it reports ready
+        for w in list(pool._idle):
+            os.kill(w.proc.pid, signal.SIGKILL)
+            w.proc.wait()
+        s = v.score(Sample("\\boxed{\\sin^2 x}", reference="1-\\cos^2 x"))
+        assert (s.value, s.status) == (1.0, Status.OK), s.info
+        for w in list(pool._idle):  # killed while idle and warm
+            os.kill(w.proc.pid, signal.SIGKILL)
+            w.proc.wait()
+        s = v.score(Sample("\\boxed{\\ln(e^{3})}", reference="3"))
+        assert (s.value, s.status) == (1.0, Status.OK), s.info

@@ -86,14 +86,18 @@ class _Worker:
 
     def check_ready(self) -> bool:
         """Consume the worker's "ready" message if it has arrived (never blocks)."""
-        if not self.ready and self.from_child.poll(0):
-            self.ready = self.from_child.recv() == "ready"
-        return self.ready
+        return self.wait_ready(0)
 
     def wait_ready(self, seconds: float) -> bool:
-        if not self.ready and self.from_child.poll(seconds):
-            self.ready = self.from_child.recv() == "ready"
+        try:
+            if not self.ready and self.from_child.poll(seconds):
+                self.ready = self.from_child.recv() == "ready"
+        except (EOFError, OSError):  # it died while starting: not ready, and never will be
+            return False
         return self.ready
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def kill(self) -> None:
         try:
@@ -162,6 +166,7 @@ class WorkerPool:
 
     def _acquire(self, slot: int, deadline: float | None) -> _Worker | None:
         with self._cond:
+            self._drop_dead()
             while not self._idle:
                 if self._closed:
                     return None
@@ -180,6 +185,14 @@ class WorkerPool:
             self._idle.remove(pick)
             self._busy.add(pick)
             return pick
+
+    def _drop_dead(self) -> None:
+        """Forget idle workers whose process has exited (OOM killer, kill -9, a crash while starting):
+        otherwise each would fail the next task it gets, forever. Their slots start afresh. Lock held."""
+        for w in [w for w in self._idle if not w.alive()]:
+            self._idle.remove(w)
+            w.kill()  # closes its pipes
+            self._started -= 1
 
     def _release(self, worker: _Worker) -> None:
         with self._cond:
