@@ -146,6 +146,9 @@ EQUAL = [
     ("\\text{(C)}", "C"),
     ("\\sqrt{2}", "1.4142"),
     ("1.41", "\\sqrt{2}"),
+    ("B", "B. 42"),
+    ("B", "(B) A right triangle"),
+    ("B", "B) The answer is 12, or 13 in the other case"),
 ]
 
 UNEQUAL = [
@@ -174,6 +177,14 @@ UNEQUAL = [
     ("12", "3 4"),  # juxtaposed numbers are not a product
     ("0.3", "3.0.1"),  # a malformed number is rejected, not read as 3.0 * 0.1
     ("\\frac{9}{2^3}", "1.13"),  # exact and terminating: no rounding allowance
+    ("12", "1 2"),  # separate digits are not one number
+    ("15", "1  5"),
+    ("B", "B or C"),  # naming several choices is a hedge
+    ("B", "(B), (C)"),
+    ("B", "\\text{B and C}"),
+    ("B", "B \\& D"),
+    ("B", "B C"),
+    ("B", "(B) and/or (D) are both right"),
 ]
 
 

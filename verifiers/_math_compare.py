@@ -140,7 +140,11 @@ def _matching_paren(s: str, open_at: int) -> int | None:
 
 
 def _squash(s: str) -> str:
-    return s.replace(" ", "")
+    """s without spaces, except between two digits: "1 2" is not 12 (thousands were merged by normalize)."""
+    return _SPACE_RE.sub("", s)
+
+
+_SPACE_RE = re.compile(r"(?<!\d) +| +(?!\d)")
 
 
 # ---------------------------------------------------------------- structure
@@ -377,6 +381,12 @@ def _as_interval(p: Part) -> Part | None:
 _WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")  # two letters or more
 _CHOICE_RE = re.compile(r"^\(?([A-J])\)?[.:]?$")
 _PRED_CHOICE_RE = re.compile(r"^(?:option\s+|choice\s+|answer\s+)?\(?([A-J])\)?(?:[.:)]|\s|$)", re.IGNORECASE)
+# Another choice after the first (matched from there, so no ^): "B or C", "(B), (C)", or only letters
+# to the end ("B C"); "(B) A right triangle" is one choice and its text.
+_MORE_CHOICES_RE = re.compile(
+    r"\s*(?:[,;/&]|\\&|\band/or\b|\band\b|\bor\b)\s*\(?[A-J]\)?(?:[\s.,;:)]|$)"
+    r"|(?:\s*\(?[A-J]\)?[.,;:]?)+\s*$"
+)
 _LATEX_WORDS = {"infty", "pi", "sqrt", "frac", "cdot", "times"}
 
 

@@ -40,6 +40,7 @@ from fractions import Fraction
 from typing import Any
 
 from verifiers._math_compare import (
+    _MORE_CHOICES_RE,
     _PRED_CHOICE_RE,
     MAX_ANSWER_CHARS,
     _squash,
@@ -89,6 +90,8 @@ def decide_cheap(gold: str, pred: str) -> Verdict | None:
     letter = choice_letter(g)
     if letter is not None:
         m = _PRED_CHOICE_RE.match(p)
+        if m and _MORE_CHOICES_RE.match(p, m.end()):
+            return Verdict(Status.OK, False, "several choices named")  # a hedge, whichever comes first
         return Verdict(Status.OK, bool(m) and m.group(1).upper() == letter)
     problem = check_caps(p)
     if problem:
