@@ -390,6 +390,8 @@ class DockerSandbox:
         self._background.shutdown(wait=True)
         self._finalizer()
         reap_orphans(self.client)
+        if self._docker_client is None:  # our own client: its pooled daemon connections go too
+            self.client.close()
 
     def __enter__(self) -> DockerSandbox:
         return self
@@ -584,10 +586,13 @@ class _Container:
         self.reader = _FrameReader()
 
     def close(self) -> None:
-        try:
-            self.stream.close()
-        except Exception:
-            pass
+        # Closing the SDK's wrapper alone leaves the socket open (the HTTP response under it
+        # holds it until garbage collection): one fd lost per replaced container.
+        for part in (self.stream, self.sock):
+            try:
+                part.close()
+            except Exception:
+                pass
 
 
 class _Reply:

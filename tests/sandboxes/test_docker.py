@@ -316,6 +316,27 @@ def test_close_removes_every_container_and_refuses_new_runs(client):
         sb.run(ADD, SUITE)
 
 
+def test_close_and_replacement_leave_no_open_sockets(client):
+    # A trainer runs many sandboxes and many timeouts: every replaced container's attach
+    # socket and the pool's own daemon connections must be closed, not left to the GC.
+    import gc
+
+    def open_fds():
+        gc.collect()
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_fds()
+    with _new_sandbox(max_concurrency=1) as sb:
+        for _ in range(3):
+            hang = sb.run(
+                "while True: pass",
+                {"type": "stdio", "cases": [{"input": "", "output": ""}], "time_limit_s": 0.2},
+            )
+            assert hang.status == "timeout"
+        assert sb.run(ADD, SUITE).status == "passed"
+    assert open_fds() == before
+
+
 def test_a_pool_never_closed_is_removed_at_exit(client):
     script = "from sandboxes.docker import DockerSandbox\nsb = DockerSandbox(max_concurrency=2)\nprint(sb.pool_id)\n"
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
