@@ -495,7 +495,10 @@ def _call(g: dict, fn_name: str, case: dict) -> str:
 
 def _run_test(g: dict, test, entry_point: str | None) -> None:
     # The test sees the solution's names but runs in its own globals, so the solution cannot
-    # rebind the strict comparison the test calls.
+    # rebind the strict comparison the test calls. A trace function the solution installed
+    # would see the test's frames and could jump past its asserts (frame.f_lineno): none runs.
+    _H.settrace(None)
+    _H.setprofile(None)
     tg = _H.dict(g)
     tg["__r1_eq__"] = _H.strict_eq
     _H.exec(test, tg)
@@ -651,6 +654,7 @@ class _H:
     )
     dict_get = dict.get
     exit = os._exit
+    settrace, setprofile = staticmethod(sys.settrace), staticmethod(sys.setprofile)
     strict_eq = staticmethod(_strict_eq())
     encode = staticmethod(_json_encoder())
 

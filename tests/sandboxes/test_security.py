@@ -400,6 +400,29 @@ def test_rebinding_builtins_does_not_defeat_the_strict_check(sandbox):
     assert run(sandbox, code, tests).status == "failed"
 
 
+def test_a_trace_function_cannot_jump_over_the_asserts(sandbox):
+    # sys.settrace at module level would trace the test's frames and set f_lineno past
+    # every assert, reaching the completion record without digging into the harness.
+    code = """
+        import sys
+        def tracer(frame, event, arg):
+            if frame.f_code.co_filename == "test.py" and event == "line":
+                last = max(line for _, _, line in frame.f_code.co_lines() if line)
+                if frame.f_lineno < last:
+                    frame.f_lineno = last
+            return tracer
+        sys.settrace(tracer)
+        sys.setprofile(lambda *a: None)
+        def add(a, b):
+            return 0
+    """
+    for test in (
+        "assert add(1, 2) == 3\nassert add(2, 2) == 4\nx = 1\n",
+        "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 4\n    pass\n",
+    ):
+        assert run(sandbox, code, {"type": "assert", "test": test, "entry_point": "add"}).status == "failed"
+
+
 def test_true_is_not_one(sandbox):
     call = {"type": "call", "fn_name": "f", "cases": [{"args": [], "expected": 1}]}
     assert run(sandbox, "def f():\n    return True\n", call).status == "failed"
