@@ -51,6 +51,9 @@ def score(verifier, gold, completion):
         ("So the value is -1 + exp(16)", "-1 + exp(16)"),
         ("We answered the first part.\nThe total is 12.", "12"),
         ("<answer>\\boxed{3} or \\boxed{5}</answer>", None),
+        ("So \\boxed{5}.\n\n\\boxed{5}", "5"),  # the same answer twice is no hedge
+        ("\\boxed{\\boxed{5}}", "5"),  # nested, not two answers
+        ("**Answer:** **7**", "7"),
     ],
 )
 def test_extract_answer_finds_the_committed_answer(completion, expected):
@@ -65,6 +68,15 @@ def test_extract_answer_finds_the_committed_answer(completion, expected):
         "The answer is either 3 or 5.",  # a hedge
         "\\boxed{3} or \\boxed{5}",
         "",
+        # two different final answers with only a connective or spacing between them
+        "\\boxed{3} and \\boxed{5}",
+        "\\boxed{3}\\boxed{5}",
+        "<answer>\\boxed{3}; \\boxed{5}</answer>",
+        "$\\boxed{3}$ \\quad $\\boxed{5}$",
+        "\\boxed{3}\\text{ or }\\boxed{5}",
+        "\\boxed{3} \\\\ \\boxed{5}",
+        "**3** or **5**",
+        "Checking: **3**, **5**",
     ],
 )
 def test_extract_answer_refuses_non_answers(completion):

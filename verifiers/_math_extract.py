@@ -79,24 +79,39 @@ _MATH_SEG_RE = re.compile(
     r"\$\$([^$]{1,1000})\$\$|\$([^$]{1,1000})\$|\\\((.{1,1000}?)\\\)|\\\[(.{1,1000}?)\\\]", re.DOTALL
 )
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?")
-_CONNECTIVE_RE = re.compile(r"^[\s$.,;:]*(?:or|and/or|,)[\s$.,;:]*$", re.IGNORECASE)
+# What may stand between two answers offered together: spacing, punctuation, "or"/"and", \quad, \\.
+_CONNECTIVE_RE = re.compile(
+    r"(?:\s|[$.,;:/&~]|\\[,;:! ]|\\q?quad\b|\\\\|\\text\s*\{\s*(?:or|and)?\s*\}|\b(?:or|and)\b)*",
+    re.IGNORECASE,
+)
 
 
 def _extract_marked(text: str) -> str | None:
     """A box, an "answer is" phrase or a bold span, last one wins."""
     boxes = _boxed_contents(text)
     if boxes:
-        gap = text[boxes[-2][1] : boxes[-1][2]] if len(boxes) >= 2 else ""
-        if gap and len(gap) <= 40 and _CONNECTIVE_RE.match(gap):
+        if len(boxes) >= 2 and _offered_together(text, boxes[-2], boxes[-1]):
             return ""  # "\boxed{3} or \boxed{5}": a hedge, and no other rule may pick one of them
         return boxes[-1][0]
     phrase = _extract_phrase(text)
     if phrase is not None:
         return phrase
-    bolds = _BOLD_RE.findall(text[-20_000:])
+    tail = text[-20_000:]
+    bolds = [(m.group(1), m.end(), m.start()) for m in _BOLD_RE.finditer(tail)]
     if bolds:
-        return _strip_dollars(bolds[-1])
+        if len(bolds) >= 2 and _offered_together(tail, bolds[-2], bolds[-1]):
+            return ""  # "**3** or **5**"
+        return _strip_dollars(bolds[-1][0])
     return None
+
+
+def _offered_together(text: str, first: tuple[str, int, int], last: tuple[str, int, int]) -> bool:
+    """Two different answers (content, end, start) with only a connective or spacing between them
+    ("\boxed{3} and \boxed{5}", "\boxed{3}\boxed{5}"): the model offers both, so neither counts."""
+    if first[1] > last[2] or first[0].strip() == last[0].strip():
+        return False  # nested (\boxed{\boxed{5}}), or the same answer repeated
+    gap = text[first[1] : last[2]]
+    return len(gap) <= 40 and _CONNECTIVE_RE.fullmatch(gap) is not None
 
 
 def _boxed_contents(text: str) -> list[tuple[str, int, int]]:
