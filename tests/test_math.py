@@ -237,6 +237,7 @@ def test_math_equal_accepts_numbers_and_rejects_bad_types():
     assert math_equal(4, "4")
     assert math_equal("0.25", 0.25)
     assert math_equal(1e-07, "10^{-7}")  # str(1e-07) is "1e-07"
+    assert not math_equal(float("nan"), "nan")  # a missing value, not an answer
     with pytest.raises(TypeError):
         math_equal(["4"], "4")
     with pytest.raises(ValueError):
@@ -273,10 +274,13 @@ def test_statuses_and_info(verifier):
     assert (none.value, none.status) == (0.0, Status.NO_ANSWER)
     both = score(verifier, "\\frac{1}{", "I do not know.")  # an unusable gold outranks a missing answer
     assert (both.value, both.status) == (None, Status.INVALID_REFERENCE)
-    for bad_gold in (None, "", "   ", "\\frac{1}{", "9999999999^{9999999999}", "\\sqrt{)(}"):
+    # float("nan") is how pandas spells a missing answer: it must not reward the completion "nan"
+    for bad_gold in (None, "", "   ", "\\frac{1}{", "9999999999^{9999999999}", "\\sqrt{)(}", float("nan")):
         s = score(verifier, bad_gold, "\\boxed{3}")
         assert (s.value, s.status) == (None, Status.INVALID_REFERENCE), (bad_gold, s)
         assert s.info["error"]
+    s = score(verifier, float("nan"), "\\boxed{nan}")
+    assert (s.value, s.status) == (None, Status.INVALID_REFERENCE)
 
 
 def test_batch_keeps_input_order_with_repeats_and_mixed_paths(verifier):

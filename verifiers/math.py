@@ -185,6 +185,8 @@ def math_equal(gold: Any, pred: Any, *, timeout: float = 5.0) -> bool:
 def _as_text(x: Any) -> str:
     if isinstance(x, bool) or not isinstance(x, (str, int, float, Fraction)):
         raise TypeError(f"an answer must be a string or a number, got {type(x).__name__}")
+    if x != x:  # float("nan"), a missing value: an unusable gold, never the answer "nan"
+        return ""
     return x if isinstance(x, str) else str(x)
 
 
@@ -267,6 +269,7 @@ class MathVerifier(Verifier):
             ref is None
             or isinstance(ref, bool)
             or not isinstance(ref, (str, int, float))
+            or ref != ref  # float("nan"): how pandas spells a missing answer
             or not str(ref).strip()
         ):
             return (
