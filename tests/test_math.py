@@ -487,3 +487,13 @@ def test_worker_killed_from_outside_is_replaced():
             w.proc.wait()
         s = v.score(Sample("\\boxed{\\ln(e^{3})}", reference="3"))
         assert (s.value, s.status) == (1.0, Status.OK), s.info
+
+
+def test_a_closed_pool_is_an_error_not_a_timeout():
+    """close() from another thread mid-batch is an infrastructure failure: None, never a 0 reward."""
+    from verifiers._math_pool import WorkerPool
+
+    pool = WorkerPool(1)
+    pool.close()
+    verdict = pool.run(("1-\\cos^2 x", "\\sin^2 x"), key="1", timeout=1.0)
+    assert verdict.status == Status.ERROR and "closed" in verdict.reason

@@ -142,6 +142,8 @@ class WorkerPool:
 
         worker = self._acquire(hash(key) % self.size, deadline)
         if worker is None:
+            if self._closed:  # close() from another thread: an outage (None), not the policy's 0
+                return Verdict(Status.ERROR, reason="math worker pool closed")
             return Verdict(Status.TIMEOUT, reason="no worker became free before the deadline")
         if deadline is None:  # the sample's budget starts once a warm worker holds it
             if not worker.wait_ready(STARTUP_SECONDS):
