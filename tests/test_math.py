@@ -54,6 +54,7 @@ def score(verifier, gold, completion):
         ("So \\boxed{5}.\n\n\\boxed{5}", "5"),  # the same answer twice is no hedge
         ("\\boxed{\\boxed{5}}", "5"),  # nested, not two answers
         ("**Answer:** **7**", "7"),
+        ("The final answer is $5$, since $2+3=5$.", "5"),
     ],
 )
 def test_extract_answer_finds_the_committed_answer(completion, expected):
@@ -77,6 +78,9 @@ def test_extract_answer_finds_the_committed_answer(completion, expected):
         "\\boxed{3} \\\\ \\boxed{5}",
         "**3** or **5**",
         "Checking: **3**, **5**",
+        "The final answer is $3$ or $5$.",
+        "The final answer is $3$, $5$.",
+        "The answer is \\(3\\) (or \\(5\\)).",
     ],
 )
 def test_extract_answer_refuses_non_answers(completion):

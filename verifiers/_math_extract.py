@@ -79,9 +79,9 @@ _MATH_SEG_RE = re.compile(
     r"\$\$([^$]{1,1000})\$\$|\$([^$]{1,1000})\$|\\\((.{1,1000}?)\\\)|\\\[(.{1,1000}?)\\\]", re.DOTALL
 )
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?")
-# What may stand between two answers offered together: spacing, punctuation, "or"/"and", \quad, \\.
+# What may stand between two answers offered together: spacing, punctuation, "or"/"and", \quad, \\, "(or".
 _CONNECTIVE_RE = re.compile(
-    r"(?:\s|[$.,;:/&~]|\\[,;:! ]|\\q?quad\b|\\\\|\\text\s*\{\s*(?:or|and)?\s*\}|\b(?:or|and)\b)*",
+    r"(?:\s|[$.,;:/&~()]|\\[,;:! ]|\\q?quad\b|\\\\|\\text\s*\{\s*(?:or|and)?\s*\}|\b(?:or|and)\b)*",
     re.IGNORECASE,
 )
 
@@ -151,9 +151,14 @@ def _extract_phrase(text: str) -> str | None:
     lines = [ln.strip() for ln in rest.split("\n")]
     line = next((ln for ln in lines if ln), "")
     line = line.strip("*").strip()
-    seg = _MATH_SEG_RE.search(line)
-    if seg:
-        return next(g for g in seg.groups() if g is not None)
+    segs = [
+        (next(g for g in m.groups() if g is not None), m.end(), m.start())
+        for m in _MATH_SEG_RE.finditer(line)
+    ]
+    if segs:
+        if len(segs) >= 2 and _offered_together(line, segs[0], segs[1]):
+            return ""  # "the answer is $3$ or $5$": a hedge
+        return segs[0][0]
     line = re.sub(r"[.\s]+$", "", line)
     return line if 0 < len(line) <= 200 else None
 
