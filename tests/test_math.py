@@ -55,6 +55,7 @@ def score(verifier, gold, completion):
         ("\\boxed{\\boxed{5}}", "5"),  # nested, not two answers
         ("**Answer:** **7**", "7"),
         ("The final answer is $5$, since $2+3=5$.", "5"),
+        ("Long derivation here...\nIt could be 3, 4 or 5", "3, 4 or 5"),  # a list, never one value
     ],
 )
 def test_extract_answer_finds_the_committed_answer(completion, expected):

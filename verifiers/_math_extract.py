@@ -207,9 +207,10 @@ def _math_tail(line: str) -> str | None:
     if not taken or (len(taken) == 1 and _NUMBER_RE.fullmatch(taken[0])):
         return None  # a bare number is left to the last-number rule
     if any(
-        _NUMBER_RE.fullmatch(a) and _NUMBER_RE.fullmatch(b) for a, b in zip(taken, taken[1:], strict=False)
+        _NUMBER_RE.fullmatch(a) and _NUMBER_RE.fullmatch(b) and not b.endswith(",")
+        for a, b in zip(taken, taken[1:], strict=False)
     ):
-        return None  # "1 1 1 ...": numbers side by side are a list or degenerate output
+        return None  # "1 1 1 ...": numbers side by side are degenerate output; "3, 4 or 5" is a list
     expr = " ".join(reversed(taken)).rstrip(",;:")
     one_equation_each = all(piece.count("=") <= 1 for piece in re.split(r"\s(?:or|and)\s", expr))
     return expr if one_equation_each and len(expr) <= 200 else None
