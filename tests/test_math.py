@@ -163,6 +163,8 @@ EQUAL = [
     ("\\text{(C)}", "C"),
     ("\\sqrt{2}", "1.4142"),
     ("1.41", "\\sqrt{2}"),
+    ("5", "5\u200b"),  # zero-width characters are invisible in the rendered answer
+    ("0.5", "\ufeff\\frac{1}{2}"),
     ("B", "B. 42"),
     ("B", "(B) A right triangle"),
     ("B", "B) The answer is 12, or 13 in the other case"),

@@ -75,12 +75,14 @@ _PLAIN = [
 _UNIT_NUMBER_RE = re.compile(r"-?[\d.,/]+%?")
 _UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# zero-width space / joiners, word joiner, BOM: invisible in the rendered answer, so they never count
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
 
 
 def normalize(answer: str) -> str:
     """Canonical text of an answer: what the structure parser and the number fast path read."""
-    s = str(answer).strip()
+    s = str(answer).translate(_INVISIBLE).strip()
     boxes = _boxed_contents(s)
     if boxes:
         s = boxes[-1][0]
