@@ -54,6 +54,20 @@ def test_unclosed_or_empty_block_is_no_program():
     assert extract_program("just words") is None
 
 
+def test_indented_fences_are_dedented():
+    # A block inside a list item is indented as a whole; run as is, it is an IndentationError.
+    listed = "1. The program:\n\n    ```python\n    def f():\n        return 1\n    print(f())\n    ```\n"
+    assert extract_program(listed) == "def f():\n    return 1\nprint(f())\n"
+    assert extract_program("\t```python\n\tx = 1\n\tprint(x)\n\t```") == "x = 1\nprint(x)\n"
+    assert extract_program("```python\nx = 1\n  # note\n```") == "x = 1\n  # note\n"  # no common indent
+    assert extract_program('```python\ns = """\n   \n"""\n```') == 's = """\n   \n"""\n'  # left as written
+
+
+def test_an_empty_last_block_does_not_hide_the_program():
+    text = f"{fence('print(1)')}\nThat is all.\n```python\n```"
+    assert extract_program(text) == "print(1)\n"
+
+
 # ---------------------------------------------------------------- scoring
 
 
@@ -119,6 +133,25 @@ def test_bad_references_are_invalid_not_zero(verifier):
     cpp_call = {"type": "call", "fn_name": "f", "cases": [{"args": [], "expected": 1}], "language": "cpp"}
     score = verifier.score(Sample(fence("int f(){return 1;}", "cpp"), reference=cpp_call))
     assert (score.value, score.status) == (None, Status.INVALID_REFERENCE)
+
+
+def test_unusable_references_are_invalid_reference(verifier):
+    # None either way, but "error" would blame the sandbox, and a suite no program can pass
+    # (a keyword as the function, a test that cannot compile) must not score 0.
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    call = {"type": "call", "fn_name": "f", "cases": [{"args": [], "expected": 1}]}
+    for reference in (
+        "[" * 100_000 + "]" * 100_000,
+        {**call, "cases": [{"args": [], "expected": deep}]},
+        {"type": "stdio", "cases": [{"input": "\ud800\n", "output": "1\n"}]},
+        {**call, "fn_name": "class"},
+        {"type": "assert", "test": "assert add(1, 2) == 3", "entry_point": "None"},
+        {"type": "assert", "test": "assert add(1, 2) == 3  # \ud800", "entry_point": "add"},
+    ):
+        score = verifier.score(Sample(fence(RIGHT), reference=reference))
+        assert (score.value, score.status) == (None, Status.INVALID_REFERENCE), score.info
 
 
 def test_sandbox_outage_is_none_never_zero():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,12 +44,18 @@ def extract_program(text: str, language: str = "python") -> str | None:
     tags = FENCE_TAGS.get(language, (language,))
     labeled, unlabeled = None, None
     for tag, body in _FENCE.findall(region):
+        if not body.strip():
+            continue  # an empty block (a stray "```python ```" after the code) is not the program
+        # A fence indented as a whole (inside a list item) indents its code too; only then
+        # dedent (dedent also blanks whitespace-only lines, which may sit inside a string).
+        first_line = next(line for line in body.splitlines() if line.strip())
+        if first_line[:1] in (" ", "\t"):
+            body = textwrap.dedent(body)
         if tag.lower() in tags:
             labeled = body
         elif not tag:
             unlabeled = body
-    program = labeled if labeled is not None else unlabeled
-    return program if program and program.strip() else None
+    return labeled if labeled is not None else unlabeled
 
 
 class CodeVerifier(Verifier):
@@ -134,7 +141,7 @@ class CodeVerifier(Verifier):
             if isinstance(reference, dict) and "language" in reference:
                 language = normalise_language(reference["language"])
             suite = validate(reference)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             return error_score(f"unusable test suite: {exc}", Status.INVALID_REFERENCE)
         program = extract_program(content, language)
         if program is None:
