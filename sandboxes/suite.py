@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
+import keyword
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +122,7 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
     if isinstance(tests, (str, bytes)):
         try:
             tests = json.loads(tests)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # also bad UTF-8 and nesting too deep
             raise ValueError(f"test suite is not valid JSON: {exc}") from None
     if not isinstance(tests, dict):
         raise ValueError(f"test suite must be a dict, got {type(tests).__name__}")
@@ -141,11 +142,12 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
         if not isinstance(test, str) or not test.strip():
             raise ValueError("assert suite key 'test' must be a non-empty string of Python code")
         try:
+            test.encode("utf-8")  # a lone surrogate: the runner could not compile it for anyone
             ast.parse(test)
-        except SyntaxError as exc:
+        except (SyntaxError, ValueError) as exc:
             raise ValueError(f"assert suite key 'test' is not valid Python: {exc}") from None
         entry_point = tests.get("entry_point")
-        if entry_point is not None and not (isinstance(entry_point, str) and entry_point.isidentifier()):
+        if entry_point is not None and not _is_name(entry_point):
             raise ValueError(f"assert suite key 'entry_point' must be an identifier, got {entry_point!r}")
         cases: tuple[dict[str, Any], ...] = ({},)
     else:
@@ -154,7 +156,7 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
             raise ValueError(f"{kind} suite key 'cases' must be a non-empty list")
         if kind == "call":
             fn_name = tests.get("fn_name")
-            if not (isinstance(fn_name, str) and fn_name.isidentifier()):
+            if not _is_name(fn_name):
                 raise ValueError(f"call suite key 'fn_name' must be an identifier, got {fn_name!r}")
         cases = tuple(_case(kind, i, c) for i, c in enumerate(raw_cases))
 
@@ -170,8 +172,8 @@ def _case(kind: str, i: int, case: Any) -> dict[str, Any]:
         raise ValueError(f"cases[{i}] must be a dict, got {type(case).__name__}")
     if kind == "stdio":
         inp, out = case.get("input", ""), case.get("output")
-        if not isinstance(inp, str):
-            raise ValueError(f"cases[{i}].input must be a string")
+        if not isinstance(inp, str) or not _is_utf8(inp):
+            raise ValueError(f"cases[{i}].input must be a string of valid Unicode")
         if not isinstance(out, str):
             raise ValueError(f"cases[{i}].output must be a string")
         return {"input": inp, "output": out}
@@ -184,7 +186,7 @@ def _case(kind: str, i: int, case: Any) -> dict[str, Any]:
         raise ValueError(f"cases[{i}].expected is missing")
     try:
         json.dumps([args, kwargs, case["expected"]])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"cases[{i}] is not JSON-serialisable: {exc}") from None
     return {"args": args, "kwargs": kwargs, "expected": case["expected"]}
 
@@ -194,6 +196,19 @@ def _positive(tests: dict[str, Any], key: str, default: float) -> float:
     if not _is_number(value) or value <= 0:
         raise ValueError(f"test suite key {key!r} must be a number > 0, got {value!r}")
     return float(value)
+
+
+def _is_name(x: Any) -> bool:
+    """A name a program can define: an identifier that is not a keyword ("class", "None")."""
+    return isinstance(x, str) and x.isidentifier() and not keyword.iskeyword(x)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # JSON's "\ud800" escapes decode to lone surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_number(x: Any) -> bool:
