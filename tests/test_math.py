@@ -163,6 +163,8 @@ EQUAL = [
     ("\\text{(C)}", "C"),
     ("\\sqrt{2}", "1.4142"),
     ("1.41", "\\sqrt{2}"),
+    ("\\frac{7}{2}", "3 1/2"),  # a mixed number in plain text
+    ("-2.5", "-2 1/2"),
     ("5", "5\u200b"),  # zero-width characters are invisible in the rendered answer
     ("0.5", "\ufeff\\frac{1}{2}"),
     ("B", "B. 42"),
@@ -196,6 +198,7 @@ UNEQUAL = [
     ("12", "3 4"),  # juxtaposed numbers are not a product
     ("0.3", "3.0.1"),  # a malformed number is rejected, not read as 3.0 * 0.1
     ("\\frac{9}{2^3}", "1.13"),  # exact and terminating: no rounding allowance
+    ("31/2", "3 1/2"),
     ("12", "1 2"),  # separate digits are not one number
     ("15", "1  5"),
     ("B", "B or C"),  # naming several choices is a hedge

@@ -28,6 +28,7 @@ _NUM_RES = [
     ("frac", re.compile(r"^([+-]?)\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}(%?)$")),
     ("negfrac", re.compile(r"^\\frac\{\s*-\s*(\d+)\s*\}\{\s*(\d+)\s*\}$")),
     ("mixed", re.compile(r"^([+-]?)(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$")),
+    ("mixed", re.compile(r"^([+-]?)(\d+) +(\d+)\s*/\s*(\d+)$")),  # plain text "3 1/2"
     ("sci", re.compile(rf"^([+-]?)({_INT})\s*(?:\\times|\\cdot)\s*10\^\{{?\s*([+-]?\d{{1,3}})\s*\}}?$")),
     ("sci", re.compile(rf"^([+-]?)({_INT})[eE]([+-]?\d{{1,3}})$")),  # Python's str() of a float reference
 ]
