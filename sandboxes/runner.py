@@ -432,10 +432,10 @@ def _python_child(job: dict, program, case: dict, nonce: str) -> None:
 
     code, test = program
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), "utf-8", "surrogateescape")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(
+    out = sys.stdout = sys.__stdout__ = io.TextIOWrapper(
         io.FileIO(1, "w", closefd=False), "utf-8", "backslashreplace"
     )
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+    err = sys.stderr = sys.__stderr__ = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), "utf-8", "backslashreplace", line_buffering=True
     )
     main = types.ModuleType("__main__")
@@ -472,8 +472,12 @@ def _python_child(job: dict, program, case: dict, nonce: str) -> None:
         if threading is not None:
             threading._shutdown()
         atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        # os._exit skips finalisation, which would flush the streams the program replaced
+        # (sys.stdout = io.StringIO() and writing to sys.__stdout__ is a fast-output idiom).
+        # Like python at exit, a stream the program closed is not flushed.
+        for stream in (sys.stdout, sys.stderr, out, err):
+            if not stream.closed:
+                stream.flush()
     except BaseException:  # noqa: B036 - a failing flush (closed pipe) still ends the child
         exit_code = exit_code or 1
     _H.exit(exit_code)

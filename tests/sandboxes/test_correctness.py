@@ -107,6 +107,22 @@ def test_large_output(sandbox):
     assert result.status == "failed" and "lines" in result.cases[0].reason
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        # Fast output: collect in a StringIO, write it to the real stdout at the end.
+        "import io, sys\nsys.stdout = io.StringIO()\nprint(3)\nsys.__stdout__.write(sys.stdout.getvalue())",
+        "import io, sys\nout = sys.stdout\nsys.stdout = io.StringIO()\nout.write('3\\n')",
+        # Closing stdout after the answer: python exits 0.
+        "import sys\nprint(3)\nsys.stdout.close()",
+    ],
+)
+def test_output_reaches_the_judge_as_under_python(sandbox, code):
+    suite = {"type": "stdio", "cases": [{"input": "", "output": "3\n"}]}
+    result = sandbox.run(code, suite)
+    assert result.status == "passed", result.cases[0]
+
+
 def test_case_sensitive_and_trailing_whitespace(sandbox):
     suite = {"type": "stdio", "cases": [{"input": "", "output": "YES\n"}]}
     assert sandbox.run("print('YES   ')\nprint()\nprint()", suite).status == "passed"
