@@ -493,3 +493,29 @@ def test_the_host_survives_a_batch_of_attacks_in_parallel(sandbox):
         results = list(pool.map(lambda code: run(sandbox, code, stdio(time_limit_s=2)), attacks))
     assert [r.status for r in results][-1] == "passed"
     assert all(r.status != "passed" for r in results[:-1])
+
+
+def test_sixteen_threads_mixing_attacks_and_honest_runs_get_their_own_results(sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    attacks = [
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+        "x = bytearray(8 << 30)",
+        "while True:\n    print('7' * 4096)",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)",
+    ]
+
+    def one(i: int):
+        if i % 2:
+            return run(sandbox, attacks[i // 2 % len(attacks)], stdio(str(i), time_limit_s=0.5))
+        # Each honest run prints its own number: a result handed to the wrong caller fails.
+        honest = {"type": "stdio", "cases": [{"input": "3\n", "output": f"{3 * i}\n"}]}
+        return run(sandbox, f"print(int(input()) * {i})", honest)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(16)))
+    for i, result in enumerate(results):
+        if i % 2:
+            assert result.status != "passed", (i, result)
+        else:
+            assert result.status == "passed" and result.cases[0].stdout == f"{3 * i}\n", (i, result)
