@@ -165,6 +165,10 @@ EQUAL = [
     ("1.41", "\\sqrt{2}"),
     ("\\frac{7}{2}", "3 1/2"),  # a mixed number in plain text
     ("-2.5", "-2 1/2"),
+    ("5", "5\\ \\text{m}"),  # a one-letter unit, marked as text
+    ("5", "5\\,\\mathrm{m}"),
+    ("\\frac{1}{2}", "\\frac{1}{2}\\mathrm{~s}"),
+    ("12\\%", "12 \\%"),
     ("5", "5\u200b"),  # zero-width characters are invisible in the rendered answer
     ("0.5", "\ufeff\\frac{1}{2}"),
     ("B", "B. 42"),
@@ -198,6 +202,8 @@ UNEQUAL = [
     ("12", "3 4"),  # juxtaposed numbers are not a product
     ("0.3", "3.0.1"),  # a malformed number is rejected, not read as 3.0 * 0.1
     ("\\frac{9}{2^3}", "1.13"),  # exact and terminating: no rounding allowance
+    ("5", "5\\mathrm{e}"),  # e and i are numbers, not units
+    ("5", "5\\text{i}"),
     ("31/2", "3 1/2"),
     ("12", "1 2"),  # separate digits are not one number
     ("15", "1  5"),

@@ -74,6 +74,12 @@ _PLAIN = [
 # "12 cm", "10 cm^2", "5 m/s": a number, a space, then one to three unit-like words.
 _UNIT_NUMBER_RE = re.compile(r"-?[\d.,/]+%?")
 _UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?")
+# A unit in \text{}/\mathrm{} after a number at the end: "5\ \text{m}". Unwrapped, a one-letter unit would
+# read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
+_TEXT_UNIT_RE = re.compile(
+    r"(?<=[\d}])(?:\s|\\[,;: !]|~)*\\(?:text|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})[a-zA-Z]{1,3}\s*\}"
+    r"(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
+)
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 # zero-width space / joiners, word joiner, BOM: invisible in the rendered answer, so they never count
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
@@ -87,6 +93,7 @@ def normalize(answer: str) -> str:
     if boxes:
         s = boxes[-1][0]
     s = _strip_dollars(s)
+    s = _TEXT_UNIT_RE.sub("", s)
     for _ in range(3):  # nested wrappers: \text{\textbf{B}}
         s2 = _UNWRAP_RE.sub(r"\1", s)
         if s2 == s:
