@@ -513,3 +513,11 @@ def test_a_closed_pool_is_an_error_not_a_timeout():
     pool.close()
     verdict = pool.run(("1-\\cos^2 x", "\\sin^2 x"), key="1", timeout=1.0)
     assert verdict.status == Status.ERROR and "closed" in verdict.reason
+
+
+@pytest.mark.parametrize("completion", [None, 5, [None], [{"role": "assistant", "content": 5}]])
+def test_a_completion_of_the_wrong_type_is_an_error_not_a_zero(verifier, completion):
+    """Not the policy's output but a caller's bug (as in the language verifier and the CLI): None, not 0."""
+    s = score(verifier, "5", completion)
+    assert (s.value, s.status) == (None, Status.ERROR)
+    assert "unreadable completion" in s.info["error"]

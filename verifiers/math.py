@@ -53,7 +53,7 @@ from verifiers._math_compare import (
 )
 from verifiers._math_exact import NeedSympy
 from verifiers._math_extract import extract_answer
-from verifiers.core import Sample, Score, Status, Verifier, error_score
+from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
 
 __all__ = ["MathVerifier", "extract_answer", "math_equal", "normalize", "check_caps", "Verdict"]
 
@@ -199,7 +199,8 @@ class MathVerifier(Verifier):
     timeout: seconds of worker time per sample (the hard limit; the worker is killed past it).
     workers: worker processes; None shares one module-wide pool of os.cpu_count() workers.
     Statuses: ok (1.0 / 0.0), no_answer (0.0), timeout (0.0), invalid_reference (None), error (None,
-    a worker died). info: "extracted" (the answer string), "gold", and "error" with the reason.
+    a worker died, or a completion that is neither a string nor chat messages). info: "extracted" (the
+    answer string), "gold", and "error" with the reason.
     """
 
     name = "math"
@@ -280,6 +281,10 @@ class MathVerifier(Verifier):
                 ),
             )
         gold = str(ref)
+        try:
+            split_completion(sample.completion)
+        except TypeError as exc:  # not the policy's output but the caller's bug: None, never a 0
+            return gold, "", error_score(f"unreadable completion: {exc}")
         try:
             pred = extract_answer(sample.completion)
         except Exception as exc:  # a malformed completion is the policy's problem, never a crash
