@@ -169,6 +169,8 @@ EQUAL = [
     ("5", "5\\,\\mathrm{m}"),
     ("\\frac{1}{2}", "\\frac{1}{2}\\mathrm{~s}"),
     ("12\\%", "12 \\%"),
+    ("5", "2 + 3 = 5"),  # a worked value: every side is the answer
+    ("\\sqrt{2}", "\\sqrt{2} \\approx 1.414"),
     ("5", "5\u200b"),  # zero-width characters are invisible in the rendered answer
     ("0.5", "\ufeff\\frac{1}{2}"),
     ("B", "B. 42"),
@@ -204,6 +206,8 @@ UNEQUAL = [
     ("\\frac{9}{2^3}", "1.13"),  # exact and terminating: no rounding allowance
     ("5", "5\\mathrm{e}"),  # e and i are numbers, not units
     ("5", "5\\text{i}"),
+    ("5", "2 + 2 = 5"),  # a false equation is not the value of its last side
+    ("6", "5 = 6"),
     ("31/2", "3 1/2"),
     ("12", "1 2"),  # separate digits are not one number
     ("15", "1  5"),

@@ -325,6 +325,7 @@ def _unordered(gold: Sequence[Part], pred: Sequence[Part], atom_equal: AtomEqual
 _FUNCTION_NAMES_RE = re.compile(
     r"\\?(?:sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|pi|d?frac|cdot|times|left|right|circ)(?![a-zA-Z])"
 )
+_ARITHMETIC_RE = re.compile(r"\\(?:d?frac|sqrt|cdot|times|pi|left|right)(?![a-zA-Z])")
 _FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "=": "=", "\\ne": "\\ne", "\\approx": "="}
 _VARIABLE_RE = re.compile(r"^(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)(?:\([a-z]\))?$")  # x, x_1, \theta, f(x)
 
@@ -334,8 +335,12 @@ def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
     p_eq = pred.kind == "rel" and set(pred.ops) <= {"=", "\\approx"}
     if p_eq and gold.kind != "rel":
         first = pred.items[0].text
+        if not re.search(r"[a-zA-Z]", _ARITHMETIC_RE.sub("", first)):
+            # "2 + 3 = 5": every side is a value and must be the gold, or "2 + 2 = 5" would count as 5
+            return all(compare(gold, side, atom_equal) for side in pred.items)
         if _VARIABLE_RE.match(first) or not re.search(r"[a-zA-Z]", _FUNCTION_NAMES_RE.sub("", first)):
-            return compare(gold, pred.items[-1], atom_equal)  # "x = 5", "2 + 3 = 5"
+            # "x = 5"; "cos(45°) = sqrt(2)/2" by its last side, since the degree sign is gone by now
+            return compare(gold, pred.items[-1], atom_equal)
         return False  # "x + y = 0" does not state the value 0
     if g_eq and pred.kind != "rel":
         if len(gold.items) == 2 and _VARIABLE_RE.match(gold.items[0].text):
