@@ -323,6 +323,10 @@ def test_unreadable_completion_is_an_error_not_an_exception():
     s = score(42, target="en")
     assert (s.value, s.status) == (None, Status.ERROR)
     assert "unreadable" in s.info["error"]
+    # a prompt that is neither text nor messages is named as the prompt, not as the completion
+    s = LanguageVerifier().score(Sample("<think>Let me think about this.</think>", prompt=42))
+    assert (s.value, s.status) == (None, Status.ERROR)
+    assert "unreadable prompt" in s.info["error"]
 
 
 @pytest.mark.parametrize(

@@ -423,6 +423,10 @@ def _thinking(completion: Completion) -> str | None:
     return "\n".join(blocks) if blocks else None
 
 
+class _UnreadablePrompt(Exception):
+    pass
+
+
 class LanguageVerifier(Verifier):
     """Language consistency (R1): share of the chain of thought's words in the target language.
 
@@ -471,7 +475,11 @@ class LanguageVerifier(Verifier):
             return normalize_language(sample.meta["language"]), "meta"
         if self.target != "auto":
             return self.target, "config"
-        detected = _prompt_language(prompt_text(sample.prompt))
+        try:
+            prompt = prompt_text(sample.prompt)
+        except TypeError as exc:  # e.g. a number: say so, not "unreadable completion"
+            raise _UnreadablePrompt(f"unreadable prompt: {exc}") from exc
+        detected = _prompt_language(prompt)
         if detected is not None:
             return detected, "prompt"
         return (None if self.fallback == "dominant" else self.fallback), "fallback"
@@ -487,6 +495,8 @@ class LanguageVerifier(Verifier):
             if not text.strip():
                 return Score(0.0, Status.NO_ANSWER, info={"error": "empty completion", "target": target})
             counts = language_counts(text, target)
+        except _UnreadablePrompt as exc:
+            return error_score(str(exc))
         except TypeError as exc:  # neither a string nor chat messages
             return error_score(f"unreadable completion: {exc}")
         except ValueError as exc:  # a meta["language"] that is no language
