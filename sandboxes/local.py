@@ -69,7 +69,7 @@ class LocalSandbox:
     python: the interpreter inside the sandbox (default /usr/bin/python3, else this one).
     tmp_mb: size of the private /tmp work dir.  slack_s: outer guard beyond the suite budget.
     limits: overrides of suites.DEFAULT_LIMITS (max_processes, file_size_mb, open_files,
-    output_limit_bytes, stderr_limit_bytes, compile_time_limit_s).
+    output_limit_bytes, stderr_limit_bytes, total_output_bytes, compile_time_limit_s).
     Raises RuntimeError when no isolation works on this machine, saying why.
     """
 
@@ -143,8 +143,10 @@ class LocalSandbox:
 
     def _execute(self, suite: suites.Suite, job: dict[str, Any]) -> RunResult:
         payload = self._runner_code + json.dumps(job).encode()
-        # The runner's output is bounded: JSON escapes a control byte as 6 bytes at most.
-        cap = len(job["cases"]) * 6 * (job["output_limit_bytes"] + job["stderr_limit_bytes"]) + (1 << 20)
+        # The runner's output is bounded: the output it keeps over all cases (stdout and
+        # stderr may each fill what is left in the last case), JSON escapes a byte as 6 bytes
+        # at most, plus each case's own fields.
+        cap = 6 * 2 * job["total_output_bytes"] + len(job["cases"]) * 4096 + (1 << 20)
         try:
             proc = subprocess.Popen(
                 self._command(),

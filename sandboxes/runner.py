@@ -58,6 +58,7 @@ def main(argv: list[str]) -> int:
 
 def run_job(job: dict) -> dict:
     result = {"version": 1, "compile": None, "cases": [], "budget_exhausted": False, "escaped_processes": 0}
+    result["kept_bytes"] = 0  # output kept so far, against job["total_output_bytes"]
     lang = job["language"]
     if lang == "python":
         compiled, program = _compile_python(job)
@@ -168,13 +169,15 @@ def _run_child(job: dict, target, stdin: bytes, limit: float, result: dict, done
     streams = {out_r: bytearray(), err_r: bytearray()}
     if done_r is not None:
         streams[done_r] = bytearray()
+    left = max(0, job["total_output_bytes"] - result["kept_bytes"])
     caps = {
-        out_r: job["output_limit_bytes"],
-        err_r: job["stderr_limit_bytes"],
-        done_r: job["output_limit_bytes"],
+        out_r: min(job["output_limit_bytes"], left),
+        err_r: min(job["stderr_limit_bytes"], left),
+        done_r: min(job["output_limit_bytes"], left),
     }
     status, wait_status, truncated = _watch(pid, streams, caps, out_r, err_r, start + limit)
     elapsed = time.monotonic() - start
+    result["kept_bytes"] += sum(len(buf) for buf in streams.values())
     result["escaped_processes"] += _kill_leftovers(pid)
     for fd in streams:
         os.close(fd)
@@ -199,6 +202,8 @@ def _run_child(job: dict, target, stdin: bytes, limit: float, result: dict, done
         got["status"], got["reason"] = _classify_exit(got)
     elif status == "timeout":
         got["reason"] = f"killed after {limit:.3g} s"
+    elif status == "output_limit" and caps[out_r] < job["output_limit_bytes"]:
+        got["reason"] = f"the run's output exceeded {job['total_output_bytes']} bytes over all cases"
     elif status == "output_limit":
         got["reason"] = f"stdout exceeded {job['output_limit_bytes']} bytes"
     return got

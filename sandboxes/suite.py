@@ -49,6 +49,9 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "open_files": 64,  # RLIMIT_NOFILE
     "output_limit_bytes": 8 << 20,  # per case stdout; beyond it the case is killed (output_limit)
     "stderr_limit_bytes": 64 << 10,  # per case stderr kept; the rest is discarded
+    # stdout, stderr and call results kept over all cases: past it stdout is cut off
+    # (output_limit). Bounds what the caller reads and decodes (JSON escapes a byte as 6 at most).
+    "total_output_bytes": 64 << 20,
 }
 
 

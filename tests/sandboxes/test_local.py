@@ -155,6 +155,20 @@ def test_limits_are_options():
     assert result.cases[0].status == "output_limit" and len(result.cases[0].stdout) == 1000
 
 
+def test_output_kept_over_all_cases_is_bounded():
+    # 8 MiB per case is fine for one case, but a suite of 100 cases printing 8 MiB of control
+    # bytes each made the runner's result ~5 GB (JSON escapes them 6x), all read by the
+    # caller: a program could run the trainer out of memory. Past the run's total the case
+    # is cut off like one over its own limit.
+    line = "x" * 200_000
+    suite = {"type": "stdio", "cases": [{"input": "", "output": line}] * 8}
+    with LocalSandbox(total_output_bytes=1 << 20) as sb:
+        result = sb.run(f"print('{line}')", suite)
+    statuses = [c.status for c in result.cases]
+    assert statuses[:5] == ["passed"] * 5 and statuses[5] == "output_limit", statuses
+    assert sum(len(c.stdout) + len(c.stderr) for c in result.cases) <= 2 << 20
+
+
 def test_stop_on_failure_suite_key():
     suite = {"type": "stdio", "cases": [{"input": "", "output": "1"}] * 3, "stop_on_failure": True}
     with LocalSandbox() as sb:
