@@ -68,6 +68,16 @@ def test_words_keep_their_combining_marks():
     assert language_ratio(FA, "ar") == 0.0  # Persian and Arabic share a script; fastText tells them apart
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\ufe0f"])
+def test_invisible_characters_between_letters_do_not_hide_words(invisible):
+    # English with a zero-width character after every letter had no countable words: 1.0 for any target
+    hidden = invisible.join(EN)
+    assert language_ratio(hidden, "zh") == 0.0
+    assert language_ratio(hidden, "en") == 1.0
+    assert language_ratio(ZH + invisible.join("Let me check the answer again now."), "zh") < 1.0
+    assert language_counts(FA, "fa") == {"fa": 12}  # Persian keeps its zero-width non-joiner
+
+
 def test_chinese_counts_every_han_character_as_a_word():
     assert language_counts(ZH, "zh") == {"zh": han_count(ZH)}
 

@@ -199,6 +199,14 @@ _SENTENCE_END = re.compile(r"[.!?;。！？；\n؟؛۔।॥։።]+")
 _LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0300-\u036f"
 _GREEK = "\u0370-\u03ff\u1f00-\u1fff"
 _CYRILLIC = "\u0400-\u052f"
+# Invisible characters that would split a word into single letters, which are not words: English
+# with a zero-width space after every letter counted nothing. Soft hyphen, word joiner, invisible
+# operators, BOM, variation selectors and tags go everywhere; zero-width space, ZWNJ and ZWJ only
+# after an alphabet's letter (Thai uses the first as a word break, Persian and Indic the others).
+_ALWAYS_INVISIBLE = "\u00ad\u180e\u2060-\u2064\ufeff\ufe00-\ufe0f\U000e0000-\U000e007f"
+_INVISIBLE = re.compile(
+    f"(?<=[{_LATIN}{_GREEK}{_CYRILLIC}])[{_ALWAYS_INVISIBLE}\u200b-\u200d]+|[{_ALWAYS_INVISIBLE}]+"
+)
 _HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
 # Other scripts' words run to a space or punctuation, so they keep their combining marks
@@ -346,6 +354,8 @@ def language_counts(text: str, target: str | None = None) -> Counter:
     """
     if target is not None:
         target = normalize_language(target)
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
     text = _NOT_PROSE.sub(" ", text)
     counts: Counter = Counter()
     han_only: list[int] = []  # Han character counts of sentences without kana
