@@ -78,6 +78,15 @@ def test_invisible_characters_between_letters_do_not_hide_words(invisible):
     assert language_counts(FA, "fa") == {"fa": 12}  # Persian keeps its zero-width non-joiner
 
 
+def test_fullwidth_and_math_alphanumeric_letters_are_read_as_the_letters_they_show():
+    # fullwidth English read as Kannada (0.0 for en), and math-bold English as the target (1.0 for zh)
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in EN)
+    bold = "".join(chr(0x1D41A + ord(c) - 97) if "a" <= c <= "z" else c for c in EN)
+    for text in (fullwidth, bold):
+        assert language_ratio(text, "en") == 1.0
+        assert language_ratio(text, "zh") == 0.0
+
+
 def test_chinese_counts_every_han_character_as_a_word():
     assert language_counts(ZH, "zh") == {"zh": han_count(ZH)}
 

@@ -52,6 +52,7 @@ import importlib.util
 import os
 import re
 import threading
+import unicodedata
 from collections import Counter
 from typing import Any
 
@@ -207,6 +208,8 @@ _ALWAYS_INVISIBLE = "\u00ad\u180e\u2060-\u2064\ufeff\ufe00-\ufe0f\U000e0000-\U00
 _INVISIBLE = re.compile(
     f"(?<=[{_LATIN}{_GREEK}{_CYRILLIC}])[{_ALWAYS_INVISIBLE}\u200b-\u200d]+|[{_ALWAYS_INVISIBLE}]+"
 )
+# Fullwidth Latin letters and math alphanumerics: read as Kannada or as "unsure" (the target) before.
+_STYLED_LETTER = re.compile("[\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d7ff]")
 _HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
 # Other scripts' words run to a space or punctuation, so they keep their combining marks
@@ -355,6 +358,8 @@ def language_counts(text: str, target: str | None = None) -> Counter:
     if target is not None:
         target = normalize_language(target)
     if not text.isascii():
+        if _STYLED_LETTER.search(text):  # ｗｏｒｄ, 𝐰𝐨𝐫𝐝: NFKC gives the letters they show
+            text = unicodedata.normalize("NFKC", text)
         text = _INVISIBLE.sub("", text)
     text = _NOT_PROSE.sub(" ", text)
     counts: Counter = Counter()
