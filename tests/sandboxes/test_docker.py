@@ -166,6 +166,26 @@ def test_work_dir_is_fresh_for_every_run(sandbox):
     assert outputs == {"1 0 ['job.json']\n"}
 
 
+def test_sysv_shared_memory_does_not_outlive_the_run(sandbox):
+    # A SysV segment has no file to wipe and outlives its process; its memory counts against
+    # the container, so a program could leave the next (honest) run too little memory.
+    code = textwrap.dedent(
+        """
+        import ctypes
+        libc = ctypes.CDLL(None)
+        print(libc.shmget(0, 1 << 20, 0o1600) >= 0, libc.msgget(0, 0o1600) >= 0)
+        """
+    )
+    left = sandbox.run(code, {"type": "stdio", "cases": [{"input": "", "output": "True True"}]})
+    assert left.status == "passed"
+    check = "print(len(open('/proc/sysvipc/shm').readlines()), len(open('/proc/sysvipc/msg').readlines()))"
+    for _ in range(2):  # whichever pool container the next runs get
+        assert (
+            sandbox.run(check, {"type": "stdio", "cases": [{"input": "", "output": "1 1"}]}).status
+            == "passed"
+        )
+
+
 def test_nothing_keeps_running_after_a_run(client, sandbox):
     code = textwrap.dedent(
         """
