@@ -34,6 +34,10 @@ LANGUAGES = {
     "c++": "cpp",
     "cxx": "cpp",
 }
+# Upper bounds for a suite's limits: beyond them the OS calls fail (poll takes a timeout in
+# int milliseconds, setrlimit a byte count), and no real test needs a week or a terabyte.
+MAX_TIME_S = 7 * 24 * 3600.0
+MAX_MEMORY_MB = 1 << 20
 RUN_STATUSES = ("passed", "failed", "compile_error", "timeout", "memory", "error")
 CASE_STATUSES = ("passed", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "skipped")
 
@@ -133,8 +137,8 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
     if kind not in SUITE_TYPES:
         raise ValueError(f"test suite key 'type' must be one of {SUITE_TYPES}, got {kind!r}")
 
-    time_limit = _positive(tests, "time_limit_s", 2.0)
-    memory_mb = int(_positive(tests, "memory_mb", 256))
+    time_limit = _positive(tests, "time_limit_s", 2.0, MAX_TIME_S)
+    memory_mb = int(_positive(tests, "memory_mb", 256, MAX_MEMORY_MB))
     float_tol = tests.get("float_tol")
     if float_tol is not None and (not _is_number(float_tol) or float_tol < 0):
         raise ValueError(f"test suite key 'float_tol' must be a number >= 0, got {float_tol!r}")
@@ -163,7 +167,7 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
                 raise ValueError(f"call suite key 'fn_name' must be an identifier, got {fn_name!r}")
         cases = tuple(_case(kind, i, c) for i, c in enumerate(raw_cases))
 
-    total = _positive(tests, "total_time_s", time_limit * len(cases))
+    total = _positive(tests, "total_time_s", min(time_limit * len(cases), MAX_TIME_S), MAX_TIME_S)
     stop = tests.get("stop_on_failure", False)
     if not isinstance(stop, bool):
         raise ValueError(f"test suite key 'stop_on_failure' must be true or false, got {stop!r}")
@@ -194,10 +198,10 @@ def _case(kind: str, i: int, case: Any) -> dict[str, Any]:
     return {"args": args, "kwargs": kwargs, "expected": case["expected"]}
 
 
-def _positive(tests: dict[str, Any], key: str, default: float) -> float:
+def _positive(tests: dict[str, Any], key: str, default: float, maximum: float) -> float:
     value = tests.get(key, default)
-    if not _is_number(value) or value <= 0:
-        raise ValueError(f"test suite key {key!r} must be a number > 0, got {value!r}")
+    if not _is_number(value) or not 0 < value <= maximum:
+        raise ValueError(f"test suite key {key!r} must be a number > 0 and <= {maximum:g}, got {value!r}")
     return float(value)
 
 

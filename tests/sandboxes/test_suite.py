@@ -42,11 +42,20 @@ def test_validate_normalises_and_ignores_unknown_keys():
         ({**STDIO, "memory_mb": "lots"}, "memory_mb"),
         ({**STDIO, "float_tol": -1}, "float_tol"),
         ({**STDIO, "stop_on_failure": "yes"}, "stop_on_failure"),
+        # Beyond what the OS calls take (poll timeouts, rlimits): sandbox.run raised OverflowError.
+        ({**STDIO, "time_limit_s": 1e9}, "time_limit_s"),
+        ({**STDIO, "total_time_s": 1e308}, "total_time_s"),
+        ({**STDIO, "memory_mb": 1e13}, "memory_mb"),
     ],
 )
 def test_validate_names_the_bad_key(bad, key):
     with pytest.raises(ValueError, match=key):
         S.validate(bad)
+
+
+def test_default_total_time_stays_within_the_maximum():
+    many = {"type": "stdio", "cases": [{"input": "", "output": ""}] * 100_000, "time_limit_s": 100}
+    assert S.validate(many).total_time_s == S.MAX_TIME_S
 
 
 def test_validate_rejects_non_json_and_non_dicts():
