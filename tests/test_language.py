@@ -87,6 +87,14 @@ def test_fullwidth_and_math_alphanumeric_letters_are_read_as_the_letters_they_sh
         assert language_ratio(text, "zh") == 0.0
 
 
+def test_a_chain_of_thought_in_capitals_is_words_not_acronyms():
+    # every all-capital token was an acronym, so shouted English had no words: 1.0 for any target
+    assert language_ratio(EN.upper(), "zh") == 0.0
+    assert language_ratio(EN.upper(), "en") == 1.0
+    assert language_ratio(DE.upper(), "de") == 1.0
+    assert language_counts("By AM-GM and the GCD we are done.", "en") == {"en": 6}  # acronyms still drop
+
+
 def test_chinese_counts_every_han_character_as_a_word():
     assert language_counts(ZH, "zh") == {"zh": han_count(ZH)}
 

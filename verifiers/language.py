@@ -226,7 +226,14 @@ def _alphabet_word(letters: str) -> re.Pattern[str]:
 
 
 def _words(candidates: list[str]) -> list[str]:
-    """Drop acronyms (all capitals) and math function names."""
+    """Drop acronyms (all capitals) and math function names. In a sentence mostly in capitals they are
+    shouting, not acronyms: they count, lowercased (fastText misreads capitals), or a chain of thought in
+    capitals would have no words and score 1.0 for any target."""
+    upper = sum(map(str.isupper, candidates))
+    if not upper:
+        return [w for w in candidates if w not in _MATH_NAMES]
+    if upper * 2 > len(candidates):
+        return [w.lower() for w in candidates if w.lower() not in _MATH_NAMES]
     return [w for w in candidates if not w.isupper() and w not in _MATH_NAMES]
 
 
@@ -241,12 +248,7 @@ _ASCII = str.maketrans(
 
 def _ascii_words(sentence: str) -> list[str]:
     """_words(_LATIN_WORD.findall(sentence)) for an ASCII sentence, in half the time."""
-    m = _MATH_NAMES
-    return [
-        w
-        for w in sentence.translate(_ASCII).split()
-        if len(w) > 1 and w.isalpha() and not w.isupper() and w not in m
-    ]
+    return _words([w for w in sentence.translate(_ASCII).split() if len(w) > 1 and w.isalpha()])
 
 
 _LATIN_WORD = _alphabet_word(_LATIN)
