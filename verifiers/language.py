@@ -12,8 +12,10 @@ What counts as a word
     \\[...\\], \\begin{env}...\\end{env}, stray \\commands), URLs, XML/HTML tags. Numbers and
     punctuation are never words; apostrophes and hyphens split words ("don't" counts once).
   - Latin, Cyrillic, Greek: a run of 2+ letters. Single letters (math variables), all-capital
-    tokens (acronyms: GCD, AM-GM), math function names (sin, log, gcd, ...) and letter runs
-    glued to a digit or underscore (x1, 2x, a_n) are not words.
+    tokens (acronyms: GCD, AM-GM; but not in a sentence mostly in capitals), math function names
+    (sin, log, gcd, ...) and letter runs glued to a digit or underscore (x1, 2x, a_n) are not words.
+    Invisible characters (zero-width space, soft hyphen, ...) do not split words, and fullwidth or
+    math-alphanumeric letters (ｗｏｒｄ, 𝐰𝐨𝐫𝐝) are the letters they show (NFKC).
   - Other scripts written with spaces (Arabic, Hangul, Devanagari, Hebrew, ...): a run of
     letters and combining marks between spaces or punctuation. Scripts without spaces
     (Thai, Khmer, ...) therefore count a whole phrase as one word.
