@@ -88,6 +88,10 @@ def test_completion_helpers():
     assert split_completion(msgs) == ("r", "a")
     assert completion_text(msgs) == "<think>r</think>a"
     assert prompt_text([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]) == "u"
+    multimodal = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what is this?"}]}]
+    assert prompt_text(multimodal) == "what is this?"
+    assert prompt_text({"role": "user", "content": "one message"}) == "one message"
+    assert prompt_text(42) == ""
     with pytest.raises(TypeError):
         split_completion(42)
     with pytest.raises(TypeError):

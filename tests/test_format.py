@@ -100,9 +100,13 @@ def test_bad_params_raise_naming_them():
         FormatVerifier(think_prefilled="maybe")
 
 
-def test_wrong_completion_type_is_an_error_score_not_an_exception():
-    [score] = get_verifier("format").score_batch([Sample(12345)])
+@pytest.mark.parametrize("completion", [12345, None, [None], [{"role": "assistant", "content": 5}]])
+def test_wrong_completion_type_is_an_error_score_not_an_exception(completion):
+    verifier = get_verifier("format")
+    [score] = verifier.score_batch([Sample(completion)])
     assert score.value is None and score.status is Status.ERROR and "completion" in score.info["error"]
+    direct = verifier.score(Sample(completion))  # score() itself never raises either
+    assert direct.value is None and direct.status is Status.ERROR
 
 
 def test_check_format_counts():

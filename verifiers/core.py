@@ -153,13 +153,19 @@ def completion_text(completion: Completion) -> str:
 
 
 def prompt_text(prompt: Completion | None) -> str:
-    """The user's words of a prompt (the last user message for chat prompts)."""
+    """The user's words of a prompt (the last user message for chat prompts; text parts only)."""
     if prompt is None:
         return ""
     if isinstance(prompt, str):
         return prompt
+    if isinstance(prompt, dict):
+        prompt = [prompt]
+    if not isinstance(prompt, list):
+        return ""
     users = [m.get("content") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
     last = users[-1] if users else ""
+    if isinstance(last, list):  # multimodal content parts
+        last = "".join(p.get("text", "") for p in last if isinstance(p, dict) and isinstance(p.get("text"), str))
     return last if isinstance(last, str) else ""
 
 

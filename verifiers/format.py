@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from verifiers.core import Sample, Score, Status, Verifier, split_completion
+from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
 
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _TAG_RE = re.compile(r"</?(?:think|answer)>")
@@ -99,7 +99,10 @@ class FormatVerifier(Verifier):
         return close != -1 and "<think>" not in text[:close]
 
     def score(self, sample: Sample) -> Score:
-        reasoning, content = split_completion(sample.completion)
+        try:
+            reasoning, content = split_completion(sample.completion)
+        except TypeError as exc:
+            return error_score(f"unreadable completion: {exc}")
         if reasoning is not None:
             # The thinking came separately: it is the think block; tags inside it are nesting.
             text, prefilled = f"<think>{reasoning}</think>{content}", False
