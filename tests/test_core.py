@@ -91,7 +91,8 @@ def test_completion_helpers():
     multimodal = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what is this?"}]}]
     assert prompt_text(multimodal) == "what is this?"
     assert prompt_text({"role": "user", "content": "one message"}) == "one message"
-    assert prompt_text(42) == ""
+    with pytest.raises(TypeError):
+        prompt_text(42)
     with pytest.raises(TypeError):
         split_completion(42)
     with pytest.raises(TypeError):

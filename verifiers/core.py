@@ -153,7 +153,10 @@ def completion_text(completion: Completion) -> str:
 
 
 def prompt_text(prompt: Completion | None) -> str:
-    """The user's words of a prompt (the last user message for chat prompts; text parts only)."""
+    """The user's words of a prompt (the last user message for chat prompts; text parts only).
+
+    Raises TypeError for a prompt that is neither a string nor chat messages.
+    """
     if prompt is None:
         return ""
     if isinstance(prompt, str):
@@ -161,7 +164,7 @@ def prompt_text(prompt: Completion | None) -> str:
     if isinstance(prompt, dict):
         prompt = [prompt]
     if not isinstance(prompt, list):
-        return ""
+        raise TypeError(f"prompt must be a string or a list of messages, got {type(prompt).__name__}")
     users = [m.get("content") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
     last = users[-1] if users else ""
     if isinstance(last, list):  # multimodal content parts
