@@ -37,6 +37,13 @@ def test_prefers_the_answer_block_and_ignores_thinking():
     assert extract_program(text) is None
 
 
+def test_code_after_an_unclosed_think_is_no_program():
+    # the model never left its thinking: nothing it wrote there is its answer (as for math)
+    assert extract_program(f"<think>let me try\n{fence('print(1)')}") is None
+    # a pre-filled template has no opening tag, only the closing one
+    assert extract_program(f"thinking</think>{fence('print(1)')}") == "print(1)\n"
+
+
 def test_unlabeled_fence_is_the_fallback():
     assert extract_program(f"{fence('print(3)', '')}") == "print(3)\n"
     assert extract_program(f"{fence('print(3)', '')}\n{fence('print(4)')}") == "print(4)\n"

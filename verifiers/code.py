@@ -36,9 +36,12 @@ _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 
 def extract_program(text: str, language: str = "python") -> str | None:
     """The program a completion gives: the last ```<language> block (inside the last
-    <answer> when there is one), else the last unlabeled block; None when there is none."""
+    <answer> when there is one), else the last unlabeled block; None when there is none.
+    Code in the thinking never counts: after an unclosed <think> there is no program, as for math."""
     if "</think>" in text:
         text = text.rsplit("</think>", 1)[1]
+    elif "<think>" in text:
+        return None
     answers = _ANSWER.findall(text)
     region = answers[-1] if answers else text
     tags = FENCE_TAGS.get(language, (language,))
