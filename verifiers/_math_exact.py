@@ -223,6 +223,24 @@ def _square_free(n: int) -> tuple[int, int]:
 _SURD_TOKEN_RE = re.compile(r"\\frac|\\sqrt|\\pi|\\cdot|\\times|\d+(?:\.\d+)?|\.\d+|[{}()^*/+-]|\s+")
 
 
+class _Tokens:
+    """A left-to-right reader over the tokens of the small grammars below; a token it does not
+    expect means the input is beyond them, and sympy's."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens, self.pos = tokens, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise NeedSympy
+        self.pos += 1
+        return tok
+
+
 def parse_surd(s: str) -> Surd | None:
     """Exact value of sums of products of rationals, square roots of rationals and powers of pi, such as
     "\\frac{1+\\sqrt{5}}{2}", "\\sqrt{72}", "\\pi/8", "2\\pi^2", "-\\frac{1}{\\sqrt{3}}"; None for anything
@@ -232,18 +250,8 @@ def parse_surd(s: str) -> Surd | None:
     tokens = [t for t in _SURD_TOKEN_RE.findall(s) if not t.isspace()]
     if "".join(tokens) != s.replace(" ", ""):
         return None  # a character outside this small grammar
-    pos = 0
-
-    def peek() -> str | None:
-        return tokens[pos] if pos < len(tokens) else None
-
-    def take(expected: str | None = None) -> str:
-        nonlocal pos
-        tok = peek()
-        if tok is None or (expected is not None and tok != expected):
-            raise NeedSympy
-        pos += 1
-        return tok
+    cursor = _Tokens(tokens)
+    peek, take = cursor.peek, cursor.take
 
     def group() -> Surd:
         take("{")
@@ -303,7 +311,7 @@ def parse_surd(s: str) -> Surd | None:
 
     try:
         value = expr()
-        return value if pos == len(tokens) else None
+        return value if cursor.pos == len(tokens) else None
     except (NeedSympy, ZeroDivisionError, ValueError, OverflowError):
         return None
 
@@ -358,18 +366,8 @@ def parse_poly(s: str) -> Poly | None:
     tokens = [t for t in _POLY_TOKEN_RE.findall(s) if not t.isspace()]
     if "".join(tokens) != s.replace(" ", "") or any(t in ("e", "i") for t in tokens):
         return None
-    pos = 0
-
-    def peek() -> str | None:
-        return tokens[pos] if pos < len(tokens) else None
-
-    def take(expected: str | None = None) -> str:
-        nonlocal pos
-        tok = peek()
-        if tok is None or (expected is not None and tok != expected):
-            raise NeedSympy
-        pos += 1
-        return tok
+    cursor = _Tokens(tokens)
+    peek, take = cursor.peek, cursor.take
 
     def constant(p: Poly) -> Fraction:
         if any(mono for mono in p):
@@ -446,6 +444,6 @@ def parse_poly(s: str) -> Poly | None:
 
     try:
         value = expr()
-        return value if pos == len(tokens) else None
+        return value if cursor.pos == len(tokens) else None
     except (NeedSympy, ZeroDivisionError, ValueError):
         return None
