@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from verifiers.core import Completion, split_completion
+from verifiers.core import Completion, committed_text, split_completion
 
 MAX_ANSWER_CHARS = 1000  # an answer block longer than this is searched, not taken whole
 
@@ -31,7 +31,7 @@ def extract_answer(completion: Completion) -> str | None:
         _, text = split_completion(completion)
     except TypeError:
         return None
-    visible = _visible_text(text)
+    visible = committed_text(text)
     if visible is None:
         return None
     block = _last_tag_block(visible, "answer")
@@ -49,15 +49,6 @@ def extract_answer(completion: Completion) -> str | None:
     if not found or _is_hedge(found):
         return None
     return found
-
-
-def _visible_text(text: str) -> str | None:
-    end = text.rfind("</think>")
-    if end >= 0:
-        return text[end + len("</think>") :]
-    if "<think>" in text:  # thinking never finished: no committed answer
-        return None
-    return text
 
 
 def _last_tag_block(text: str, tag: str) -> str | None:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
+from verifiers.core import Sample, Score, Status, Verifier, committed_text, error_score, split_completion
 
 MODES = ("fraction", "binary")
 BACKENDS = ("local", "docker")
@@ -38,9 +38,8 @@ def extract_program(text: str, language: str = "python") -> str | None:
     """The program a completion gives: the last ```<language> block (inside the last
     <answer> when there is one), else the last unlabeled block; None when there is none.
     Code in the thinking never counts: after an unclosed <think> there is no program, as for math."""
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    elif "<think>" in text:
+    text = committed_text(text)
+    if text is None:
         return None
     answers = _ANSWER.findall(text)
     region = answers[-1] if answers else text

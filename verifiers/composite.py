@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verifiers.core import Sample, Score, Status, Verifier, as_samples, get_verifier
+from verifiers.core import Sample, Score, Status, Verifier, as_samples, error_score, get_verifier
 
 
 class ConfigError(ValueError):
@@ -98,7 +98,7 @@ class CompositeReward(Verifier):
                     raise RuntimeError(f"returned {len(scores)} scores for {len(idx)} samples")
             except Exception as exc:  # a broken verifier is an outage for these samples, not a crash
                 reason = f"component {name!r} failed: {type(exc).__name__}: {exc}"
-                scores = [Score(None, Status.ERROR, info={"error": reason}) for _ in idx]
+                scores = [error_score(reason) for _ in idx]
             per_component[name] = dict(zip(idx, scores, strict=True))
         return [self._combine(i, s, routes[i], per_component) for i, s in enumerate(samples)]
 

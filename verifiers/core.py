@@ -146,6 +146,20 @@ def split_completion(completion: Completion) -> tuple[str | None, str]:
     return ("\n".join(reasoning) if reasoning else None), "\n".join(content)
 
 
+def committed_text(text: str) -> str | None:
+    """The part of a completion's text after its thinking: what follows the last </think>.
+
+    None when a <think> is opened and never closed (the model never committed to anything);
+    the whole text when there is no thinking at all.
+    """
+    end = text.rfind("</think>")
+    if end >= 0:
+        return text[end + len("</think>") :]
+    if "<think>" in text:
+        return None
+    return text
+
+
 def completion_text(completion: Completion) -> str:
     """The completion as one string: separate reasoning wrapped in <think> tags, then the content."""
     reasoning, content = split_completion(completion)

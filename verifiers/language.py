@@ -510,7 +510,7 @@ class LanguageVerifier(Verifier):
             if target is None and self.fallback == "dominant":
                 target, source = detect_language(text), "dominant"
             if target is None:
-                return Score(None, Status.NOT_APPLICABLE, info={"error": "cannot tell the target language"})
+                return error_score("cannot tell the target language", Status.NOT_APPLICABLE)
             if not text.strip():
                 return Score(0.0, Status.NO_ANSWER, info={"error": "empty completion", "target": target})
             counts = language_counts(text, target)
