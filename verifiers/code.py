@@ -93,9 +93,6 @@ class CodeVerifier(Verifier):
             self._unavailable = f"{backend} sandbox unavailable: {exc}"
         self.max_concurrency = getattr(self._sandbox, "max_concurrency", None) or max_concurrency or 1
 
-    def score(self, sample: Sample) -> Score:
-        return self.score_batch([sample])[0]
-
     def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
         prepared = [self._safe_prepare(s) for s in samples]
         runs = [i for i, p in enumerate(prepared) if not isinstance(p, Score)]
