@@ -32,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from math_verify import parse, verify  # noqa: E402
 
-import verifiers.math as vm  # noqa: E402
 from verifiers import Sample  # noqa: E402
-from verifiers.math import MathVerifier  # noqa: E402
+from verifiers.math import MathVerifier, extract_answer  # noqa: E402
+from verifiers.math.compare import decide_cheap  # noqa: E402
+from verifiers.math.verifier import clear_cache  # noqa: E402
 
 logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # it logs every timeout with the whole input
 CASES = Path(__file__).parent / "data" / "math_cases.jsonl"
@@ -154,7 +155,7 @@ def run_accuracy(rows: list[dict], verifier: MathVerifier) -> tuple[dict, dict, 
     mv_ok: dict[str, list[bool]] = defaultdict(list)
     ours_lat, mv_lat = [], []
     for row in rows:
-        vm._cache = vm._ResultCache()  # no warm result cache: each pair is decided afresh
+        clear_cache()  # no warm result cache: each pair is decided afresh
         start = time.perf_counter()
         s = verifier.score(Sample(row["completion"], reference=row["gold"]))
         ours_lat.append(time.perf_counter() - start)
@@ -175,10 +176,10 @@ def _mv_chunk(pairs: list[tuple[str, str]]) -> int:
 
 def run_throughput(pairs: list[tuple[str, str]], workers: int) -> dict[str, float]:
     out = {}
-    vm._cache = vm._ResultCache()
+    clear_cache()
     with MathVerifier(timeout=TIMEOUT, workers=workers) as v:
         v.warm_up()
-        vm._cache = vm._ResultCache()
+        clear_cache()
         start = time.perf_counter()
         for i in range(0, len(pairs), 64):
             v.score_batch([Sample(c, reference=g) for g, c in pairs[i : i + 64]])
@@ -198,7 +199,7 @@ def run_throughput(pairs: list[tuple[str, str]], workers: int) -> dict[str, floa
 def run_adversarial(verifier: MathVerifier) -> list[tuple[str, float, float, str, bool]]:
     rows = []
     for name, gold, completion in adversarial():
-        vm._cache = vm._ResultCache()
+        clear_cache()
         start = time.perf_counter()
         s = verifier.score(Sample(completion, reference=gold))
         ours = time.perf_counter() - start
@@ -279,8 +280,8 @@ def sympy_share(pairs: list[tuple[str, str]]) -> float:
     """The fraction of pairs the calling process cannot decide alone (they go to the sympy workers)."""
     need = 0
     for gold, completion in pairs:
-        answer = vm.extract_answer(completion)
-        need += answer is not None and vm.decide_cheap(gold, answer) is None
+        answer = extract_answer(completion)
+        need += answer is not None and decide_cheap(gold, answer) is None
     return need / len(pairs)
 
 

@@ -1,4 +1,4 @@
-"""Tests for verifiers/math.py: extraction, equivalence by category, statuses, hard time limits."""
+"""Tests for verifiers/math/: extraction, equivalence by category, statuses, hard time limits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import time
 import pytest
 
 from verifiers import Sample, Status, get_verifier
-from verifiers.math import MathVerifier, check_caps, decide_cheap, extract_answer, math_equal
+from verifiers.math import MathVerifier, extract_answer, math_equal
+from verifiers.math.compare import decide_cheap
+from verifiers.math.limits import check_caps
 
 SLACK = 0.2  # the promised bound is timeout + 0.2 s
 # Passes every cap, yet expanding it takes sympy far longer than any timeout used here.
@@ -511,7 +513,7 @@ def test_worker_killed_from_outside_is_replaced():
 
 def test_a_closed_pool_is_an_error_not_a_timeout():
     """close() from another thread mid-batch is an infrastructure failure: None, never a 0 reward."""
-    from verifiers._math_pool import WorkerPool
+    from verifiers.math.workers import WorkerPool
 
     pool = WorkerPool(1)
     pool.close()

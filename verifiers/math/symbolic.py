@@ -1,4 +1,4 @@
-"""The sympy side of math verification; imported only inside worker processes (see _math_pool.py).
+"""The sympy side of math verification; imported only inside worker processes (see workers.py).
 
 `check(gold, pred)` runs the same structural comparison as verifiers.math, but atoms the cheap path cannot
 decide are parsed with latex2sympy2_extended and compared with sympy:
@@ -6,33 +6,27 @@ decide are parsed with latex2sympy2_extended and compared with sympy:
   numeric difference above 1e-30 is final; otherwise expand, radsimp or simplify must prove zero; a
   random rational point rejects most unequal symbolic pairs first). No evalf-with-chop.
 - a float on either side: a written decimal is matched by rounding/truncation to its places (see
-  verifiers._math_exact.decimal_matches); float expressions use a relative tolerance of 1e-6.
+  verifiers.math.exact.decimal_matches); float expressions use a relative tolerance of 1e-6.
 - a lone symbol "i" on both sides is the imaginary unit.
 Parsed atoms are cached (LRU), so the G completions of a GRPO group parse their shared gold once. A parse
 error in the gold makes the reference invalid; one in the prediction makes the pair unequal. Every input
-passed verifiers._math_compare.check_caps first; whatever still runs long is the pool's to kill.
+passed verifiers.math.limits.check_caps first; whatever still runs long is the pool's to kill.
 """
 
 from __future__ import annotations
 
 import random
-from collections import OrderedDict
 from fractions import Fraction
 from typing import Any
 
 import sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
 
-from verifiers._math_compare import (
-    Part,
-    cheap_atom_equal,
-    check_caps,
-    compare,
-    equation_sides,
-    normalize,
-    parse_structure,
-)
-from verifiers._math_exact import NeedSympy, _terminates, decimal_matches, parse_number
+from verifiers.math.cache import LRU
+from verifiers.math.compare import Part, cheap_atom_equal, compare, equation_sides, parse_structure
+from verifiers.math.exact import NeedSympy, decimal_matches, parse_number, terminates
+from verifiers.math.limits import PARSE_CACHE_SIZE, check_caps
+from verifiers.math.normalize import normalize
 
 _CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=False)
 _I = sympy.Symbol("i")
@@ -43,24 +37,7 @@ class _BadGold(Exception):
     pass
 
 
-class _LRU:
-    def __init__(self, size: int):
-        self.data: OrderedDict[str, Any] = OrderedDict()
-        self.size = size
-
-    def get(self, key: str) -> Any:
-        if key in self.data:
-            self.data.move_to_end(key)
-            return self.data[key]
-        return None
-
-    def put(self, key: str, value: Any) -> None:
-        self.data[key] = value
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
-
-
-_parsed = _LRU(4096)  # atom text -> sympy object, or an Exception when it does not parse
+_parsed = LRU(PARSE_CACHE_SIZE)  # atom text -> sympy object, or an Exception when it does not parse
 
 
 def check(gold: str, pred: str) -> tuple[str, bool, str]:
@@ -170,7 +147,7 @@ def _approx_equal(g: sympy.Expr, p: sympy.Expr, g_text: str, p_text: str) -> boo
         return False
     g_num, p_num = parse_number(g_text), parse_number(p_text)
     for exact, written in ((g, p_num), (p, g_num)):
-        if written is not None and exact.is_Rational and _terminates(Fraction(int(exact.p), int(exact.q))):
+        if written is not None and exact.is_Rational and terminates(Fraction(int(exact.p), int(exact.q))):
             return Fraction(int(exact.p), int(exact.q)) == written.value  # both terminate: exact only
     if p_num is not None and p_num.places is not None and not g.has(sympy.Float) and gv.is_real:
         return decimal_matches(_fraction(gv), p_num.value, p_num.places)
@@ -216,7 +193,7 @@ def _warm_up() -> None:
         ("x+1", "2.5x"),
     ):
         check(gold, pred)
-    _parsed.data.clear()
+    _parsed.clear()
 
 
 _warm_up()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-MAX_NUMBER_DIGITS = 1000  # digits in one literal (Python refuses int() of > 4300 digits anyway)
+from verifiers.math.limits import MAX_NUMBER_DIGITS, MAX_POLY_POWER, MAX_POLY_TERMS, MAX_RADICAND
 
 
 class NeedSympy(Exception):
@@ -85,10 +85,10 @@ def numbers_equal(gold: Number, pred: Number) -> bool:
     for g, p in options:
         if g == p:
             return True
-        if gold.places is not None and pred.places is None and not _terminates(p):
+        if gold.places is not None and pred.places is None and not terminates(p):
             if round(p, gold.places) == g:
                 return True
-        if pred.places is not None and gold.places is None and not _terminates(g):
+        if pred.places is not None and gold.places is None and not terminates(g):
             if decimal_matches(g, p, pred.places):
                 return True
     return False
@@ -109,7 +109,7 @@ def _significant_digits(value: Fraction, places: int) -> int:
     return len(digits.lstrip("0"))
 
 
-def _terminates(x: Fraction) -> bool:
+def terminates(x: Fraction) -> bool:
     d = x.denominator
     for p in (2, 5):
         while d % p == 0:
@@ -191,7 +191,6 @@ class Surd:
 
 
 _PI_50 = "3.14159265358979323846264338327950288419716939937510"
-MAX_RADICAND = 10**8  # square-free part by trial division stays under a millisecond
 
 
 def _starts_number(token: str | None) -> bool:
@@ -202,9 +201,9 @@ def _surd_from(terms: dict[Basis, Fraction]) -> Surd:
     return Surd(tuple(sorted((b, c) for b, c in terms.items() if c != 0)))
 
 
-def _terminating(x: Surd) -> bool:
+def terminating(x: Surd) -> bool:
     q = x.rational()
-    return q is not None and _terminates(q)
+    return q is not None and terminates(q)
 
 
 def _square_free(n: int) -> tuple[int, int]:
@@ -321,12 +320,10 @@ def parse_surd(s: str) -> Surd | None:
 Monomial = tuple[tuple[str, int], ...]  # ((variable, power), ...) sorted by variable
 Poly = dict[Monomial, Fraction]  # expanded, no zero coefficients: one form per polynomial
 
-MAX_POLY_TERMS = 400  # expanding (a+b+c)^20 and the like is sympy's job (under its timeout)
-MAX_POLY_POWER = 12  # degree cap: answers are low-degree; bigger expansions go to sympy
 _POLY_TOKEN_RE = re.compile(r"\\frac|\\cdot|\\times|\d+(?:\.\d+)?|\.\d+|[a-zA-Z]|[{}()^*/+-]|\s+")
 
 
-def _poly_add(a: Poly, b: Poly, sign: int = 1) -> Poly:
+def poly_add(a: Poly, b: Poly, sign: int = 1) -> Poly:
     out = dict(a)
     for mono, c in b.items():
         out[mono] = out.get(mono, Fraction(0)) + sign * c
@@ -436,10 +433,10 @@ def parse_poly(s: str) -> Poly | None:
         sign = -1 if peek() == "-" else 1
         if peek() in ("+", "-"):
             take()
-        value = _poly_add({}, term(), sign)
+        value = poly_add({}, term(), sign)
         while peek() in ("+", "-"):
             sign = 1 if take() == "+" else -1
-            value = _poly_add(value, term(), sign)
+            value = poly_add(value, term(), sign)
         return value
 
     try:

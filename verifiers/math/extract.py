@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 
 from verifiers.core import Completion, committed_text, split_completion
-
-MAX_ANSWER_CHARS = 1000  # an answer block longer than this is searched, not taken whole
+from verifiers.math.limits import MAX_ANSWER_CHARS  # an answer block longer than this is searched
 
 
 def extract_answer(completion: Completion) -> str | None:
@@ -79,7 +78,7 @@ _CONNECTIVE_RE = re.compile(
 
 def _extract_marked(text: str) -> str | None:
     """A box, an "answer is" phrase or a bold span, last one wins."""
-    boxes = _boxed_contents(text)
+    boxes = boxed_contents(text)
     if boxes:
         if len(boxes) >= 2 and _offered_together(text, boxes[-2], boxes[-1]):
             return ""  # "\boxed{3} or \boxed{5}": a hedge, and no other rule may pick one of them
@@ -92,7 +91,7 @@ def _extract_marked(text: str) -> str | None:
     if bolds:
         if len(bolds) >= 2 and _offered_together(tail, bolds[-2], bolds[-1]):
             return ""  # "**3** or **5**"
-        return _strip_dollars(bolds[-1][0])
+        return strip_dollars(bolds[-1][0])
     return None
 
 
@@ -105,17 +104,17 @@ def _offered_together(text: str, first: tuple[str, int, int], last: tuple[str, i
     return len(gap) <= 40 and _CONNECTIVE_RE.fullmatch(gap) is not None
 
 
-def _boxed_contents(text: str) -> list[tuple[str, int, int]]:
+def boxed_contents(text: str) -> list[tuple[str, int, int]]:
     """(content, end, start) of the last few balanced \\boxed{...} / \\fbox{...} (bounded work on any input)."""
     out = []
     for m in list(_BOX_RE.finditer(text))[-20:]:
-        close = _matching_brace(text, m.end() - 1)
+        close = matching_brace(text, m.end() - 1)
         if close is not None:
             out.append((text[m.end() : close], close + 1, m.start()))
     return out
 
 
-def _matching_brace(text: str, open_at: int, limit: int = 5000) -> int | None:
+def matching_brace(text: str, open_at: int, limit: int = 5000) -> int | None:
     """Index of the brace closing text[open_at], skipping escaped \\{ \\}; None if not within limit."""
     depth = 0
     for i in range(open_at, min(len(text), open_at + limit)):
@@ -154,7 +153,7 @@ def _extract_phrase(text: str) -> str | None:
     return line if 0 < len(line) <= 200 else None
 
 
-def _strip_dollars(s: str) -> str:
+def strip_dollars(s: str) -> str:
     s = s.strip()
     seg = _MATH_SEG_RE.fullmatch(s)
     return next(g for g in seg.groups() if g is not None) if seg else s
@@ -165,7 +164,7 @@ def _extract_plain(text: str) -> str | None:
     if not text:
         return None
     if len(text) <= 40 and "\n" not in text and (not _PROSE_WORD_RE.search(text) or len(text.split()) == 1):
-        return _strip_dollars(text.rstrip("."))  # the whole completion is the answer
+        return strip_dollars(text.rstrip("."))  # the whole completion is the answer
     last_line = text[text.rfind("\n") + 1 :][-2000:]
     segs = _MATH_SEG_RE.findall(last_line)
     if segs:

@@ -1,152 +1,37 @@
-"""Math answer verification: extract the final answer from a completion and decide if it equals the gold.
+"""The math verifier and math_equal: the verdict cache, the cheap path, then the workers.
 
-    extract_answer(completion) -> str | None     the answer a completion commits to (R1-aware)
-    math_equal(gold, pred, *, timeout=5.0) -> bool
-    MathVerifier(timeout=5.0, workers=None)      registered as "math"
-
-Parts: _math_extract.py (extraction), _math_compare.py (normalisation, structure, caps, the cheap atom
-comparison), _math_exact.py (exact numbers, surds, polynomials), _math_sympy.py (the sympy side, imported
-only in workers), _math_pool.py (the worker processes).
-
-How a pair is decided, cheapest first:
-1. Both strings are normalised (boxes, $, \\text{}, \\left, units, degrees, thousands separators, plain-text
-   math such as `sqrt(2)` or `pi/2` rewritten to LaTeX) and split into a structure: sets, lists, tuples,
-   intervals, unions, matrices, equations and inequalities, with expressions ("atoms") at the leaves.
-2. Atoms are compared in this process when that is exact and cheap: identical text, numbers (integers,
-   decimals, fractions, percentages) compared as `fractions.Fraction`, products of rationals, square roots
-   and powers of pi in a canonical form, words compared case-insensitively.
-3. Anything else goes to a pool of worker processes that parse atoms with latex2sympy2_extended and compare
-   with sympy (verifiers/_math_sympy.py). A worker that runs past the deadline is killed and replaced, so a
-   call returns within timeout + 0.2 s from any thread, asyncio task or Ray worker.
-
-Gold and prediction are not symmetric. The gold sets the precision: gold "0.33" accepts 1/3 (1/3 rounds to
-0.33), but gold "1/3" accepts a decimal only when it has at least 3 significant digits and is 1/3 rounded
-or truncated to its own places ("0.333", not "0.33"). Two exact values (integers, fractions, terminating
-decimals, surds) must be exactly equal: gold "0.5" equals "1/2", and 1/2^99 never equals 1/2^98. A gold
-equation "x = 5" accepts the value "5"; a prediction "x = 5" is judged by its last side, and one without
-variables ("2 + 3 = 5") by every side, so "2 + 2 = 5" is not 5. Several answers offered together ("B or C",
-"\\boxed{3} and \\boxed{5}", "$3$ or $5$") are a hedge and never equal one gold.
+See verifiers/math/__init__.py for the rules.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from verifiers._math_compare import (
-    _MORE_CHOICES_RE,
-    _PRED_CHOICE_RE,
-    MAX_ANSWER_CHARS,
-    _squash,
-    cheap_atom_equal,
-    check_caps,
-    choice_letter,
-    compare,
-    normalize,
-    parse_structure,
-)
-from verifiers._math_exact import NeedSympy
-from verifiers._math_extract import extract_answer
 from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
+from verifiers.math.cache import LRU
+from verifiers.math.compare import Verdict, decide_cheap
+from verifiers.math.extract import extract_answer
+from verifiers.math.limits import VERDICT_CACHE_SIZE
 
-__all__ = ["MathVerifier", "extract_answer", "math_equal", "normalize", "check_caps", "Verdict"]
+__all__ = ["MathVerifier", "clear_cache", "decide", "math_equal"]
 
-# ---------------------------------------------------------------- the decision
-
-
-@dataclass
-class Verdict:
-    """The outcome of one (gold, prediction) pair."""
-
-    status: Status
-    equal: bool = False
-    reason: str = ""
+_cache = LRU(VERDICT_CACHE_SIZE)  # (gold, answer) -> Verdict: a GRPO group repeats the same answers
 
 
-def decide_cheap(gold: str, pred: str) -> Verdict | None:
-    """Decide in this process, or None when a worker (sympy) has to."""
-    if len(gold) > 4 * MAX_ANSWER_CHARS:
-        return Verdict(
-            Status.INVALID_REFERENCE, reason=f"reference longer than {4 * MAX_ANSWER_CHARS} characters"
-        )
-    if len(pred) > 4 * MAX_ANSWER_CHARS:
-        return Verdict(Status.OK, False, f"answer longer than {4 * MAX_ANSWER_CHARS} characters")
-    g, p = normalize(gold), normalize(pred)
-    if not g:
-        return Verdict(Status.INVALID_REFERENCE, reason="empty reference")
-    problem = check_caps(g)
-    if problem:
-        return Verdict(Status.INVALID_REFERENCE, reason=f"reference rejected: {problem}")
-    if not p:
-        return Verdict(Status.NO_ANSWER, reason="empty answer")
-    if _squash(g) == _squash(p):
-        return Verdict(Status.OK, True)
-    letter = choice_letter(g)
-    if letter is not None:
-        m = _PRED_CHOICE_RE.match(p)
-        if m and _MORE_CHOICES_RE.match(p, m.end()):
-            return Verdict(Status.OK, False, "several choices named")  # a hedge, whichever comes first
-        return Verdict(Status.OK, bool(m) and m.group(1).upper() == letter)
-    problem = check_caps(p)
-    if problem:
-        return Verdict(Status.OK, False, f"answer rejected: {problem}")
-    try:
-        return Verdict(Status.OK, compare(parse_structure(g), parse_structure(p), cheap_atom_equal))
-    except NeedSympy:
-        return None
+def _remember(key: tuple[str, str], verdict: Verdict) -> None:
+    if verdict.status in (Status.OK, Status.INVALID_REFERENCE):  # timeouts and crashes are no facts
+        _cache.put(key, verdict)
 
 
-# ---------------------------------------------------------------- the worker pool
-
-
-_default_pool = None
-_default_lock = threading.Lock()
-
-
-def _get_default_pool() -> Any:
-    global _default_pool
-    with _default_lock:
-        if _default_pool is None or _default_pool.pid != os.getpid():  # a forked child gets its own
-            from verifiers._math_pool import WorkerPool
-
-            _default_pool = WorkerPool(os.cpu_count() or 1)
-            atexit.register(_default_pool.close)
-        return _default_pool
-
-
-class _ResultCache:
-    """A small thread-safe LRU of decided pairs: a GRPO group repeats the same answers."""
-
-    def __init__(self, size: int = 8192):
-        self._data: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> Verdict | None:
-        with self._lock:
-            v = self._data.get(key)
-            if v is not None:
-                self._data.move_to_end(key)
-            return v
-
-    def put(self, key: tuple[str, str], verdict: Verdict) -> None:
-        if verdict.status not in (Status.OK, Status.INVALID_REFERENCE):
-            return  # timeouts and crashes are not facts about the pair
-        with self._lock:
-            self._data[key] = verdict
-            if len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-
-_cache = _ResultCache()
+def clear_cache() -> None:
+    """Forget every decided pair (benchmarks measure cold decisions with it)."""
+    _cache.clear()
 
 
 def decide(
@@ -160,10 +45,16 @@ def decide(
     start = time.monotonic()
     verdict = decide_cheap(gold, pred)
     if verdict is None:
-        pool = pool or _get_default_pool()
+        pool = pool or _default_pool()
         verdict = _run_guarded(pool, (gold, pred), deadline=deadline or start + timeout)
-    _cache.put(key, verdict)
+    _remember(key, verdict)
     return verdict
+
+
+def _default_pool() -> Any:
+    from verifiers.math.workers import default_pool  # lazy: subprocess plumbing only when sympy is needed
+
+    return default_pool()
 
 
 def _run_guarded(pool: Any, pair: tuple[str, str], **limits: float) -> Verdict:
@@ -219,10 +110,10 @@ class MathVerifier(Verifier):
 
     def _get_pool(self) -> Any:
         if self.workers is None:
-            return _get_default_pool()
+            return _default_pool()
         with self._lock:
             if self._pool is None or self._pool.pid != os.getpid():  # never share a parent's pipes
-                from verifiers._math_pool import WorkerPool
+                from verifiers.math.workers import WorkerPool
 
                 self._pool = WorkerPool(self.workers)
             return self._pool
@@ -243,7 +134,7 @@ class MathVerifier(Verifier):
                 pair = (gold, pred)
                 verdict = _cache.get(pair) or decide_cheap(gold, pred)
                 if verdict is not None:
-                    _cache.put(pair, verdict)
+                    _remember(pair, verdict)
                     scores[i] = _to_score(verdict, gold, pred)
                     continue
                 if pair not in futures:  # start sympy now, while this thread goes on with the cheap ones
@@ -263,7 +154,7 @@ class MathVerifier(Verifier):
 
     def _run_one(self, pool: Any, pair: tuple[str, str]) -> Verdict:
         verdict = _run_guarded(pool, pair, timeout=self.timeout)
-        _cache.put(pair, verdict)
+        _remember(pair, verdict)
         return verdict
 
     def _prepare(self, sample: Sample) -> tuple[str, str, Score | None]:

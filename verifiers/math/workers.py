@@ -9,6 +9,7 @@ lock-protected list, and warm ones (sympy imported, parser tables built) are pre
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -17,13 +18,13 @@ import time
 from multiprocessing.connection import Connection
 
 from verifiers.core import Status
+from verifiers.math.compare import Verdict
+from verifiers.math.limits import STARTUP_SECONDS, WORKER_MEMORY_BYTES
 
-WORKER_MEMORY_BYTES = 2 << 30  # address-space limit per worker: a runaway expansion fails, not the host
-STARTUP_SECONDS = 60.0  # a new worker imports sympy; that time is not charged to any sample
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _worker_main(read_fd: int, write_fd: int) -> None:
+def worker_main(read_fd: int, write_fd: int) -> None:
     """Worker loop: announce readiness, then receive (gold, pred) and answer (status, equal, reason)."""
     try:
         import resource
@@ -33,7 +34,7 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
         pass
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    from verifiers import _math_sympy
+    from verifiers.math import symbolic
 
     outbox.send("ready")
     while True:
@@ -44,7 +45,7 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
         if task is None:
             return
         try:
-            result = _math_sympy.check(*task)
+            result = symbolic.check(*task)
         except BaseException as exc:  # noqa: B036 - MemoryError, RecursionError: report, keep serving
             result = (Status.OK.value, False, f"comparison failed: {type(exc).__name__}")
         try:
@@ -68,7 +69,7 @@ class _Worker:
         from_child_r, from_child_w = os.pipe()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        code = f"from verifiers._math_pool import _worker_main; _worker_main({to_child_r}, {from_child_w})"
+        code = f"from verifiers.math.workers import worker_main; worker_main({to_child_r}, {from_child_w})"
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code],
@@ -138,8 +139,6 @@ class WorkerPool:
     ):
         """Run task on a worker and return its Verdict. deadline (monotonic) bounds the whole call,
         waiting for a free worker included; otherwise timeout counts from when a worker takes the task."""
-        from verifiers.math import Verdict
-
         worker = self._acquire(hash(key) % self.size, deadline)
         if worker is None:
             if self._closed:  # close() from another thread: an outage (None), not the policy's 0
@@ -238,3 +237,17 @@ class WorkerPool:
             self._cond.notify_all()
         for w in idle:
             w.kill()
+
+
+_default_pool: WorkerPool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> WorkerPool:
+    """The module-wide pool of os.cpu_count() workers (a forked child gets its own)."""
+    global _default_pool
+    with _default_lock:
+        if _default_pool is None or _default_pool.pid != os.getpid():
+            _default_pool = WorkerPool(os.cpu_count() or 1)
+            atexit.register(_default_pool.close)
+        return _default_pool

@@ -1,160 +1,32 @@
-"""Deciding equality without sympy: normalisation, structure, the cheap atom comparison, and caps.
+"""Deciding equality without sympy: the structure of an answer, the structural comparison, and the cheap
+atom comparison.
 
 Runs in the calling process (cheap, exact, bounded) and again inside the sympy workers, which reuse the
-same structure and only swap in a sympy comparison for atoms raising NeedSympy. See verifiers/math.py for
-the rules (exactness, the gold/pred asymmetry for decimals).
+same structure and only swap in a sympy comparison for atoms raising NeedSympy. See verifiers/math/__init__.py
+for the rules (exactness, the gold/pred asymmetry for decimals).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from verifiers._math_exact import (
-    MAX_NUMBER_DIGITS,
+from verifiers.core import Status
+from verifiers.math.exact import (
     NeedSympy,
     Surd,
-    _poly_add,
-    _terminating,
     decimal_matches,
     numbers_equal,
     parse_number,
     parse_poly,
     parse_surd,
+    poly_add,
+    terminating,
 )
-from verifiers._math_extract import _boxed_contents, _matching_brace, _strip_dollars
-
-# ---------------------------------------------------------------- caps (checked before any parser)
-
-MAX_ANSWER_CHARS = 1000  # an extracted answer longer than this is rejected, not parsed
-MAX_DEPTH = 12  # brace / bracket nesting
-MAX_RESULT_DIGITS = 10_000  # a literal power a^b may have at most this many digits
-MAX_FACTORIAL = 5000
-
-
-# ---------------------------------------------------------------- normalisation
-
-_UNWRAP_RE = re.compile(
-    r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}"
-)
-_REMOVE = [
-    (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])"), ""),
-    (re.compile(r"\\(?:displaystyle|textstyle|quad|qquad)(?![a-zA-Z])|(?<!\\)\\[!,;: ]|~"), " "),
-    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])"), ""),
-    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
-    (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
-    (re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)"), r"\\frac{\1}{\2}"),
-    (re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])(?![a-zA-Z])"), r"\\sqrt{\1}"),
-    (re.compile(r"([\^_])\s*(\d+|[a-zA-Z])"), r"\1{\2}"),  # x^2 -> x^{2}; x^10 as meant, x^{10}
-    (re.compile(r"\\\$|\\%"), lambda m: m.group()[1:]),
-    (re.compile(r"\{,\}"), ","),
-    (re.compile(r"\\(?:le|leq|leqslant)(?![a-zA-Z])|≤"), r" \\le "),
-    (re.compile(r"\\(?:ge|geq|geqslant)(?![a-zA-Z])|≥"), r" \\ge "),
-    (re.compile(r"\\(?:ne|neq)(?![a-zA-Z])|≠"), r" \\ne "),
-    (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
-    (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
-    (re.compile(r"\\(?:varnothing|emptyset)(?![a-zA-Z])|∅"), r"\\{\\}"),
-    (re.compile(r"\\lbrace(?![a-zA-Z])"), r"\\{"),
-    (re.compile(r"\\rbrace(?![a-zA-Z])"), r"\\}"),
-]
-# Plain-text math as models write it outside LaTeX.
-_PLAIN = [
-    (re.compile(r"<="), r" \\le "),
-    (re.compile(r">="), r" \\ge "),
-    (re.compile(r"\*\*"), "^"),
-    (re.compile(r"−"), "-"),
-    (re.compile(r"[×·]"), r" \\cdot "),
-    (re.compile(r"π|(?<![\\a-zA-Z])pi(?![a-zA-Z])"), r"\\pi "),
-    (re.compile(r"∞|(?<![\\a-zA-Z])(?:infinity|inf)(?![a-zA-Z])"), r"\\infty "),
-    (re.compile(r"(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|ln|log|arcsin|arccos|arctan)(?=\s*\()"), r"\\\1"),
-    (re.compile(r"√\s*(\d+|[a-zA-Z])"), r"\\sqrt{\1}"),
-]
-# "12 cm", "10 cm^2", "5 m/s": a number, a space, then one to three unit-like words.
-_UNIT_NUMBER_RE = re.compile(r"-?[\d.,/]+%?")
-_UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?")
-# A unit in \text{}/\mathrm{} after a number at the end: "5\ \text{m}". Unwrapped, a one-letter unit would
-# read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
-_TEXT_UNIT_RE = re.compile(
-    r"(?<=[\d}])(?:\s|\\[,;: !]|~)*\\(?:text|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})[a-zA-Z]{1,3}\s*\}"
-    r"(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
-)
-_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-# zero-width space / joiners, word joiner, BOM: invisible in the rendered answer, so they never count
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
-_PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
-
-
-def normalize(answer: str) -> str:
-    """Canonical text of an answer: what the structure parser and the number fast path read."""
-    s = str(answer).translate(_INVISIBLE).strip()
-    boxes = _boxed_contents(s)
-    if boxes:
-        s = boxes[-1][0]
-    s = _strip_dollars(s)
-    s = _TEXT_UNIT_RE.sub("", s)
-    for _ in range(3):  # nested wrappers: \text{\textbf{B}}
-        s2 = _UNWRAP_RE.sub(r"\1", s)
-        if s2 == s:
-            break
-        s = s2
-    for pattern, repl in _REMOVE:
-        s = pattern.sub(repl, s)
-    for pattern, repl in _PLAIN:
-        s = pattern.sub(repl, s)
-    s = _rewrite_calls(s)
-    s = re.sub(r"\s+", " ", s).strip()
-    s = re.sub(r"^\\?\$\s*|\s*(?:\\?\$)$", "", s)  # dollars as currency
-    s = s.rstrip(" .")  # a sentence's full stop (rstrip, not a regex: linear on runs of dots)
-    s = re.sub(r"^[a-zA-Z]\s*\\in\s+", "", s)  # "x \\in [0, 1]"
-    s = _strip_units(s)
-    if _THOUSANDS_RE.match(s) or re.match(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$", s):
-        s = s.replace(",", "").replace(" ", "")
-    return s
-
-
-def _strip_units(s: str) -> str:
-    """ "12 cm", "10 cm^2", "5 m/s" -> the number: a number, a space, then one to three unit-like words.
-    (Word by word on purpose: one regex for the whole shape backtracks for minutes on long letter runs.)"""
-    number, _, rest = s.partition(" ")
-    words = rest.split()
-    if not _UNIT_NUMBER_RE.fullmatch(number) or not 1 <= len(words) <= 3:
-        return s
-    return number if all(_UNIT_WORD_RE.fullmatch(w) for w in words) else s
-
-
-def _rewrite_calls(s: str) -> str:
-    """sqrt(x) -> \\sqrt{x}, exp(x) -> e^{x}, with balanced parentheses."""
-    for _ in range(20):
-        m = _PAREN_CALL_RE.search(s)
-        if m is None:
-            return s
-        close = _matching_paren(s, m.end() - 1)
-        if close is None:
-            return s
-        inner = s[m.end() : close]
-        head = r"\sqrt{" if m.group(1) == "sqrt" else "e^{"
-        s = s[: m.start()] + head + inner + "}" + s[close + 1 :]
-    return s
-
-
-def _matching_paren(s: str, open_at: int) -> int | None:
-    depth = 0
-    for i in range(open_at, len(s)):
-        depth += {"(": 1, ")": -1}.get(s[i], 0)
-        if depth == 0:
-            return i
-    return None
-
-
-def _squash(s: str) -> str:
-    """s without spaces, except between two digits: "1 2" is not 12 (thousands were merged by normalize)."""
-    return _SPACE_RE.sub("", s)
-
-
-_SPACE_RE = re.compile(r"(?<!\d) +| +(?!\d)")
-
+from verifiers.math.extract import matching_brace
+from verifiers.math.limits import MAX_ANSWER_CHARS, check_caps
+from verifiers.math.normalize import THOUSANDS_RE, normalize, squash
 
 # ---------------------------------------------------------------- structure
 
@@ -212,7 +84,7 @@ def parse_structure(s: str, depth: int = 0) -> Part:
             return Part(
                 "seq", brackets=s[0] + s[-1], items=tuple(parse_structure(p, depth + 1) for p in items)
             )
-    if not _THOUSANDS_RE.match(s):
+    if not THOUSANDS_RE.match(s):
         items = _split_top(s, r",|;|\s+(?:and|or)\s+|\\text\{\s*(?:and|or)\s*\}")
         if len(items) > 1:
             return Part("list", items=tuple(parse_structure(p, depth + 1) for p in items))
@@ -257,7 +129,7 @@ def _split_top(s: str, sep: str, keep: bool = False) -> list[str]:
         elif depth == 0:
             m = sep_re.match(s, i)
             if m and m.end() > i:
-                if c == "," and _THOUSANDS_RE.match(s):
+                if c == "," and THOUSANDS_RE.match(s):
                     i += 1
                     continue
                 out.append(s[start:i])
@@ -412,7 +284,7 @@ def _is_text(s: str) -> bool:
 
 def cheap_atom_equal(gold: str, pred: str) -> bool:
     """Decide two atoms without sympy, or raise NeedSympy."""
-    if _squash(gold) == _squash(pred):
+    if squash(gold) == squash(pred):
         return True
     if gold.startswith("\\EQ{"):
         return _polynomial_equations_equal(gold, pred)
@@ -431,7 +303,7 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
         if gs == ps:
             return True
         # a written decimal against an irrational exact value: the rounding rules of numbers_equal
-        if _terminating(gs) and _terminating(ps):
+        if terminating(gs) and terminating(ps):
             return False  # both exact and terminating: only exact equality counts
         if pn is not None and pn.places is not None and not pn.percent and gn is None:
             return decimal_matches(gs.approx(), pn.value, pn.places)
@@ -447,7 +319,7 @@ def cheap_atom_equal(gold: str, pred: str) -> bool:
 
 def equation_sides(eq: str) -> tuple[str, str]:
     """The two sides of the "\\EQ{lhs}{rhs}" atom that compare() builds for a pair of equations."""
-    close = _matching_brace(eq, 3)
+    close = matching_brace(eq, 3)
     if close is None:
         raise NeedSympy
     return eq[4:close], eq[close + 2 : -1]
@@ -458,8 +330,8 @@ def _polynomial_equations_equal(gold: str, pred: str) -> bool:
     polys = [parse_poly(side) for side in (*equation_sides(gold), *equation_sides(pred))]
     if any(p is None for p in polys):
         raise NeedSympy
-    g = _poly_add(polys[0], polys[1], -1)
-    p = _poly_add(polys[2], polys[3], -1)
+    g = poly_add(polys[0], polys[1], -1)
+    p = poly_add(polys[2], polys[3], -1)
     if not g or not p:
         return not g and not p
     mono, coeff = next(iter(p.items()))
@@ -475,70 +347,46 @@ def choice_letter(gold: str) -> str | None:
     return m.group(1) if m else None
 
 
-# ---------------------------------------------------------------- caps
+# ---------------------------------------------------------------- the decision in this process
 
 
-def check_caps(s: str) -> str | None:
-    """Why s must not reach a parser (too long, too deep, a huge power or factorial), or None."""
-    if len(s) > MAX_ANSWER_CHARS:
-        return f"answer longer than {MAX_ANSWER_CHARS} characters"
-    depth = worst = 0
-    for c in s:
-        if c in "{([":
-            depth += 1
-            worst = max(worst, depth)
-        elif c in "})]":
-            depth -= 1
-            if depth < 0:
-                return "unbalanced brackets"
-    if s.count("{") != s.count("}"):
-        return "unbalanced braces"
-    if worst > MAX_DEPTH:
-        return f"nesting deeper than {MAX_DEPTH}"
-    if re.search(r"\d\.\d+\.\d", s):
-        return "a malformed number (two decimal points)"
-    if any(len(d) > MAX_NUMBER_DIGITS for d in re.findall(r"\d+", s)):
-        return f"a number longer than {MAX_NUMBER_DIGITS} digits"
-    problem = _huge_power(s)
+@dataclass
+class Verdict:
+    """The outcome of one (gold, prediction) pair."""
+
+    status: Status
+    equal: bool = False
+    reason: str = ""
+
+
+def decide_cheap(gold: str, pred: str) -> Verdict | None:
+    """Decide in this process, or None when a worker (sympy) has to."""
+    if len(gold) > 4 * MAX_ANSWER_CHARS:
+        return Verdict(
+            Status.INVALID_REFERENCE, reason=f"reference longer than {4 * MAX_ANSWER_CHARS} characters"
+        )
+    if len(pred) > 4 * MAX_ANSWER_CHARS:
+        return Verdict(Status.OK, False, f"answer longer than {4 * MAX_ANSWER_CHARS} characters")
+    g, p = normalize(gold), normalize(pred)
+    if not g:
+        return Verdict(Status.INVALID_REFERENCE, reason="empty reference")
+    problem = check_caps(g)
     if problem:
-        return problem
-    for m in re.finditer(r"(?<!\d)(\d+)\s*!|([)}\]])\s*!", s):
-        if m.group(1) is not None and int(m.group(1)[:12]) > MAX_FACTORIAL:
-            return f"a factorial of more than {MAX_FACTORIAL}"
-        if m.group(2) is not None and re.search(r"\^|\d{5}", s[max(0, m.start() - 60) : m.start()]):
-            return "a factorial of a large expression"
-    return None
-
-
-# (?<!...) makes a match start only where a number starts: linear on long digit runs, not quadratic.
-_POWER_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*\^\s*(?:\{\s*(\d+)\s*\}|(\d))")
-
-
-def _huge_power(s: str) -> str | None:
-    """Evaluate literal powers innermost first, in log space: a result over MAX_RESULT_DIGITS digits,
-    or over a million inside another exponent (a tower such as 9^{9^{9}}), is rejected."""
-    for _ in range(100):
-        m = _POWER_RE.search(s)
-        if m is None:
-            return None
-        base, exp = float(m.group(1)), int((m.group(2) or m.group(3))[:12])
-        digits = exp * math.log10(base) if base > 0 else 0.0
-        if digits > MAX_RESULT_DIGITS:
-            return f"a power with more than {MAX_RESULT_DIGITS} digits"
-        if digits > 6 and _inside_exponent(s, m.start()):
-            return "a power tower"
-        value = str(int(base**exp)) if digits <= 6 and base.is_integer() else "1"
-        s = s[: m.start()] + value + s[m.end() :]
-    return "too many powers"
-
-
-def _inside_exponent(s: str, at: int) -> bool:
-    depth = 0
-    for i in range(at - 1, -1, -1):
-        if s[i] == "}":
-            depth += 1
-        elif s[i] == "{":
-            if depth == 0 and s[:i].rstrip().endswith("^"):
-                return True
-            depth = max(0, depth - 1)
-    return False
+        return Verdict(Status.INVALID_REFERENCE, reason=f"reference rejected: {problem}")
+    if not p:
+        return Verdict(Status.NO_ANSWER, reason="empty answer")
+    if squash(g) == squash(p):
+        return Verdict(Status.OK, True)
+    letter = choice_letter(g)
+    if letter is not None:
+        m = _PRED_CHOICE_RE.match(p)
+        if m and _MORE_CHOICES_RE.match(p, m.end()):
+            return Verdict(Status.OK, False, "several choices named")  # a hedge, whichever comes first
+        return Verdict(Status.OK, bool(m) and m.group(1).upper() == letter)
+    problem = check_caps(p)
+    if problem:
+        return Verdict(Status.OK, False, f"answer rejected: {problem}")
+    try:
+        return Verdict(Status.OK, compare(parse_structure(g), parse_structure(p), cheap_atom_equal))
+    except NeedSympy:
+        return None

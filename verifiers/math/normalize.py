@@ -1,0 +1,130 @@
+"""Normalisation: the canonical text of an answer, which the structure parser and the exact paths read.
+
+Boxes, $, \\text{}, \\left/\\right, spacing commands, degrees, units after a number, thousands separators,
+and plain-text math (`sqrt(2)`, `pi/2`, `<=`) rewritten to LaTeX.
+"""
+
+from __future__ import annotations
+
+import re
+
+from verifiers.math.extract import boxed_contents, strip_dollars
+
+_UNWRAP_RE = re.compile(
+    r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}"
+)
+_REMOVE = [
+    (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])"), ""),
+    (re.compile(r"\\(?:displaystyle|textstyle|quad|qquad)(?![a-zA-Z])|(?<!\\)\\[!,;: ]|~"), " "),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])"), ""),
+    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
+    (re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)"), r"\\frac{\1}{\2}"),
+    (re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])(?![a-zA-Z])"), r"\\sqrt{\1}"),
+    (re.compile(r"([\^_])\s*(\d+|[a-zA-Z])"), r"\1{\2}"),  # x^2 -> x^{2}; x^10 as meant, x^{10}
+    (re.compile(r"\\\$|\\%"), lambda m: m.group()[1:]),
+    (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\\(?:le|leq|leqslant)(?![a-zA-Z])|≤"), r" \\le "),
+    (re.compile(r"\\(?:ge|geq|geqslant)(?![a-zA-Z])|≥"), r" \\ge "),
+    (re.compile(r"\\(?:ne|neq)(?![a-zA-Z])|≠"), r" \\ne "),
+    (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
+    (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
+    (re.compile(r"\\(?:varnothing|emptyset)(?![a-zA-Z])|∅"), r"\\{\\}"),
+    (re.compile(r"\\lbrace(?![a-zA-Z])"), r"\\{"),
+    (re.compile(r"\\rbrace(?![a-zA-Z])"), r"\\}"),
+]
+# Plain-text math as models write it outside LaTeX.
+_PLAIN = [
+    (re.compile(r"<="), r" \\le "),
+    (re.compile(r">="), r" \\ge "),
+    (re.compile(r"\*\*"), "^"),
+    (re.compile(r"−"), "-"),
+    (re.compile(r"[×·]"), r" \\cdot "),
+    (re.compile(r"π|(?<![\\a-zA-Z])pi(?![a-zA-Z])"), r"\\pi "),
+    (re.compile(r"∞|(?<![\\a-zA-Z])(?:infinity|inf)(?![a-zA-Z])"), r"\\infty "),
+    (re.compile(r"(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|ln|log|arcsin|arccos|arctan)(?=\s*\()"), r"\\\1"),
+    (re.compile(r"√\s*(\d+|[a-zA-Z])"), r"\\sqrt{\1}"),
+]
+# "12 cm", "10 cm^2", "5 m/s": a number, a space, then one to three unit-like words.
+_UNIT_NUMBER_RE = re.compile(r"-?[\d.,/]+%?")
+_UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?")
+# A unit in \text{}/\mathrm{} after a number at the end: "5\ \text{m}". Unwrapped, a one-letter unit would
+# read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
+_TEXT_UNIT_RE = re.compile(
+    r"(?<=[\d}])(?:\s|\\[,;: !]|~)*\\(?:text|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})[a-zA-Z]{1,3}\s*\}"
+    r"(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
+)
+THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# zero-width space / joiners, word joiner, BOM: invisible in the rendered answer, so they never count
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+_PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
+
+
+def normalize(answer: str) -> str:
+    """Canonical text of an answer: what the structure parser and the number fast path read."""
+    s = str(answer).translate(_INVISIBLE).strip()
+    boxes = boxed_contents(s)
+    if boxes:
+        s = boxes[-1][0]
+    s = strip_dollars(s)
+    s = _TEXT_UNIT_RE.sub("", s)
+    for _ in range(3):  # nested wrappers: \text{\textbf{B}}
+        s2 = _UNWRAP_RE.sub(r"\1", s)
+        if s2 == s:
+            break
+        s = s2
+    for pattern, repl in _REMOVE:
+        s = pattern.sub(repl, s)
+    for pattern, repl in _PLAIN:
+        s = pattern.sub(repl, s)
+    s = _rewrite_calls(s)
+    s = re.sub(r"\s+", " ", s).strip()
+    s = re.sub(r"^\\?\$\s*|\s*(?:\\?\$)$", "", s)  # dollars as currency
+    s = s.rstrip(" .")  # a sentence's full stop (rstrip, not a regex: linear on runs of dots)
+    s = re.sub(r"^[a-zA-Z]\s*\\in\s+", "", s)  # "x \\in [0, 1]"
+    s = _strip_units(s)
+    if THOUSANDS_RE.match(s) or re.match(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$", s):
+        s = s.replace(",", "").replace(" ", "")
+    return s
+
+
+def _strip_units(s: str) -> str:
+    """ "12 cm", "10 cm^2", "5 m/s" -> the number: a number, a space, then one to three unit-like words.
+    (Word by word on purpose: one regex for the whole shape backtracks for minutes on long letter runs.)"""
+    number, _, rest = s.partition(" ")
+    words = rest.split()
+    if not _UNIT_NUMBER_RE.fullmatch(number) or not 1 <= len(words) <= 3:
+        return s
+    return number if all(_UNIT_WORD_RE.fullmatch(w) for w in words) else s
+
+
+def _rewrite_calls(s: str) -> str:
+    """sqrt(x) -> \\sqrt{x}, exp(x) -> e^{x}, with balanced parentheses."""
+    for _ in range(20):
+        m = _PAREN_CALL_RE.search(s)
+        if m is None:
+            return s
+        close = _matching_paren(s, m.end() - 1)
+        if close is None:
+            return s
+        inner = s[m.end() : close]
+        head = r"\sqrt{" if m.group(1) == "sqrt" else "e^{"
+        s = s[: m.start()] + head + inner + "}" + s[close + 1 :]
+    return s
+
+
+def _matching_paren(s: str, open_at: int) -> int | None:
+    depth = 0
+    for i in range(open_at, len(s)):
+        depth += {"(": 1, ")": -1}.get(s[i], 0)
+        if depth == 0:
+            return i
+    return None
+
+
+def squash(s: str) -> str:
+    """s without spaces, except between two digits: "1 2" is not 12 (thousands were merged by normalize)."""
+    return _SPACE_RE.sub("", s)
+
+
+_SPACE_RE = re.compile(r"(?<!\d) +| +(?!\d)")
