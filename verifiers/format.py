@@ -2,9 +2,11 @@
 
 Strict mode (the default) gives 1.0 only when the completion is exactly one think
 block followed by one answer block: each tag once, in order, no nesting, nothing
-outside the blocks but whitespace, and a non-empty answer. Partial mode gives 0.2
-for each of the four tags that occurs exactly once and 0.2 more for the strict
-shape, so it reaches 1.0 exactly when strict mode does.
+outside the blocks but whitespace, and an answer that shows something: invisible
+characters (zero-width and bidi marks, Hangul fillers, combining marks alone, ...), LaTeX
+spacing and delimiters, phantoms and empty groups do not make an answer non-empty.
+Partial mode gives 0.2 for each of the four tags that occurs exactly once and 0.2 more
+for the strict shape, so it reaches 1.0 exactly when strict mode does.
 
 Pre-filled templates. DeepSeek-R1-style chat templates end the prompt with
 `<think>`, so the completion starts inside the thinking and never contains the
@@ -25,12 +27,38 @@ the answer block alone.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
 
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _TAG_RE = re.compile(r"</?(?:think|answer)>")
+
+# What renders as nothing in an answer, removed before looking for a visible character: phantoms
+# with their argument, LaTeX spacing, the names of wrappers (`\text`, `\boxed`, ...: their argument
+# decides), math delimiters and braces, HTML spaces, zero-width entities and comments.
+_SHOWS_NOTHING = re.compile(
+    r"\\(?:[hv]?phantom|hspace\*?|vspace\*?|kern|mkern|hskip|mskip)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
+    r"|\\(?:quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace|negmedspace|space|nobreakspace"
+    r"|displaystyle|textstyle|scriptstyle|scriptscriptstyle|text\w*|math\w*|mbox|boxed|fbox|operatorname"
+    r"|left|right|big|Big|bigg|Bigg)(?![A-Za-z])"
+    r"|\\[,;:! ~>]|\\[()\[\]]|[${}~]|&(?:nbsp|ensp|emsp|thinsp|zwsp|zwnj|zwj|shy|#8203|#x200b|#160);"
+    r"|<!--.*?-->|<br\s*/?>",
+    re.DOTALL,
+)
+# Letters that render blank (Hangul fillers, Braille blank); all other blanks are caught by category.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Mn", "Me", "Zs", "Zl", "Zp"})
+
+
+def shows_something(text: str) -> bool:
+    """Whether `text` renders at least one visible character (see the module docstring)."""
+    text = _SHOWS_NOTHING.sub("", text)
+    return any(
+        not ch.isspace() and ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+        for ch in text
+    )
 
 
 def check_format(text: str, *, prefilled: bool = False) -> tuple[bool, list[str], dict[str, int]]:
@@ -65,7 +93,7 @@ def check_format(text: str, *, prefilled: bool = False) -> tuple[bool, list[str]
         problems.append("text between </think> and <answer>")
     if text[ans_end:].strip():
         problems.append("text after </answer>")
-    if not text[ans_open:ans_close].strip():
+    if not shows_something(text[ans_open:ans_close]):
         problems.append("empty answer")
     return not problems, problems, counts
 

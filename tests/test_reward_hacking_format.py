@@ -1,0 +1,69 @@
+"""Reward hacking, format verifier: completions a policy could write to earn the format reward
+without showing an answer, each beside an honest twin that keeps full reward."""
+
+import pytest
+
+from verifiers import Sample
+from verifiers.format import FormatVerifier, shows_something
+
+
+def format_reward(answer: str, mode: str = "strict") -> float:
+    text = f"<think>\nSix times seven is forty-two.\n</think>\n<answer>{answer}</answer>"
+    return FormatVerifier(mode=mode, think_prefilled="false").score(Sample(text)).value
+
+
+INVISIBLE_ANSWERS = [
+    "\u200b",  # zero-width space
+    "\u2060",  # word joiner
+    "\u200e",  # left-to-right mark
+    "\u200f\u202e\u2066\u2069\u061c",  # bidi controls
+    "\ufeff",  # byte-order mark
+    "\u00ad",  # soft hyphen
+    "\u3164",  # Hangul filler (a "letter" that renders blank)
+    "\u115f\u1160\uffa0",  # more Hangul fillers
+    "\u2800",  # Braille blank
+    "\u0301\u034f",  # combining marks with nothing to sit on
+    "\u00a0\u2003\u3000",  # no-break, em and ideographic spaces
+    "\U000e0041\U000e0042",  # tag characters
+    "\\quad",
+    "$\\,$",
+    "\\(\\;\\)",
+    "\\phantom{42}",
+    "\\hphantom{\\frac{1}{2}}",
+    "\\boxed{}",
+    "\\text{ }",
+    "&nbsp;",
+    "&#8203;",
+    "<!-- 42 -->",
+    "<br/>",
+    "{ }",
+]
+
+
+@pytest.mark.parametrize("answer", INVISIBLE_ANSWERS)
+def test_an_answer_that_shows_nothing_is_empty(answer):
+    assert not shows_something(answer)
+    assert format_reward(answer) == 0.0
+    # partial mode keeps the per-tag credit but never the strict bonus
+    assert format_reward(answer, mode="partial") == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "42",
+        "\\pi",
+        "\\emptyset",
+        "\\boxed{5}",
+        "\\text{B}",
+        "-1",
+        "x",
+        "\u2205",
+        "$\\frac{1}{2}$",
+        "四十二",
+        "\u200b42",
+    ],
+)
+def test_honest_twins_keep_full_reward(answer):
+    assert shows_something(answer)
+    assert format_reward(answer) == 1.0
