@@ -1,4 +1,4 @@
-"""The `verifiers` command line: score JSONL completions, list verifiers, build sandboxes.
+"""The `verifiers` command line: score, filter and evaluate JSONL completions, list verifiers, build sandboxes.
 
 Exit codes: 0 every row scored; 1 some rows had input errors (each still has an
 output row); 2 usage or config error (nothing scored).
@@ -285,6 +285,128 @@ def print_summary(stats: list[RowStat], elapsed: float, scored: int, resumed: in
     console.print(f"scored {scored} rows in {elapsed:.2f} s ({scored / max(elapsed, 1e-9):,.0f} rows/s){note}")
 
 
+def cmd_filter(args: argparse.Namespace) -> int:
+    """Rejection sampling: score IN with the config, write the rows that pass (see verifiers.rejection)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from verifiers.composite import ConfigError, load_reward
+    from verifiers.evaluate import group_key
+    from verifiers.rejection import BestOfGroup, Criteria, output_row, parse_minimums
+
+    fields = parse_field_map(args.field)
+    src = Path(args.input)
+    if not src.is_file():
+        raise UsageError(f"input file {str(src)!r} not found")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    try:
+        criteria = Criteria(args.min_reward, parse_minimums(args.min))
+    except ValueError as exc:
+        raise UsageError(f"--min/--min-reward: {exc}") from None
+    try:
+        reward = load_reward(args.config)
+    except ConfigError as exc:
+        raise UsageError(f"config {args.config}: {exc}") from None
+    unknown = set(criteria.min_components) - set(reward.components)
+    if unknown:
+        reward.close()
+        raise UsageError(f"--min: unknown component(s) {sorted(unknown)}; the config has {', '.join(reward.components)}")
+
+    counts: Counter[str] = Counter()
+    best = BestOfGroup()
+    group_path = args.group_by or fields.get("prompt", "prompt")
+    try:
+        with Path(args.output).open("w", encoding="utf-8") as out:
+            for chunk in _chunks(src, 0, args.batch_size):
+                rows, samples = [], []
+                for lineno, raw in chunk:
+                    try:
+                        row = json.loads(raw)
+                        samples.append(row_to_sample(row, fields))
+                        rows.append((lineno, row))
+                    except ValueError:  # malformed JSON (JSONDecodeError is one) or an unusable row
+                        counts["input error"] += 1
+                for (lineno, row), score in zip(rows, reward.score_batch(samples) if samples else [], strict=True):
+                    reason = criteria.rejects(score)
+                    counts[reason or "passed"] += 1
+                    if reason is not None:
+                        continue
+                    if args.best_of_group:
+                        key = _lookup(row, group_path)
+                        best.offer(("line", lineno) if key is _MISSING else group_key(key), score.value,
+                                   output_row(row, score))
+                    else:
+                        out.write(_dump(output_row(row, score)))
+            for row in best.items():
+                out.write(_dump(row))
+    finally:
+        reward.close()
+
+    table = Table(title=f"filter: {src}", show_header=True)
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for what, n in counts.most_common():
+        table.add_row(what, str(n))
+    if args.best_of_group:
+        table.add_row("written (best of each group)", str(len(best)))
+    Console(stderr=True).print(table)
+    return EXIT_INPUT_ERRORS if counts["input error"] else EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """pass@k and maj@k per prompt group of a scored JSONL (see verifiers.evaluate)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from verifiers.evaluate import EvalError, evaluate_rows
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise UsageError(f"input file {str(src)!r} not found")
+    try:
+        ks = [int(k) for k in args.k.split(",") if k.strip()]
+    except ValueError:
+        raise UsageError(f"--k {args.k!r}: expected comma-separated integers, e.g. 1,4,16") from None
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    rows, unreadable = [], 0
+    with src.open(encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError:
+                row = None
+            if isinstance(row, dict):
+                rows.append(row)
+            elif raw.strip():
+                unreadable += 1
+    try:
+        report = evaluate_rows(rows, ks, metrics=[m for m in args.metric.split(",") if m], threshold=args.threshold,
+                               group_by=args.group_by, timeout=args.timeout)
+    except EvalError as exc:
+        raise UsageError(str(exc)) from None
+    report["skipped"]["unreadable line"] = unreadable
+    dst = Path(args.output) if args.output else src.with_name(src.name.removesuffix(".jsonl") + ".eval.json")
+    dst.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    table = Table(title=f"{report['groups']} prompt groups, {report['rows']} rows, metric {args.metric} >= "
+                        f"{args.threshold:g}", show_header=True)
+    for col in ("k", "groups", "pass@k", "maj@k"):
+        table.add_column(col, justify="right")
+    for k in report["k"]:
+        p, m = report["pass@k"][str(k)], report["maj@k"][str(k)]
+        table.add_row(str(k), str(report["groups_per_k"][str(k)]), "-" if p is None else f"{p:.4f}",
+                      "-" if m is None else f"{m:.4f}")
+    console = Console()
+    console.print(table)
+    skipped = ", ".join(f"{n} {why}" for why, n in report["skipped"].items() if n)
+    if skipped:
+        console.print(f"rows left out: {skipped}")
+    console.print(f"report: {dst}")
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -331,6 +453,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read FIELD from another key, e.g. reference=answer or reference=reward_model.ground_truth")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     s.set_defaults(func=cmd_score)
+
+    f = sub.add_parser("filter", help="rejection sampling: keep the rows whose reward passes (SFT data)")
+    f.add_argument("input", help="JSONL rows as `score` reads them")
+    f.add_argument("--config", required=True, help="reward YAML")
+    f.add_argument("--output", "-o", required=True, help="output JSONL: the kept rows plus reward and components")
+    f.add_argument("--min-reward", type=float, required=True, help="keep rows with reward >= X (None never passes)")
+    f.add_argument("--min", action="append", default=[], metavar="COMPONENT=X",
+                   help="also require a component's value >= X, e.g. --min accuracy=1 --min language=0.95")
+    f.add_argument("--best-of-group", action="store_true", help="keep only the best passing row per prompt")
+    f.add_argument("--group-by", default=None, help="the group key field for --best-of-group (default: the prompt)")
+    f.add_argument("--field", action="append", default=[], metavar="FIELD=SOURCE", help="as for `score`")
+    f.add_argument("--batch-size", type=int, default=256, help="rows per scoring batch (default 256)")
+    f.set_defaults(func=cmd_filter)
+
+    e = sub.add_parser("eval", help="pass@k and maj@k per prompt group of a scored JSONL")
+    e.add_argument("input", help="scored JSONL (the output of `score`)")
+    e.add_argument("--k", default="1,4,16", help="comma-separated k values (default 1,4,16)")
+    e.add_argument("--metric", default="accuracy",
+                   help="what makes a row correct: a component name or 'reward'; a comma list takes the first "
+                        "with a value, e.g. accuracy,code_tests (default accuracy)")
+    e.add_argument("--threshold", type=float, default=1.0, help="correct when the metric is >= this (default 1)")
+    e.add_argument("--group-by", default="prompt", help="the field that groups rows (default prompt)")
+    e.add_argument("--output", "-o", default=None, help="JSON report (default: INPUT with .eval.json)")
+    e.add_argument("--timeout", type=float, default=5.0, help="seconds per answer comparison (default 5)")
+    e.set_defaults(func=cmd_eval)
 
     ls = sub.add_parser("list", help="list the registered verifiers")
     ls.set_defaults(func=cmd_list)
