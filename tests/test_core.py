@@ -5,7 +5,17 @@ import pytest
 
 import verifiers
 from verifiers import Sample, Score, Status, Verifier, available, get_verifier, register
-from verifiers.core import completion_text, prompt_text, split_completion
+from verifiers.core import (
+    END_TOKENS,
+    completion_text,
+    end_tokens_option,
+    prompt_opens_thinking,
+    prompt_text,
+    read_completion,
+    split_completion,
+    strip_end_tokens,
+    think_prefilled_option,
+)
 
 
 class Length(Verifier):
@@ -106,3 +116,165 @@ def test_import_is_light():
     code = "import sys, verifiers; print(any(m in sys.modules for m in ('sympy', 'torch', 'docker', 'fasttext', 'yaml')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- Sample is keyword-only after completion
+
+
+def test_sample_takes_only_the_completion_positionally():
+    # TRL hands over (prompts, completions): the natural positional call must not score the prompt
+    with pytest.raises(TypeError):
+        Sample("a prompt", "a completion", "4", "math")
+    s = Sample("a completion", prompt="a prompt", reference="4", task="math")
+    assert (s.completion, s.prompt, s.reference, s.task, s.meta) == ("a completion", "a prompt", "4", "math", {})
+
+
+# ---------------------------------------------------------------- end-of-turn tokens
+
+
+@pytest.mark.parametrize("token", END_TOKENS)
+def test_every_known_end_token_is_stripped(token):
+    assert strip_end_tokens(f"<answer>4</answer>{token}") == "<answer>4</answer>"
+    assert strip_end_tokens(f"<answer>4</answer>\n{token}\n") == "<answer>4</answer>"
+
+
+def test_end_tokens_stack_and_only_trailing_ones_go():
+    assert strip_end_tokens("done<|im_end|>\n<|endoftext|> </s>") == "done"
+    assert strip_end_tokens("a </s> b") == "a </s> b"
+    assert strip_end_tokens("no token  ") == "no token"
+    assert strip_end_tokens("<|im_end|>") == ""
+    assert strip_end_tokens("x<END>", ["<END>"]) == "x"
+    assert strip_end_tokens("x<|im_end|>", ["<END>"]) == "x<|im_end|>"
+
+
+def test_stripping_many_end_tokens_is_linear():
+    # hostile output: a million stacked tokens must not cost quadratic time (this would take hours)
+    assert strip_end_tokens("x" + "</s>" * 1_000_000) == "x"
+
+
+def test_end_tokens_option_validates():
+    assert end_tokens_option(None, "v") == END_TOKENS
+    assert end_tokens_option(["<e>"], "v") == ("<e>",)
+    for bad in ("<e>", [""], [3]):
+        with pytest.raises(ValueError, match="v: end_tokens"):
+            end_tokens_option(bad, "v")
+
+
+# ---------------------------------------------------------------- pre-filled thinking: the one rule
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "What is 6*7?<think>",
+        "<|im_start|>user\nWhat is 6*7?<|im_end|>\n<|im_start|>assistant\n<think>\n",
+        "<｜User｜>What is 6*7?<｜Assistant｜><think>\n",
+        "<|im_start|>assistant\n<think>\nOkay, the user asks",  # a partial pre-fill, the thought goes on
+        [{"role": "user", "content": "What is 6*7?"}, {"role": "assistant", "content": "<think>\nLet me see."}],
+    ],
+)
+def test_prompts_that_open_the_thinking(prompt):
+    assert prompt_opens_thinking(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        None,
+        "What is 6*7?",
+        "Reason inside <think> </think> tags, then answer in <answer> </answer>.",
+        "Put your reasoning after <think>. What is 6*7?",  # mentions the tag; no template turn is open
+        "<|im_start|>assistant\n<think>done</think>",
+        [{"role": "user", "content": "Think with <think>"}],
+        [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>a</think>b"}],
+        42,
+    ],
+)
+def test_prompts_that_do_not(prompt):
+    assert not prompt_opens_thinking(prompt)
+
+
+def test_read_completion_prefilled_by_the_prompt():
+    r = read_completion("Six times seven is 42", "What is 6*7?<think>")
+    assert r.prefilled and r.committed is None and r.thinking == "Six times seven is 42"
+    r = read_completion("Six times seven is 42</think><answer>42</answer><|im_end|>", "Q<think>")
+    assert r.prefilled and r.committed == "<answer>42</answer>" and r.thinking == "Six times seven is 42"
+
+
+def test_read_completion_prefilled_by_the_completion_alone():
+    r = read_completion("6*7 is 42</think>42")
+    assert r.prefilled and r.committed == "42" and r.thinking == "6*7 is 42"
+    r = read_completion("The answer is 42")  # no prompt, no tags: the whole text is the answer
+    assert not r.prefilled and r.committed == "The answer is 42" and r.thinking is None
+    r = read_completion("<think>cut off mid-thought")
+    assert not r.prefilled and r.committed is None and r.thinking == "cut off mid-thought"
+
+
+def test_read_completion_modes():
+    assert read_completion("42", think_prefilled="true").committed is None
+    assert read_completion("42", "Q<think>", think_prefilled="false").committed == "42"
+    assert read_completion("a</think>b", think_prefilled="false").committed == "b"
+    with pytest.raises(ValueError, match="x: think_prefilled"):
+        think_prefilled_option("maybe", "x")
+    assert think_prefilled_option(True, "x") == "true" and think_prefilled_option(False, "x") == "false"
+
+
+def test_read_completion_separate_reasoning_is_the_thinking_never_prefilled():
+    msgs = [{"role": "assistant", "reasoning_content": "6*7=42", "content": "<answer>42</answer></s>"}]
+    r = read_completion(msgs, "Q<think>")
+    assert not r.prefilled and r.thinking == "6*7=42" and r.committed == "<answer>42</answer>"
+    with pytest.raises(TypeError):
+        read_completion(42)
+
+
+# ---------------------------------------------------------------- every built-in verifier follows the rule
+
+PREFILLED_PROMPT = "<|im_start|>user\nWhat is 6*7?<|im_end|>\n<|im_start|>assistant\n<think>\n"
+ADD_SUITE = {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}, {"input": "2 2\n", "output": "4\n"}]}
+ADD_PROGRAM = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+
+
+def test_format_ignores_end_of_turn_tokens():
+    v = get_verifier("format")
+    for token in END_TOKENS:
+        assert v.score(Sample(f"<think>6*7</think><answer>42</answer>{token}\n")).value == 1.0, token
+    assert v.score(Sample("<think>6*7</think><answer>42</answer>junk")).value == 0.0
+    custom = get_verifier("format", end_tokens=["[EOS]"])
+    assert custom.score(Sample("<think>6*7</think><answer>42</answer>[EOS]")).value == 1.0
+    assert custom.score(Sample("<think>6*7</think><answer>42</answer></s>")).value == 0.0
+
+
+def test_format_reads_a_prefilled_chat_prompt():
+    v = get_verifier("format")
+    s = v.score(Sample("6*7 is 42.\n</think>\n<answer>42</answer><|im_end|>", prompt=PREFILLED_PROMPT))
+    assert s.value == 1.0 and s.info["prefilled"]
+    msgs = [{"role": "user", "content": "6*7?"}, {"role": "assistant", "content": "<think>\n"}]
+    assert v.score(Sample("6*7 is 42.</think><answer>42</answer>", prompt=msgs)).value == 1.0
+
+
+def test_code_draft_in_unfinished_prefilled_thinking_is_no_program():
+    v = get_verifier("code")
+    try:
+        draft = f"Let me draft it:\n{ADD_PROGRAM}\nbut maybe the input"  # cut off: no </think>
+        s = v.score(Sample(draft, prompt=PREFILLED_PROMPT, reference=ADD_SUITE))
+        assert (s.value, s.status) == (0.0, Status.NO_ANSWER)
+        s = v.score(Sample(draft, reference=ADD_SUITE))  # no pre-fill in sight: the program counts
+        assert s.status is not Status.NO_ANSWER
+        closed = f"Done.</think>\n{ADD_PROGRAM}<|im_end|>"
+        assert v.score(Sample(closed, prompt=PREFILLED_PROMPT, reference=ADD_SUITE)).status is not Status.NO_ANSWER
+        forced = get_verifier("code", think_prefilled=True)
+        assert forced.score(Sample(draft, reference=ADD_SUITE)).status is Status.NO_ANSWER
+    finally:
+        v.close()
+
+
+def test_language_scores_the_prefilled_thinking_only():
+    v = get_verifier("language", target="en")
+    thinking = "Let me think about the question carefully and then answer it."
+    s = v.score(Sample(f"{thinking}</think>\n<answer>Die Antwort ist zweiundvierzig, ganz sicher.</answer>",
+                       prompt=PREFILLED_PROMPT))
+    assert s.info["scored"] == "thinking" and s.value == 1.0
+    s = v.score(Sample(thinking + " Still thinking", prompt=PREFILLED_PROMPT))  # unfinished: all thinking
+    assert s.info["scored"] == "thinking"
+    with pytest.raises(ValueError, match="language: think_prefilled"):
+        get_verifier("language", think_prefilled="sometimes")

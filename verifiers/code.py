@@ -6,7 +6,8 @@ with an unlabeled fence as fallback. The reference is a test-suite dict (or its 
 string; schema in sandboxes/suite.py); a "language" key in it overrides the verifier's.
 
 Scores: "fraction" gives passed/total, "binary" gives 1.0 only when every case passes (and
-stops running at the first crash or timeout). No program: 0.0 (no_answer). A run that ran
+stops running at the first crash or timeout). No program: 0.0 (no_answer); a draft inside
+thinking that never closes (pre-filled or not; core.read_completion) is no program. A run that ran
 out of time: its value with status timeout. An unusable suite: None (invalid_reference).
 A sandbox or infrastructure failure: None (error), never 0, so outages give no gradient.
 """
@@ -21,7 +22,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from verifiers.core import Sample, Score, Status, Verifier, committed_text, error_score, split_completion
+from verifiers.core import (
+    Sample,
+    Score,
+    Status,
+    Verifier,
+    committed_text,
+    end_tokens_option,
+    error_score,
+    read_completion,
+    think_prefilled_option,
+)
 
 MODES = ("fraction", "binary")
 BACKENDS = ("local", "docker")
@@ -71,6 +82,8 @@ class CodeVerifier(Verifier):
         mode: str = "fraction",
         language: str = "python",
         max_concurrency: int | None = None,
+        think_prefilled: str | bool = "auto",
+        end_tokens: Sequence[str] | None = None,
         **backend_options: Any,
     ) -> None:
         from sandboxes import get_sandbox
@@ -80,7 +93,10 @@ class CodeVerifier(Verifier):
             raise ValueError(f"code verifier: backend must be one of {BACKENDS}, got {backend!r}")
         if mode not in MODES:
             raise ValueError(f"code verifier: mode must be one of {MODES}, got {mode!r}")
+        self.think_prefilled = think_prefilled_option(think_prefilled, "code verifier")
+        self.end_tokens = end_tokens_option(end_tokens, "code verifier")
         self._params = dict(backend=backend, mode=mode, language=language, max_concurrency=max_concurrency)
+        self._params.update(think_prefilled=self.think_prefilled, end_tokens=list(self.end_tokens))
         self._params.update(backend_options)
         self.backend, self.mode = backend, mode
         self.language = normalise_language(language)
@@ -129,7 +145,9 @@ class CodeVerifier(Verifier):
         from sandboxes.suite import normalise_language, validate
 
         try:
-            _, content = split_completion(sample.completion)
+            reading = read_completion(
+                sample.completion, sample.prompt, think_prefilled=self.think_prefilled, end_tokens=self.end_tokens
+            )
         except TypeError as exc:
             return error_score(str(exc))
         reference = sample.reference
@@ -142,7 +160,7 @@ class CodeVerifier(Verifier):
             suite = validate(reference)
         except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             return error_score(f"unusable test suite: {exc}", Status.INVALID_REFERENCE)
-        program = extract_program(content, language)
+        program = extract_program(reading.text, language)
         if program is None:
             return Score(0.0, Status.NO_ANSWER, info={"error": f"no {language} code block in the completion"})
         if self._unavailable:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import enum
 import importlib
 import importlib.util
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 Message = dict[str, Any]
@@ -40,9 +41,13 @@ class Sample:
     completion: a string, or chat messages [{"role", "content", "reasoning_content"?}].
     reference:  gold answer (math), test-suite dict (code), rubric (judge).
     task:       routing key for CompositeReward ("math", "code", "general", ...).
+
+    Everything after `completion` is keyword-only: `Sample(prompt, completion)`, the order
+    of TRL's (prompts, completions), is a TypeError instead of silently scoring the prompt.
     """
 
     completion: Completion
+    _: KW_ONLY
     prompt: Completion | None = None
     reference: Any = None
     task: str | None = None
@@ -158,6 +163,170 @@ def committed_text(text: str) -> str | None:
     if "<think>" in text:
         return None
     return text
+
+
+# Special tokens a chat template or an inference server leaves at the end of a turn. Every
+# verifier drops them (and the whitespace around them) from the end of a completion.
+END_TOKENS: tuple[str, ...] = (
+    "<|im_end|>",  # ChatML: Qwen, OpenHermes
+    "<|endoftext|>",  # GPT-2, Qwen base models
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",  # DeepSeek-V3 / R1 (fullwidth bar, lower block)
+    "<|end\u2581of\u2581sentence|>",
+    "</s>",  # Llama 2, Mistral
+    "<|eot_id|>",  # Llama 3
+    "<|eom_id|>",
+    "<|end_of_text|>",
+    "<|end|>",  # Phi-3
+    "<|return|>",  # gpt-oss
+    "<end_of_turn>",  # Gemma
+    "<eos>",
+)
+
+
+def end_tokens_option(value: Iterable[str] | None, who: str) -> tuple[str, ...]:
+    """Validate a verifier's `end_tokens` parameter; None means END_TOKENS. ValueError names the problem."""
+    if value is None:
+        return END_TOKENS
+    if isinstance(value, str) or not all(isinstance(t, str) and t for t in value):
+        raise ValueError(f"{who}: end_tokens must be a list of non-empty strings, got {value!r}")
+    return tuple(value)
+
+
+def strip_end_tokens(text: str, tokens: Sequence[str] = END_TOKENS) -> str:
+    """`text` without the end-of-turn tokens (any number, any order) and whitespace at its end."""
+    end = _space_before(text, len(text))
+    while True:
+        for token in tokens:
+            if text.endswith(token, 0, end):
+                end = _space_before(text, end - len(token))
+                break
+        else:
+            return text[:end] if end < len(text) else text
+
+
+def _space_before(text: str, end: int) -> int:
+    while end and text[end - 1].isspace():
+        end -= 1
+    return end
+
+
+THINK_PREFILLED = ("auto", "true", "false")
+
+# Where a rendered chat template starts the assistant's turn: a <think> after the last of these
+# is the template's pre-fill, one before it is an instruction that merely mentions the tag.
+_ASSISTANT_TURN = (
+    "<|im_start|>assistant",
+    "<\uff5cAssistant\uff5c>",
+    "<|Assistant|>",
+    "<|start_header_id|>assistant<|end_header_id|>",
+    "<start_of_turn>model",
+    "<|assistant|>",
+    "[/INST]",
+)
+
+
+def think_prefilled_option(value: str | bool, who: str) -> str:
+    """Validate a verifier's `think_prefilled` parameter ("auto", "true", "false" or a bool)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value not in THINK_PREFILLED:
+        raise ValueError(f"{who}: think_prefilled must be auto, true or false, got {value!r}")
+    return value
+
+
+def _open_think(text: str) -> bool:
+    return text.rfind("<think>") > text.rfind("</think>")
+
+
+def prompt_opens_thinking(prompt: Completion | None) -> bool:
+    """True when the prompt ends inside an open <think>, so the completion starts in the thinking.
+
+    A string prompt: it ends with <think> (a DeepSeek-R1 or Qwen3 template's pre-fill), or a
+    <think> is left open inside the last assistant turn of a rendered template. Chat messages:
+    the last message is the assistant's own pre-filled start with an open <think>.
+    """
+    if isinstance(prompt, str):
+        tail = prompt[-4096:]  # the pre-fill sits at the very end; never scan a huge prompt
+        if tail.rstrip().endswith("<think>"):
+            return True
+        turn = max(tail.rfind(marker) for marker in _ASSISTANT_TURN)
+        return turn >= 0 and _open_think(tail[turn:])
+    if isinstance(prompt, dict):
+        prompt = [prompt]
+    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
+        last = prompt[-1]
+        content = last.get("content")
+        return last.get("role") == "assistant" and isinstance(content, str) and _open_think(content)
+    return False
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A completion read the one way every verifier reads it (see `read_completion`).
+
+    content:   the visible text, end-of-turn tokens removed from its end.
+    reasoning: the thinking when it came in a separate field, else None.
+    prefilled: the content starts inside a <think> that the prompt opened.
+    """
+
+    content: str
+    reasoning: str | None = None
+    prefilled: bool = False
+
+    @property
+    def text(self) -> str:
+        """The completion as one string with its thinking explicit (tags put back)."""
+        if self.reasoning is not None:
+            return f"<think>{self.reasoning}</think>{self.content}"
+        return "<think>" + self.content if self.prefilled else self.content
+
+    @property
+    def thinking(self) -> str | None:
+        """The chain of thought: the reasoning field, else the <think> blocks (an unclosed one runs
+        to the end); None when there is none."""
+        if self.reasoning is not None:
+            return self.reasoning
+        blocks = _THINK_BLOCK.findall(self.text)
+        return "\n".join(blocks) if blocks else None
+
+    @property
+    def committed(self) -> str | None:
+        """What the completion commits to: the text after the thinking; None when the thinking never
+        closes (no answer, no program)."""
+        if self.reasoning is not None:
+            return committed_text(self.content)
+        return committed_text(self.text)
+
+
+_THINK_BLOCK = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.DOTALL)
+
+
+def read_completion(
+    completion: Completion,
+    prompt: Completion | None = None,
+    *,
+    think_prefilled: str = "auto",
+    end_tokens: Sequence[str] = END_TOKENS,
+) -> Reading:
+    """Read a completion: its separate reasoning, its visible text, and whether it starts in the thinking.
+
+    Pre-filled thinking, the one rule every verifier follows. With think_prefilled "true" the
+    completion always starts inside the thinking; with "false" never; with "auto" it does when
+    the prompt ends inside an open <think> (`prompt_opens_thinking`) or when the completion has a
+    </think> with no <think> before it. Starting inside the thinking, everything up to the first
+    </think> is thinking, and a completion with no </think> at all has no answer. A separate
+    reasoning field is the thinking, and the content is then never pre-filled.
+    Raises TypeError for a completion that is neither a string nor chat messages.
+    """
+    reasoning, content = split_completion(completion)
+    content = strip_end_tokens(content, end_tokens)
+    if reasoning is not None or think_prefilled == "false":
+        return Reading(content, reasoning, False)
+    if think_prefilled == "true":
+        return Reading(content, None, True)
+    close = content.find("</think>")
+    prefilled = (close >= 0 and "<think>" not in content[:close]) or prompt_opens_thinking(prompt)
+    return Reading(content, None, prefilled)
 
 
 def completion_text(completion: Completion) -> str:

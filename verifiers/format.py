@@ -10,14 +10,17 @@ for the strict shape, so it reaches 1.0 exactly when strict mode does.
 
 Pre-filled templates. DeepSeek-R1-style chat templates end the prompt with
 `<think>`, so the completion starts inside the thinking and never contains the
-opening tag. `think_prefilled`:
+opening tag. `think_prefilled` (the rule every verifier shares, core.read_completion):
   - "true":  the opening `<think>` is assumed, and must not appear again;
   - "false": the completion must open the think block itself;
-  - "auto" (default): pre-filled when the prompt (a string) ends with `<think>`,
-    or when the completion has a `</think>` with no `<think>` before it.
-    "auto" trusts the completion when no prompt text is available, so a model
-    that drops its opening tag is not penalised there: use "false"/"true" when
-    you know your template.
+  - "auto" (default): pre-filled when the prompt (a string or chat messages) ends
+    inside an open `<think>`, or when the completion has a `</think>` with no
+    `<think>` before it. "auto" trusts the completion when no prompt text is
+    available, so a model that drops its opening tag is not penalised there: use
+    "false"/"true" when you know your template.
+
+End-of-turn tokens (`<|im_end|>`, `</s>`, ... core.END_TOKENS, or `end_tokens`) at the
+end of a completion are not "text after </answer>".
 
 Separate thinking. When the thinking arrives in its own field (`reasoning_content`,
 `reasoning`, `thinking`), it counts as the think block, and the content must be
@@ -28,9 +31,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Literal
 
-from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
+from verifiers.core import (
+    Sample,
+    Score,
+    Status,
+    Verifier,
+    end_tokens_option,
+    error_score,
+    read_completion,
+    think_prefilled_option,
+)
 
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _TAG_RE = re.compile(r"</?(?:think|answer)>")
@@ -107,42 +120,27 @@ class FormatVerifier(Verifier):
         self,
         mode: Literal["strict", "partial"] = "strict",
         think_prefilled: Literal["auto", "true", "false"] | bool = "auto",
+        end_tokens: Sequence[str] | None = None,
     ) -> None:
         if mode not in ("strict", "partial"):
             raise ValueError(f"format: mode must be 'strict' or 'partial', got {mode!r}")
-        if isinstance(think_prefilled, bool):
-            think_prefilled = "true" if think_prefilled else "false"
-        if think_prefilled not in ("auto", "true", "false"):
-            raise ValueError(f"format: think_prefilled must be auto, true or false, got {think_prefilled!r}")
         self.mode = mode
-        self.think_prefilled = think_prefilled
-
-    def _prefilled(self, sample: Sample, text: str) -> bool:
-        if self.think_prefilled != "auto":
-            return self.think_prefilled == "true"
-        if isinstance(sample.prompt, str):
-            if sample.prompt.rstrip().endswith("<think>"):
-                return True
-        close = text.find("</think>")
-        return close != -1 and "<think>" not in text[:close]
+        self.think_prefilled = think_prefilled_option(think_prefilled, "format")
+        self.end_tokens = end_tokens_option(end_tokens, "format")
 
     def score(self, sample: Sample) -> Score:
         try:
-            reasoning, content = split_completion(sample.completion)
+            reading = read_completion(
+                sample.completion, sample.prompt, think_prefilled=self.think_prefilled, end_tokens=self.end_tokens
+            )
         except TypeError as exc:
             return error_score(f"unreadable completion: {exc}")
-        if reasoning is not None:
-            # The thinking came separately: it is the think block; tags inside it are nesting.
-            text, prefilled = f"<think>{reasoning}</think>{content}", False
-        else:
-            text = content
-            prefilled = self._prefilled(sample, text)
-        ok, problems, counts = check_format(text, prefilled=prefilled)
-        info = {"prefilled": prefilled}
+        # Thinking that came separately is the think block; tags inside it are nesting.
+        ok, problems, counts = check_format(reading.text, prefilled=False)
+        info = {"prefilled": reading.prefilled}
         if problems:
             info["problems"] = problems
         if self.mode == "strict":
             return Score(1.0 if ok else 0.0, Status.OK, info=info)
         value = 0.2 * sum(counts[t] == 1 for t in TAGS) + (0.2 if ok else 0.0)
         return Score(round(value, 6), Status.OK, info=info)
-

@@ -56,18 +56,19 @@ import re
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from verifiers.core import (
-    Completion,
     Sample,
     Score,
     Status,
     Verifier,
-    completion_text,
+    end_tokens_option,
     error_score,
     prompt_text,
-    split_completion,
+    read_completion,
+    think_prefilled_option,
 )
 
 CHUNK_MIN_WORDS = 5  # a chunk sent to fastText gathers whole sentences until it has this many words
@@ -428,20 +429,6 @@ def detect_language(text: str) -> str | None:
 _prompt_language = functools.lru_cache(maxsize=4096)(detect_language)
 
 
-def _thinking(completion: Completion) -> str | None:
-    """The chain of thought: a separate reasoning field, else the <think> blocks, else the text
-    before a </think> that has no opening tag (pre-filled templates); None when there is none.
-    An unclosed <think> (a truncated completion) runs to the end."""
-    reasoning, content = split_completion(completion)
-    if reasoning is not None:
-        return reasoning
-    close = content.find("</think>")
-    if close >= 0 and "<think>" not in content[:close]:
-        return content[:close]
-    blocks = re.findall(r"<think>(.*?)(?:</think>|\Z)", content, re.DOTALL)
-    return "\n".join(blocks) if blocks else None
-
-
 class _UnreadablePrompt(Exception):
     pass
 
@@ -459,6 +446,7 @@ class LanguageVerifier(Verifier):
     scope:     "thinking" scores the chain of thought (a reasoning field, the <think> blocks,
                or the text before a </think> that a pre-filled template opened); a completion
                without one is scored whole. "all" scores the whole completion.
+    think_prefilled, end_tokens: the rule every verifier shares (core.read_completion).
     min_words: with fewer countable words than this, value 1.0 (too little text to judge).
     Empty text: status no_answer, value 0.0. info: target, where it came from, what was
     scored, words per language. A bad meta["language"]: invalid_reference, value None.
@@ -467,7 +455,13 @@ class LanguageVerifier(Verifier):
     name = "language"
 
     def __init__(
-        self, target: str = "auto", scope: str = "thinking", min_words: int = 1, fallback: str | None = None
+        self,
+        target: str = "auto",
+        scope: str = "thinking",
+        min_words: int = 1,
+        fallback: str | None = None,
+        think_prefilled: str | bool = "auto",
+        end_tokens: Sequence[str] | None = None,
     ) -> None:
         if scope not in ("thinking", "all"):
             raise ValueError(f"language: scope must be 'thinking' or 'all', got {scope!r}")
@@ -479,14 +473,19 @@ class LanguageVerifier(Verifier):
         self.fallback = fallback
         self.scope = scope
         self.min_words = min_words
+        self.think_prefilled = think_prefilled_option(think_prefilled, "language")
+        self.end_tokens = end_tokens_option(end_tokens, "language")
 
-    def _text(self, completion: Completion) -> tuple[str, str]:
+    def _text(self, sample: Sample) -> tuple[str, str]:
         """(text to score, "thinking" or "completion"); TypeError for an unreadable completion."""
+        reading = read_completion(
+            sample.completion, sample.prompt, think_prefilled=self.think_prefilled, end_tokens=self.end_tokens
+        )
         if self.scope == "thinking":
-            thinking = _thinking(completion)
+            thinking = reading.thinking
             if thinking is not None and thinking.strip():
                 return thinking, "thinking"
-        return completion_text(completion), "completion"
+        return reading.text, "completion"
 
     def _target(self, sample: Sample) -> tuple[str | None, str]:
         """(target or None, where it came from); ValueError for a bad meta["language"]."""
@@ -505,7 +504,7 @@ class LanguageVerifier(Verifier):
 
     def score(self, sample: Sample) -> Score:
         try:
-            text, scored = self._text(sample.completion)
+            text, scored = self._text(sample)
             target, source = self._target(sample)
             if target is None and self.fallback == "dominant":
                 target, source = detect_language(text), "dominant"
