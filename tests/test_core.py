@@ -278,3 +278,20 @@ def test_language_scores_the_prefilled_thinking_only():
     assert s.info["scored"] == "thinking"
     with pytest.raises(ValueError, match="language: think_prefilled"):
         get_verifier("language", think_prefilled="sometimes")
+
+
+def test_math_cut_off_in_prefilled_thinking_has_no_answer():
+    v = get_verifier("math")
+    cut_off = "I need 6*7. Six times seven is 42"  # the model never left its thinking
+    s = v.score(Sample(cut_off, prompt="What is 6*7?<think>\n", reference="42"))
+    assert (s.value, s.status) == (0.0, Status.NO_ANSWER)
+    msgs = [{"role": "user", "content": "What is 6*7?"}, {"role": "assistant", "content": "<think>"}]
+    assert v.score(Sample(cut_off, prompt=msgs, reference="42")).status is Status.NO_ANSWER
+    assert v.score(Sample(cut_off, reference="42", task="math")).value == 1.0  # nothing says it is thinking
+    done = "Six times seven is 42.</think>\n<answer>42</answer><｜end▁of▁sentence｜>"
+    assert v.score(Sample(done, prompt="What is 6*7?<think>\n", reference="42")).value == 1.0
+    forced = get_verifier("math", think_prefilled="true")
+    assert forced.score(Sample(cut_off, reference="42")).status is Status.NO_ANSWER
+    import pickle
+
+    assert pickle.loads(pickle.dumps(forced)).think_prefilled == "true"

@@ -13,7 +13,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
 
-from verifiers.core import Sample, Score, Status, Verifier, error_score, split_completion
+from verifiers.core import (
+    Sample,
+    Score,
+    Status,
+    Verifier,
+    end_tokens_option,
+    error_score,
+    read_completion,
+    think_prefilled_option,
+)
 from verifiers.math.cache import LRU
 from verifiers.math.compare import Verdict, decide_cheap
 from verifiers.math.extract import extract_answer
@@ -94,17 +103,27 @@ class MathVerifier(Verifier):
     Statuses: ok (1.0 / 0.0), no_answer (0.0), timeout (0.0), invalid_reference (None), error (None,
     a worker died, or a completion that is neither a string nor chat messages). info: "extracted" (the
     answer string), "gold", and "error" with the reason.
+    think_prefilled, end_tokens: the rule every verifier shares (core.read_completion): a completion
+    that starts inside a pre-filled <think> and never closes it has no answer (no_answer, 0.0).
     """
 
     name = "math"
 
-    def __init__(self, timeout: float = 5.0, workers: int | None = None):
+    def __init__(
+        self,
+        timeout: float = 5.0,
+        workers: int | None = None,
+        think_prefilled: str | bool = "auto",
+        end_tokens: Sequence[str] | None = None,
+    ):
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
             raise ValueError(f"math verifier: timeout must be a positive number of seconds, got {timeout!r}")
         if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
             raise ValueError(f"math verifier: workers must be a positive integer or None, got {workers!r}")
         self.timeout = float(timeout)
         self.workers = workers
+        self.think_prefilled = think_prefilled_option(think_prefilled, "math verifier")
+        self.end_tokens = end_tokens_option(end_tokens, "math verifier")
         self._pool: Any = None
         self._lock = threading.Lock()
 
@@ -175,11 +194,13 @@ class MathVerifier(Verifier):
             )
         gold = str(ref)
         try:
-            split_completion(sample.completion)
+            reading = read_completion(
+                sample.completion, sample.prompt, think_prefilled=self.think_prefilled, end_tokens=self.end_tokens
+            )
         except TypeError as exc:  # not the policy's output but the caller's bug: None, never a 0
             return gold, "", error_score(f"unreadable completion: {exc}")
         try:
-            pred = extract_answer(sample.completion)
+            pred = extract_answer(reading.text)
         except Exception as exc:  # a malformed completion is the policy's problem, never a crash
             pred = None
             reason = f"could not read completion: {exc}"
@@ -194,7 +215,12 @@ class MathVerifier(Verifier):
         return gold, pred, None
 
     def __getstate__(self) -> dict[str, Any]:  # picklable for Ray / spawn: the copy starts its own workers
-        return {"timeout": self.timeout, "workers": self.workers}
+        return {
+            "timeout": self.timeout,
+            "workers": self.workers,
+            "think_prefilled": self.think_prefilled,
+            "end_tokens": list(self.end_tokens),
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
