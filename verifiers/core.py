@@ -363,6 +363,10 @@ _BUILTINS: dict[str, str] = {
     "language": "verifiers.language:LanguageVerifier",
     "math": "verifiers.math:MathVerifier",
     "code": "verifiers.code:CodeVerifier",
+    "cosine_length": "verifiers.length:CosineLengthVerifier",
+    "overlong": "verifiers.length:OverlongVerifier",
+    "repetition": "verifiers.repetition:RepetitionVerifier",
+    "reasoning_steps": "verifiers.reasoning_steps:ReasoningStepsVerifier",
 }
 _REGISTRY: dict[str, Callable[..., Verifier] | str] = {}
 _plugins_loaded = False

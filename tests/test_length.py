@@ -1,0 +1,324 @@
+import math
+import pickle
+
+import pytest
+
+from verifiers import Sample, Score, Status, Verifier, get_verifier, load_reward
+from verifiers.composite import ConfigError
+from verifiers.length import (
+    CosineLengthVerifier,
+    OverlongVerifier,
+    cosine_length_reward,
+    soft_overlong_punishment,
+)
+
+RIGHT, WRONG, GOLD = r"\boxed{\frac{63}{400}}", r"\boxed{\frac{64}{400}}", r"\frac{63}{400}"  # 22 characters each
+
+
+def padded(text, length):
+    return text + " " * (length - len(text))
+
+
+def cos_value(length, max_len, start, end):  # the formula written out, independently of the module
+    return end + 0.5 * (start - end) * (1 + math.cos(math.pi * min(length / max_len, 1)))
+
+
+# ---------------------------------------------------------------- cosine_length: open-r1's documented example
+
+
+@pytest.mark.parametrize(
+    "content, length, expected, exact",
+    [
+        # open-r1's test pads to 20 characters, but the boxed answer is already 22 long, so it scores 22:
+        # 0.5 + 0.25 * (1 + cos(0.22 pi)) = 0.9426
+        (RIGHT, 22, 0.943, 0.942628),
+        (RIGHT, 80, 0.547, 0.547746),  # 0.5 + 0.25 * (1 + cos(0.8 pi))
+        (WRONG, 22, -0.942, -0.942628),
+        (WRONG, 80, -0.547, -0.547746),
+    ],
+)
+def test_cosine_matches_open_r1_documented_example(content, length, expected, exact):
+    v = CosineLengthVerifier(max_len=100)
+    [s] = v.score_batch([Sample(padded(content, length), reference=GOLD)])
+    assert s.value == pytest.approx(expected, abs=5e-3)  # open-r1 asserts these to 2 places
+    assert s.value == pytest.approx(exact, abs=1e-6)
+    assert s.info["length"] == length and s.info["unit"] == "chars" and s.info["scale"] == "fixed"
+    assert s.info["correct"] is (content == RIGHT)
+    assert s.info["accuracy"]["extracted"] == (r"\frac{63}{400}" if content == RIGHT else r"\frac{64}{400}")
+
+
+def test_cosine_values_along_the_scale():
+    v = CosineLengthVerifier(max_len=100)
+    lengths = [20, 50, 100, 200]
+    right = v.score_batch([Sample(padded("\\boxed{42}", n), reference="42") for n in lengths])
+    wrong = v.score_batch([Sample(padded("\\boxed{41}", n), reference="42") for n in lengths])
+    # at exactly 20 characters: 0.5 + 0.25 * (1 + cos(0.2 pi)) = 0.95225; -1 + 0.25 * (1 - cos(0.2 pi))
+    assert right[0].value == pytest.approx(0.952254, abs=1e-6)
+    assert wrong[0].value == pytest.approx(-0.952254, abs=1e-6)
+    assert [s.value for s in right[1:]] == pytest.approx([0.75, 0.5, 0.5])  # mid-range, max_len, past it
+    assert [s.value for s in wrong[1:]] == pytest.approx([-0.75, -0.5, -0.5])
+    assert [s.value for s in right] == pytest.approx([cos_value(n, 100, 1.0, 0.5) for n in lengths])
+
+
+def test_past_max_len_stays_at_the_long_end_unlike_open_r1():
+    # open-r1's unclamped cos(pi * 200/100) = 1 would give a correct 200-character answer 1.0 (as much as
+    # an empty one) and a wrong one -1.0; here both stay at the long end of their range.
+    assert cosine_length_reward(True, 200, 100) == pytest.approx(0.5)
+    assert cosine_length_reward(False, 200, 100) == pytest.approx(-0.5)
+    assert cosine_length_reward(True, 150, 100) == pytest.approx(0.5)
+
+
+def test_cosine_custom_ranges_and_threshold():
+    v = CosineLengthVerifier(max_len=10, min_value_wrong=-2, max_value_wrong=0, min_value_correct=0,
+                             max_value_correct=3)
+    [right, wrong] = v.score_batch([Sample("\\boxed{42}", reference="42"), Sample("\\boxed{41}", reference="42")])
+    assert right.value == pytest.approx(0.0) and wrong.value == pytest.approx(0.0)  # 10 characters: the long end
+    [short] = v.score_batch([Sample("42", reference="42")])
+    assert short.value == pytest.approx(cos_value(2, 10, 3, 0))
+
+
+def test_cosine_wraps_another_verifier():
+    # accuracy from the format verifier: "correct" is a well-formed completion
+    v = get_verifier("cosine_length", accuracy={"verifier": "format"}, max_len=100)
+    good = "<think>a</think><answer>b</answer>"  # 34 characters
+    [ok, bad] = v.score_batch([Sample(good), Sample("no tags at all")])
+    assert ok.value == pytest.approx(cos_value(34, 100, 1.0, 0.5))
+    assert bad.value == pytest.approx(cos_value(14, 100, -1.0, -0.5))
+    assert bad.info["accuracy"]["status"] == "ok" and bad.info["accuracy"]["value"] == 0.0
+
+
+def test_fractional_accuracy_uses_the_threshold():
+    class Half(Verifier):
+        def score(self, sample):
+            return Score(0.5)
+
+    strict, lenient = CosineLengthVerifier(Half(), max_len=100), CosineLengthVerifier(Half(), max_len=100,
+                                                                                    correct_threshold=0.5)
+    assert strict.score(Sample("x" * 50)).value == pytest.approx(-0.75)
+    assert lenient.score(Sample("x" * 50)).value == pytest.approx(0.75)
+
+
+def test_unusable_gold_stays_none_instead_of_open_r1s_skip_reward():
+    v = CosineLengthVerifier(max_len=100)
+    [s] = v.score_batch([Sample(RIGHT, reference="")])
+    assert s.value is None and s.status is Status.INVALID_REFERENCE
+    assert s.info["accuracy"]["status"] == "invalid_reference"
+
+
+def test_no_answer_is_scaled_as_wrong():
+    v = CosineLengthVerifier(max_len=100)
+    [s] = v.score_batch([Sample("<think>" + "x" * 43, reference="42")])  # 50 characters, never closes
+    assert s.value == pytest.approx(-0.75) and s.status is Status.OK
+    assert s.info["accuracy"]["status"] == "no_answer"
+
+
+def test_hostile_completions_give_error_scores_not_exceptions():
+    v = CosineLengthVerifier(max_len=100)
+    scores = v.score_batch([Sample(5, reference="42"), Sample([{"role": "assistant", "content": 7}], reference="42"),
+                            Sample("\\boxed{42}", reference="42")])
+    assert [s.value is None for s in scores] == [True, True, False]
+    assert all(s.status is Status.ERROR for s in scores[:2])
+    o = OverlongVerifier(100, 20)
+    assert o.score(Sample(None)).status is Status.ERROR
+
+
+def test_reasoning_field_counts_in_the_length():
+    # open-r1 would measure the content alone (3 characters); the thinking is what grows
+    msg = [{"role": "assistant", "reasoning_content": "abc", "content": "def"}]
+    [s] = OverlongVerifier(100, 20).score_batch([Sample(msg)])
+    assert s.info["length"] == len("<think>abc</think>def") == 21
+
+
+# ---------------------------------------------------------------- token lengths
+
+
+def test_completion_ids_give_token_lengths():
+    v = CosineLengthVerifier(max_len=100)
+    [s] = v.score_batch([Sample(padded(RIGHT, 300), reference=GOLD, meta={"completion_ids": list(range(50))})])
+    assert s.info["unit"] == "tokens" and s.info["length"] == 50 and s.value == pytest.approx(0.75)
+
+
+def test_unit_chars_ignores_completion_ids_and_tokens_needs_them():
+    sample = Sample("w " * 90, meta={"completion_ids": [1] * 10})
+    assert OverlongVerifier(100, 20, unit="chars").score(sample).info["length"] == 180
+    [s] = OverlongVerifier(100, 20, unit="tokens").score_batch([Sample("w " * 90)])
+    assert s.value is None and s.status is Status.ERROR and "completion_ids" in s.info["error"]
+
+
+def test_bad_completion_ids_are_an_error_score():
+    [s, t] = OverlongVerifier(100, 20).score_batch([Sample("abc", meta={"completion_ids": "abc"}),
+                                                    Sample("abc", meta={"completion_ids": [1, "2", 3.0]})])
+    assert s.value is None and s.info["error"].endswith("token ids, got str")
+    assert t.value is None and t.info["error"].endswith("got a list holding float, str")
+
+
+def test_tokenizer_object_and_name(word_tokenizer):
+    tokenizer, folder = word_tokenizer
+    text = "w " * 90  # 90 one-word tokens, 180 characters
+    for tok in (tokenizer, str(folder)):
+        v = OverlongVerifier(100, 20, tokenizer=tok)
+        [by_tokenizer, by_ids] = v.score_batch([Sample(text), Sample(text, meta={"completion_ids": [3] * 50})])
+        assert by_tokenizer.info == {"length": 90, "unit": "tokens", "max_completion_len": 100, "soft_punish_cache": 20}
+        assert by_tokenizer.value == pytest.approx(-0.5)
+        assert by_ids.info["length"] == 50 and by_ids.value == 0.0  # the ids that were generated win
+    assert OverlongVerifier(100, 20).score(Sample(text)).value == -1.0  # no tokenizer: 180 characters
+
+
+def test_unknown_tokenizer_fails_at_configuration(tmp_path):
+    with pytest.raises(ValueError, match="cannot load tokenizer .* from local files"):
+        OverlongVerifier(100, 20, tokenizer=str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="components.length: .*cannot load tokenizer"):
+        load_reward({"components": {"length": {"verifier": "cosine_length",
+                                               "params": {"tokenizer": str(tmp_path / "missing")}}}})
+
+
+def test_named_tokenizer_survives_pickling(word_tokenizer):
+    _, folder = word_tokenizer
+    v = pickle.loads(pickle.dumps(CosineLengthVerifier(max_len=100, tokenizer=str(folder))))
+    [s] = v.score_batch([Sample("the answer is 42", reference="42")])
+    assert s.info["unit"] == "tokens" and s.info["length"] == 4
+    assert s.value == pytest.approx(cos_value(4, 100, 1.0, 0.5))
+
+
+# ---------------------------------------------------------------- group-relative length
+
+
+def test_group_relative_scales_within_each_prompt():
+    v = CosineLengthVerifier(max_len=1000, group_relative=True)
+    a, b = "Prompt A", "Prompt B"
+    samples = [
+        Sample(padded("\\boxed{42}", 10), prompt=a, reference="42"),
+        Sample(padded("\\boxed{42}", 30), prompt=a, reference="42"),
+        Sample(padded("\\boxed{41}", 50), prompt=a, reference="42"),
+        Sample(padded("\\boxed{41}", 10), prompt=a, reference="42"),
+        Sample(padded("\\boxed{42}", 400), prompt=b, reference="42"),
+        Sample(padded("\\boxed{42}", 800), prompt=b, reference="42"),
+        Sample(padded("\\boxed{42}", 300), prompt="Prompt C", reference="42"),  # a group of one
+        Sample(padded("\\boxed{42}", 300), reference="42"),  # no prompt, no group
+    ]
+    scores = v.score_batch(samples)
+    # group A spans 10..50 characters: progress 0, 0.5, 1, 0; group B spans 400..800: progress 0, 1
+    assert [s.value for s in scores[:6]] == pytest.approx([1.0, 0.75, -0.5, -1.0, 1.0, 0.5])
+    assert [s.info["scale"] for s in scores] == ["group"] * 6 + ["fixed"] * 2
+    assert scores[6].value == pytest.approx(cos_value(300, 1000, 1.0, 0.5)) == scores[7].value
+    assert scores[1].info["progress"] == pytest.approx(0.5)
+
+
+def test_group_relative_uses_meta_group_and_chat_prompts():
+    v = CosineLengthVerifier(max_len=1000, group_relative=True)
+    chat = [{"role": "user", "content": "What is 6*7?"}]
+    samples = [Sample(padded("\\boxed{42}", 20), prompt=chat, reference="42"),
+               Sample(padded("\\boxed{42}", 40), prompt=[dict(m) for m in chat], reference="42"),
+               Sample(padded("\\boxed{42}", 20), prompt="p1", reference="42", meta={"group": 7}),
+               Sample(padded("\\boxed{42}", 60), prompt="p2", reference="42", meta={"group": 7})]
+    assert [s.value for s in v.score_batch(samples)] == pytest.approx([1.0, 0.5, 1.0, 0.5])
+
+
+def test_group_of_equal_lengths_falls_back_to_the_fixed_scale():
+    v = CosineLengthVerifier(max_len=100, group_relative=True)
+    scores = v.score_batch([Sample(padded("\\boxed{42}", 50), prompt="p", reference="42")] * 3)
+    assert [s.value for s in scores] == pytest.approx([0.75] * 3)
+    assert {s.info["scale"] for s in scores} == {"fixed"}
+
+
+# ---------------------------------------------------------------- overlong: TRL's and open-r1's examples
+
+
+@pytest.mark.parametrize(
+    "length, expected",
+    [(50, 0.0), (80, 0.0), (81, -0.05), (90, -0.5), (100, -1.0), (101, -1.0), (110, -1.0), (0, 0.0)],
+)
+def test_overlong_matches_trl_documented_examples(length, expected):
+    # TRL: max_completion_len=100, soft_punish_cache=20; 90 tokens -> -0.5, 110 -> -1, 50 -> 0
+    v = OverlongVerifier(max_completion_len=100, soft_punish_cache=20)
+    by_ids = v.score(Sample("", meta={"completion_ids": [1] * length}))
+    by_chars = v.score(Sample("a" * length))  # open-r1's test passes strings of "a"
+    assert by_ids.value == pytest.approx(expected) and by_ids.info["unit"] == "tokens"
+    assert by_chars.value == pytest.approx(expected) and by_chars.info["unit"] == "chars"
+    assert soft_overlong_punishment(length, 100, 20) == pytest.approx(expected)
+
+
+def test_overlong_without_a_soft_stretch_is_a_hard_cliff():
+    v = OverlongVerifier(100, 0)
+    assert [v.score(Sample("a" * n)).value for n in (100, 101)] == [0.0, -1.0]
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"max_completion_len": 0, "soft_punish_cache": 0}, "max_completion_len must be a positive integer"),
+        ({"max_completion_len": 100, "soft_punish_cache": 101}, "soft_punish_cache must be an integer from 0"),
+        ({"max_completion_len": 100, "soft_punish_cache": -1}, "soft_punish_cache must be an integer from 0"),
+        ({"max_completion_len": 100.5, "soft_punish_cache": 1}, "max_completion_len must be a positive integer"),
+        ({"max_completion_len": 100, "soft_punish_cache": 1, "unit": "bytes"}, "unit must be one of"),
+    ],
+)
+def test_overlong_bad_config(params, message):
+    with pytest.raises(ValueError, match=message):
+        OverlongVerifier(**params)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"max_len": 0}, "max_len must be a positive integer"),
+        ({"min_value_correct": 1.5}, "min_value_correct .* is above max_value_correct"),
+        ({"max_value_wrong": -2.0}, "min_value_wrong .* is above max_value_wrong"),
+        ({"min_value_wrong": float("nan")}, "min_value_wrong must be a finite number"),
+        ({"accuracy": "no_such_verifier"}, "unknown verifier 'no_such_verifier'"),
+        ({"accuracy": {"verifier": "math", "weight": 2}}, "unknown key"),
+        ({"accuracy": {"params": {}}}, "accuracy.verifier is required"),
+        ({"accuracy": 3}, "accuracy must be a verifier name"),
+        ({"group_relative": "yes"}, "group_relative must be true or false"),
+        ({"unit": "words"}, "unit must be one of"),
+    ],
+)
+def test_cosine_bad_config(params, message):
+    with pytest.raises(ValueError, match=message):
+        CosineLengthVerifier(**params)
+
+
+# ---------------------------------------------------------------- through the composite
+
+
+def test_through_the_composite_with_hand_computed_sum():
+    reward = load_reward({
+        "components": {
+            "accuracy": {"verifier": "math", "weight": 1.0},
+            "length": {"verifier": "cosine_length", "weight": 0.5, "params": {"max_len": 100}},
+            "overlong": {"verifier": "overlong", "weight": 1.0,
+                         "params": {"max_completion_len": 100, "soft_punish_cache": 20}},
+        }
+    })
+    right, wrong, broken = reward.score_batch([
+        Sample(padded(RIGHT, 80), reference=GOLD),
+        Sample(padded(WRONG, 90), reference=GOLD),
+        Sample(RIGHT, reference=""),
+    ])
+    assert right.value == pytest.approx(1.0 + 0.5 * cos_value(80, 100, 1.0, 0.5) + 0.0)
+    assert wrong.value == pytest.approx(0.0 + 0.5 * cos_value(90, 100, -1.0, -0.5) - 0.5)
+    assert right.components["overlong"] == 0.0 and wrong.components["overlong"] == pytest.approx(-0.5)
+    assert right.info["components"]["length"]["unit"] == "chars"
+    # an unusable gold makes the accuracy and the length None: the reward is None, never shaped into gradient
+    assert broken.value is None and broken.status is Status.INVALID_REFERENCE
+    assert broken.components["length"] is None and broken.components["overlong"] == 0.0
+    reward.close()
+
+
+def test_example_config_r1_shaped():
+    reward = load_reward("examples/r1_shaped.yaml")
+    assert set(reward.components) == {"accuracy", "format", "language", "length", "overlong"}
+    completion = "<think>\nSix times seven is 42.\n</think>\n<answer>42</answer>"
+    [s] = reward.score_batch([Sample(completion, prompt="What is six times seven?", reference="42", task="math")])
+    length = cos_value(len(completion), 4096, 1.0, 0.5)
+    assert s.components == pytest.approx({"accuracy": 1.0, "format": 1.0, "language": 1.0, "length": length,
+                                          "overlong": 0.0})
+    assert s.value == pytest.approx(1.0 + 0.3 + 0.2 + 0.5 * length)
+    reward.close()
+
+
+def test_registered_and_picklable():
+    for name, params in [("cosine_length", {}), ("overlong", {"max_completion_len": 10, "soft_punish_cache": 5})]:
+        v = pickle.loads(pickle.dumps(get_verifier(name, **params)))
+        assert v.score(Sample("\\boxed{1}", reference="1")).value is not None
+        v.close()
