@@ -8,6 +8,8 @@ including start-up, with 1 and 2 worker processes.
 language_ratio: calls/s on the same chains of thought, beside the anchor people write when they
 implement R1's language reward by hand: fastText on every whitespace-separated word.
 Format: our strict check beside the one-regex format reward common in open-source GRPO recipes.
+Shaping: the same CLI run with the shaping components added (repetition, reasoning_steps, overlong, and
+cosine_length around the math verifier), beside format + language alone.
 Prints a markdown table for benchmarks/RESULTS.md.
 """
 
@@ -52,7 +54,8 @@ def make_row(i: int, rng: random.Random) -> dict:
     prompt = ("请计算三分之一加六分之一，并把结果化简。" if kind == "zh"
               else "Please compute one third plus one sixth and simplify the result.")
     answer = rng.choice(["<answer>\\frac{1}{2}</answer>", "<answer>1/2</answer> trailing", "1/2"])
-    return {"id": i, "prompt": prompt, "completion": f"<think>\n{thinking}\n</think>\n{answer}", "task": "math"}
+    return {"id": i, "prompt": prompt, "completion": f"<think>\n{thinking}\n</think>\n{answer}", "task": "math",
+            "reference": "\\frac{1}{2}"}
 
 
 def time_cli(rows_path: Path, config: Path, workers: int) -> float:
@@ -78,6 +81,13 @@ def naive_language_ratio(model, text: str, target: str) -> float:
     label = f"__label__{target}"
     return sum(model.predict(w, k=1)[0][0] == label for w in words) / len(words)
 
+
+SHAPING_COMPONENTS = (
+    "  repetition: {verifier: repetition, weight: 0.1}\n"
+    "  steps: {verifier: reasoning_steps, weight: 0.1}\n"
+    "  length: {verifier: cosine_length, weight: 0.5, params: {max_len: 4096}}\n"
+    "  overlong: {verifier: overlong, weight: 1.0, params: {max_completion_len: 4096, soft_punish_cache: 1024}}\n"
+)
 
 NAIVE_FORMAT = re.compile(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", re.DOTALL)
 
@@ -127,6 +137,11 @@ def main() -> None:
         cli = {w: time_cli(data, config, w) for w in (1, 2)}
         scored = [json.loads(line) for line in data.with_suffix(".w1.out.jsonl").open()]
         applied = sum(r["components"]["language"] is not None for r in scored) / len(scored)
+        shaped = tmp / "shaped.yaml"
+        shaped.write_text(config.read_text() + SHAPING_COMPONENTS)
+        cli_shaped = {w: time_cli(data, shaped, w) for w in (1, 2)}
+        scored = [json.loads(line) for line in data.with_suffix(".w1.out.jsonl").open()]
+        shaped_ok = sum(r["components"]["length"] is not None for r in scored) / len(scored)
 
     thoughts = [split_completion(r["completion"])[1].split("</think>")[0] for r in rows[: args.calls]]
     targets = ["zh" if r["prompt"].startswith("请") else "en" for r in rows[: args.calls]]
@@ -147,6 +162,11 @@ def main() -> None:
     print("| workers | seconds | rows/s |\n|---|---|---|")
     for w, s in cli.items():
         print(f"| {w} | {s:.2f} | {args.rows / s:,.0f} |")
+    print("\n`verifiers score` with the shaping components added (repetition, reasoning_steps, overlong, "
+          f"cosine_length over math; the length component scored {shaped_ok:.0%} of the rows), same rows:\n")
+    print("| workers | format + language rows/s | + shaping rows/s | ratio |\n|---|---|---|---|")
+    for w, s in cli_shaped.items():
+        print(f"| {w} | {args.rows / cli[w]:,.0f} | {args.rows / s:,.0f} | {cli[w] / s:.2f} |")
     print(f"\nlanguage_ratio on {len(pairs)} chains of thought (mean {sum(map(len, thoughts)) / len(thoughts):,.0f} chars):\n")
     print("| implementation | calls/s | ratio |\n|---|---|---|")
     print(f"| verifiers.language.language_ratio | {ours:,.0f} | {ours / naive:.1f}x |")
