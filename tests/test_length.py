@@ -322,3 +322,31 @@ def test_registered_and_picklable():
         v = pickle.loads(pickle.dumps(get_verifier(name, **params)))
         assert v.score(Sample("\\boxed{1}", reference="1")).value is not None
         v.close()
+
+
+# ---------------------------------------------------------------- the anchors themselves: TRL's functions
+
+
+def test_same_values_as_trls_functions_on_token_ids():
+    import random
+
+    trl_rewards = pytest.importorskip("trl.rewards")
+    rng = random.Random(0)
+    lengths = [0, 1, 50, 79, 80, 81, 90, 99, 100, 101, 150] + [rng.randrange(0, 300) for _ in range(40)]
+
+    trl_overlong = trl_rewards.get_soft_overlong_punishment(max_completion_len=100, soft_punish_cache=20)
+    ours = OverlongVerifier(100, 20).score_batch([Sample("x", meta={"completion_ids": [1] * n}) for n in lengths])
+    assert [s.value for s in ours] == pytest.approx(trl_overlong([[1] * n for n in lengths]))
+
+    # TRL 1.x's cosine: token lengths, clamped past max_len, None for an unparseable gold (as ours)
+    trl_cosine = trl_rewards.get_cosine_scaled_reward(max_len=100)
+    answers = [r"\boxed{\frac{1}{3}}", r"\boxed{\frac{1}{2}}"]
+    completions = [[{"role": "assistant", "content": answers[i % 2]}] for i in range(len(lengths))]
+    golds = [r"\frac{1}{3}" if i % 7 else "" for i in range(len(lengths))]
+    ids = [[1] * n for n in lengths]
+    expected = trl_cosine(completions, golds, ids)
+    ours = CosineLengthVerifier(max_len=100).score_batch(
+        [Sample(c, reference=g, meta={"completion_ids": i}) for c, g, i in zip(completions, golds, ids, strict=True)]
+    )
+    assert [s.value for s in ours] == pytest.approx(expected)
+    assert sum(v is None for v in expected) == 8 and sum(v is not None and v < 0 for v in expected) > 10

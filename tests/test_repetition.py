@@ -106,3 +106,16 @@ def test_through_the_composite_and_pickle():
     reward.close()
     v = pickle.loads(pickle.dumps(get_verifier("repetition", ngram_size=2)))
     assert v.score(Sample("a a a")).value == pytest.approx(-0.5)
+
+
+def test_same_values_as_trls_token_function():
+    import random
+
+    trl_rewards = pytest.importorskip("trl.rewards")
+    rng = random.Random(0)
+    seqs = [[rng.randrange(vocab) for _ in range(rng.randrange(0, 60))] for vocab in (2, 3, 5, 50) for _ in range(10)]
+    for n, penalty in [(1, -1.0), (2, -0.5), (3, -1.0), (4, -2.0)]:
+        expected = trl_rewards.get_repetition_penalty_reward(ngram_size=n, max_penalty=penalty)(seqs)
+        got = RepetitionVerifier(n, penalty, unit="tokens").score_batch([Sample("", meta={"completion_ids": s}) for s in seqs])
+        assert [s.value for s in got] == pytest.approx(expected)
+        assert any(v < 0 for v in expected)
