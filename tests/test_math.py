@@ -307,7 +307,7 @@ def test_statuses_and_info(verifier):
 
 def test_batch_keeps_input_order_with_repeats_and_mixed_paths(verifier):
     golds = ["2", "\\sqrt{2}", "x^2-1", "2", "\\sqrt{2}", "7"]
-    preds = ["2", "\\frac{2}{\\sqrt{2}}", "(x-1)(x+1)", "3", "\\frac{2}{\\sqrt{2}}", "seven"]
+    preds = ["2", "\\frac{2}{\\sqrt{2}}", "(x-1)(x+1)", "3", "\\frac{2}{\\sqrt{2}}", "eight"]
     samples = [Sample(f"\\boxed{{{p}}}", reference=g) for g, p in zip(golds, preds, strict=True)]
     got = [s.value for s in verifier.score_batch(samples * 3)]
     assert got == [1.0, 1.0, 1.0, 0.0, 1.0, 0.0] * 3

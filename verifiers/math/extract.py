@@ -18,13 +18,27 @@ def extract_answer(completion: Completion) -> str | None:
     """The final answer a completion commits to, or None.
 
     Only the visible part counts: text after the last </think>, never a separate reasoning field, and
-    nothing at all when a <think> block is left open. Order: the last <answer>...</answer> block (searched
-    again for a box, an "answer is" phrase or bold, else taken whole), the last \\boxed{}, the last
-    "final answer is ..." / "answer: ..." phrase, the last **bold** span, then plain forms: a short
-    completion taken whole, else the last $math$ of the last line, else the math a sentence ends with
-    ("... gives 1 - \\sqrt{2}"), else the last number of the last line (not when that line holds many
-    numbers or several equations). A hedge ("either 3 or 5", "\\boxed{3} or \\boxed{5}") is no answer;
+    nothing at all when a <think> block is left open; chat-template tokens (`<|im_end|>`, `<|im_start|>user`
+    ...) end the text. Order: the last <answer>...</answer> block (searched again for a box, an "answer
+    is" phrase or bold, else taken whole), the last \\boxed{} (or a "final answer is ..." phrase written
+    after it), the last "final answer is ..." / "answer: ..." / "答案是 ..." phrase, the last **bold**
+    span, then plain forms: a short completion taken whole, else a display block or matrix the text ends
+    with, else the last $math$ of the last line (or the number after it: "the largest $n$ is 34"), else
+    the math a sentence ends with ("... gives 1 - \\sqrt{2}"), else the last number of the last line (not
+    when that line holds many numbers or several equations). A hedge ("either 3 or 5") is no answer, and
+    neither are several answers offered together ("\\boxed{3} or \\boxed{5}": see extract_answers);
     "3 or 5" is returned as written and compares as the list [3, 5], which never equals one value.
+    """
+    answers = extract_answers(completion)
+    return answers[0] if answers is not None and len(answers) == 1 else None
+
+
+def extract_answers(completion: Completion) -> list[str] | None:
+    """The answers a completion commits to: one, or several offered together ("\\boxed{1} and
+    \\boxed{2}", "$3$ or $5$", "**3**, **5**"), in order; None when there is none.
+
+    Several answers equal a gold with several parts ("1 and 2", "\\{1, 2\\}") compared as a list,
+    and never a gold with one value, so offering alternatives for one answer is a hedge that scores 0.
     """
     try:
         _, text = split_completion(completion)
@@ -33,21 +47,55 @@ def extract_answer(completion: Completion) -> str | None:
     visible = committed_text(text)
     if visible is None:
         return None
+    visible = _cut_chat_tokens(visible)
     block = _last_tag_block(visible, "answer")
     if block is not None:
         found = _extract_marked(block)
         if found is None and block.strip():
-            found = block.strip() if len(block.strip()) <= MAX_ANSWER_CHARS else _extract_plain(block)
+            plain = block.strip() if len(block.strip()) <= MAX_ANSWER_CHARS else _extract_plain(block)
+            found = None if plain is None else [plain]
     else:
         found = _extract_marked(visible)
         if found is None:
-            found = _extract_plain(visible)
-    if found is None:
+            plain = _extract_plain(visible)
+            found = None if plain is None else [plain]
+    if not found:
         return None
-    found = found.strip()
-    if not found or _is_hedge(found):
+    found = [f.strip() for f in found]
+    if not all(found) or any(_is_hedge(f) for f in found):
         return None
     return found
+
+
+def extract_gold(reference: str) -> str | None:
+    """The answer in a gold as datasets ship it: GSM8K's "... #### 72", a sentence ("The answer is 72."),
+    a full solution with a box, several boxes (joined as a list), or a bare answer (returned as is).
+    None when the gold has such a marker but no answer after it ("####" alone)."""
+    text = reference.strip()
+    if "####" in text:
+        text = text[text.rfind("####") + 4 :].strip()
+        return text.rstrip(".").strip() or None
+    if "\\boxed" in text or "\\fbox" in text:
+        boxes = boxed_contents(text)
+        if boxes:
+            return ", ".join(_offered(text, boxes)) if len(boxes) > 1 else boxes[-1][0].strip() or None
+    if len(text) > 30 and _PHRASE_RE.search(text) or text.lower().startswith(("the answer", "answer")):
+        phrase = _extract_phrase(text)
+        if phrase:
+            return ", ".join(phrase)
+    return text
+
+
+# Chat-template and end-of-text tokens: whatever follows one is not the model's answer.
+_CHAT_TOKEN_RE = re.compile(r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|end|user|assistant)\|>|</s>")
+
+
+def _cut_chat_tokens(text: str) -> str:
+    """The text up to the first chat-template token that follows some content."""
+    for m in _CHAT_TOKEN_RE.finditer(text):
+        if text[: m.start()].strip():
+            return text[: m.start()]
+    return text
 
 
 def _last_tag_block(text: str, tag: str) -> str | None:
@@ -60,13 +108,19 @@ def _last_tag_block(text: str, tag: str) -> str | None:
 
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
-# "final answer is", "final answer:", "the answer is", "answer:"; not "answered" or "an answer to".
+# "final answer is", "final answer:", "the answer is", "answer:", "答案是 / 答案为 / 最终答案："; not "answered"
+# or "an answer to".
 _PHRASE_RE = re.compile(
-    r"\bfinal answer\b\s*(?:is\b)?\s*[:=]?|\banswer\b\s*(?:is\b\s*[:=]?|[:=])", re.IGNORECASE
+    r"\bfinal answer\b\s*(?:is\b)?\s*[:=]?|\banswer\b\s*(?:is\b\s*[:=]?|[:=])|(?:最终)?答案\s*(?:是|为|[:：])\s*",
+    re.IGNORECASE,
 )
+_FINAL_PHRASE_RE = re.compile(r"\bfinal answer is\b", re.IGNORECASE)
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
+# $$...$$, $...$, \(...\), \[...\]; an escaped \$ (currency) inside is content, not a delimiter.
 _MATH_SEG_RE = re.compile(
-    r"\$\$([^$]{1,1000})\$\$|\$([^$]{1,1000})\$|\\\((.{1,1000}?)\\\)|\\\[(.{1,1000}?)\\\]", re.DOTALL
+    r"(?<!\\)\$\$((?:\\.|[^$\\]){1,1000}?)\$\$|(?<!\\)\$((?:\\.|[^$\\]){1,1000}?)(?<!\\)\$"
+    r"|\\\((.{1,1000}?)\\\)|\\\[(.{1,1000}?)\\\]",
+    re.DOTALL,
 )
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?")
 # What may stand between two answers offered together: spacing, punctuation, "or"/"and", \quad, \\, "(or".
@@ -74,32 +128,52 @@ _CONNECTIVE_RE = re.compile(
     r"(?:\s|[$.,;:/&~()]|\\[,;:! ]|\\q?quad\b|\\\\|\\text\s*\{\s*(?:or|and)?\s*\}|\b(?:or|and)\b)*",
     re.IGNORECASE,
 )
+# Minerva's closing formula and the like: a sentence after the answer that is not part of it.
+_AFTER_ANSWER_RE = re.compile(r"\.\s+(?:I hope|Hope|This is|That is|Thus|So|Therefore)\b.*$|[。．].*$")
+
+Found = tuple[str, int, int]  # (content, end, start) of a marked answer in its text
 
 
-def _extract_marked(text: str) -> str | None:
-    """A box, an "answer is" phrase or a bold span, last one wins."""
+def _extract_marked(text: str) -> list[str] | None:
+    """A box, an "answer is" phrase or a bold span, last one wins; several when offered together."""
     boxes = boxed_contents(text)
     if boxes:
-        if len(boxes) >= 2 and _offered_together(text, boxes[-2], boxes[-1]):
-            return ""  # "\boxed{3} or \boxed{5}": a hedge, and no other rule may pick one of them
-        return boxes[-1][0]
+        tail = text[boxes[-1][1] :]
+        later = _FINAL_PHRASE_RE.search(tail[-2000:])
+        if later is not None:  # "\boxed{16N} ... The final answer is (C).": the phrase is the commitment
+            phrase = _extract_phrase(tail[-2000:])
+            if phrase:
+                return phrase
+        return _offered(text, boxes)
     phrase = _extract_phrase(text)
     if phrase is not None:
         return phrase
     tail = text[-20_000:]
     bolds = [(m.group(1), m.end(), m.start()) for m in _BOLD_RE.finditer(tail)]
     if bolds:
-        if len(bolds) >= 2 and _offered_together(tail, bolds[-2], bolds[-1]):
-            return ""  # "**3** or **5**"
-        return strip_dollars(bolds[-1][0])
+        return [strip_dollars(b) for b in _offered(tail, bolds)]
     return None
 
 
-def _offered_together(text: str, first: tuple[str, int, int], last: tuple[str, int, int]) -> bool:
-    """Two different answers (content, end, start) with only a connective or spacing between them
-    ("\boxed{3} and \boxed{5}", "\boxed{3}\boxed{5}"): the model offers both, so neither counts."""
-    if first[1] > last[2] or first[0].strip() == last[0].strip():
-        return False  # nested (\boxed{\boxed{5}}), or the same answer repeated
+def _offered(text: str, found: list[Found]) -> list[str]:
+    """The last answer and those offered together with it ("\\boxed{3} and \\boxed{5}"), in order."""
+    chain = [found[-1]]
+    for prev in reversed(found[:-1]):
+        if not _offered_together(text, prev, chain[0]):
+            break
+        chain.insert(0, prev)
+    out: list[str] = []
+    for content, _, _ in chain:
+        if content.strip() not in out:
+            out.append(content.strip())
+    return out
+
+
+def _offered_together(text: str, first: Found, last: Found) -> bool:
+    """Two answers (content, end, start) with only a connective or spacing between them ("\\boxed{3} and
+    \\boxed{5}", "\\boxed{3}\\boxed{5}"): the model offers both."""
+    if first[1] > last[2]:
+        return False  # nested: \boxed{\boxed{5}}
     gap = text[first[1] : last[2]]
     return len(gap) <= 40 and _CONNECTIVE_RE.fullmatch(gap) is not None
 
@@ -130,7 +204,7 @@ def matching_brace(text: str, open_at: int, limit: int = 5000) -> int | None:
     return None
 
 
-def _extract_phrase(text: str) -> str | None:
+def _extract_phrase(text: str) -> list[str] | None:
     tail = text[-20_000:]
     last = None
     for m in _PHRASE_RE.finditer(tail):
@@ -146,11 +220,15 @@ def _extract_phrase(text: str) -> str | None:
         for m in _MATH_SEG_RE.finditer(line)
     ]
     if segs:
-        if len(segs) >= 2 and _offered_together(line, segs[0], segs[1]):
-            return ""  # "the answer is $3$ or $5$": a hedge
-        return segs[0][0]
+        first = [segs[0]]
+        for seg in segs[1:]:
+            if not _offered_together(line, first[-1], seg):
+                break
+            first.append(seg)
+        return _offered(line, first)
+    line = _AFTER_ANSWER_RE.sub("", line)
     line = re.sub(r"[.\s]+$", "", line)
-    return line if 0 < len(line) <= 200 else None
+    return [line] if 0 < len(line) <= 200 else None
 
 
 def strip_dollars(s: str) -> str:
@@ -165,10 +243,16 @@ def _extract_plain(text: str) -> str | None:
         return None
     if len(text) <= 40 and "\n" not in text and (not _PROSE_WORD_RE.search(text) or len(text.split()) == 1):
         return strip_dollars(text.rstrip("."))  # the whole completion is the answer
+    display = _trailing_display(text)
+    if display is not None:
+        return display
     last_line = text[text.rfind("\n") + 1 :][-2000:]
-    segs = _MATH_SEG_RE.findall(last_line)
+    segs = list(_MATH_SEG_RE.finditer(last_line))
     if segs:
-        return next(g for g in segs[-1] if g)
+        after = _NUMBER_AFTER_RE.match(last_line, segs[-1].end())
+        if after is not None:  # "The largest $n$ is 34."
+            return after.group(1)
+        return next(g for g in segs[-1].groups() if g)
     tail = _math_tail(last_line)
     if tail is not None:
         return tail
@@ -176,6 +260,27 @@ def _extract_plain(text: str) -> str | None:
     if not numbers or len(numbers) > 10 or last_line.count("=") > 1:
         return None  # many numbers or several equations: guesses or working, not an answer (#60)
     return numbers[-1].rstrip(",")
+
+
+_NUMBER_AFTER_RE = re.compile(r"\s*(?:is|are|equals|=)\s+(-?\d[\d,]*(?:\.\d+)?)\s*\.?\s*$")
+_END_ENV_RE = re.compile(r"\\end\{([a-zA-Z]*matrix|array|cases)\}\s*(?:\\right\s*[)\]]\s*)?[.$]*$")
+
+
+def _trailing_display(text: str) -> str | None:
+    """A display block or a matrix the text ends with, over several lines: "$$\\n9\\n$$",
+    "\\[ \\n 9 \\n \\]", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"."""
+    tail = text[-3000:].rstrip(" .")
+    if tail.endswith(("\\]", "$$")):
+        segs = list(_MATH_SEG_RE.finditer(tail))
+        if segs and segs[-1].end() == len(tail):
+            return next(g for g in segs[-1].groups() if g is not None).strip()
+    m = _END_ENV_RE.search(tail)
+    if m is not None:
+        start = tail.rfind("\\begin{" + m.group(1) + "}", 0, m.start())
+        if start >= 0:
+            left = re.search(r"\\left\s*[(\[]\s*$", tail[:start])
+            return tail[left.start() if left else start :].rstrip(" .$")
+    return None
 
 
 _MATHY_RE = re.compile(r"[\d\\+*/^=()<>]|^-$|^-[\d\\(]")

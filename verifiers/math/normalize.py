@@ -11,22 +11,28 @@ import re
 from verifiers.math.extract import boxed_contents, strip_dollars
 
 _UNWRAP_RE = re.compile(
-    r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}"
+    r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mbox|operatorname)"
+    r"\s*\{([^{}]*)\}"
 )
 _REMOVE = [
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])"), ""),
-    (re.compile(r"\\(?:displaystyle|textstyle|quad|qquad)(?![a-zA-Z])|(?<!\\)\\[!,;: ]|~"), " "),
+    (re.compile(r"(?<!\\)\\!"), ""),  # a negative thin space: "34,\\!650" is 34,650
+    (re.compile(r"\\(?:displaystyle|textstyle|quad|qquad)(?![a-zA-Z])|(?<!\\)\\[,;: ]|~"), " "),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])"), ""),
     (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\frac\s*(\d)\s*(?=\{)"), r"\\frac{\1}"),  # \frac1{72}
     (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])(?![a-zA-Z])"), r"\\sqrt{\1}"),
     (re.compile(r"([\^_])\s*(\d+|[a-zA-Z])"), r"\1{\2}"),  # x^2 -> x^{2}; x^10 as meant, x^{10}
-    (re.compile(r"\\\$|\\%"), lambda m: m.group()[1:]),
+    (re.compile(r"\\?\$"), ""),  # dollars left inside an answer: currency or stray math delimiters
+    (re.compile(r"[€£¥₹]"), ""),
+    (re.compile(r"\\%"), "%"),
+    (re.compile(r"(?<=\d)\s+%"), "%"),
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\(?:le|leq|leqslant)(?![a-zA-Z])|≤"), r" \\le "),
     (re.compile(r"\\(?:ge|geq|geqslant)(?![a-zA-Z])|≥"), r" \\ge "),
-    (re.compile(r"\\(?:ne|neq)(?![a-zA-Z])|≠"), r" \\ne "),
+    (re.compile(r"\\(?:ne|neq)(?![a-zA-Z])|≠|(?<=\s)!=|!=(?=\s)"), r" \\ne "),
     (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
     (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
     (re.compile(r"\\(?:varnothing|emptyset)(?![a-zA-Z])|∅"), r"\\{\\}"),
@@ -51,10 +57,11 @@ _UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]
 # A unit in \text{}/\mathrm{} after a number at the end: "5\ \text{m}". Unwrapped, a one-letter unit would
 # read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
 _TEXT_UNIT_RE = re.compile(
-    r"(?<=[\d}])(?:\s|\\[,;: !]|~)*\\(?:text|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})[a-zA-Z]{1,3}\s*\}"
+    r"(?<=[\d}])(?:\s|\\[,;: !]|~)*\\(?:text|textbf|textnormal|textrm|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})"
+    r"[a-zA-Z]+(?:\s+[a-zA-Z]+){0,2}\.?\s*\}"
     r"(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
-THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
 # zero-width space / joiners, word joiner, BOM: invisible in the rendered answer, so they never count
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
@@ -63,11 +70,18 @@ _PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
 def normalize(answer: str) -> str:
     """Canonical text of an answer: what the structure parser and the number fast path read."""
     s = str(answer).translate(_INVISIBLE).strip()
+    if _DOUBLED_RE.search(s):  # "\\\\frac{1}{2}": text escaped twice on its way here
+        s = s.replace("\\\\", "\\")
     boxes = boxed_contents(s)
     if boxes:
         s = boxes[-1][0]
     s = strip_dollars(s)
+    s = s.rstrip("\\ ")  # a stray trailing backslash
+    s = _THIN_THOUSANDS_RE.sub(r"\1", s)  # "11,\\! 111,\\! 100"
     s = _TEXT_UNIT_RE.sub("", s)
+    s = _UNICODE_UNIT_RE.sub("", s)  # "1,000.99m²"
+    s = _overline_to_fraction(s)
+    s = _degrees_in_trig(s)
     for _ in range(3):  # nested wrappers: \text{\textbf{B}}
         s2 = _UNWRAP_RE.sub(r"\1", s)
         if s2 == s:
@@ -85,7 +99,61 @@ def normalize(answer: str) -> str:
     s = _strip_units(s)
     if THOUSANDS_RE.match(s) or re.match(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$", s):
         s = s.replace(",", "").replace(" ", "")
-    return s
+    m = _DECIMAL_COMMA_RE.match(s)
+    if m and (m.group(2) == "0" and len(m.group(3)) >= 2 or len(m.group(2)) >= 4 and len(m.group(3)) != 3):
+        s = f"{m.group(1)}{m.group(2)}.{m.group(3)}"  # "0,111", "1000,99": a decimal comma, not a list
+    word = _NUMBER_WORDS.get(s.lower())
+    return s if word is None else str(word)
+
+
+_DOUBLED_RE = re.compile(
+    r"(?<!\\)\\\\(?:d?frac|sqrt|left|right|begin|end|pi|cdot|times|text|boxed|infty|le|ge|ne|pm|circ)(?![a-zA-Z])"
+)
+_THIN_THOUSANDS_RE = re.compile(r"(\d,)\\!\s*(?=\d{3}(?!\d))")
+_UNICODE_UNIT_RE = re.compile(r"(?<=\d)\s*[a-zA-Z]{1,3}[²³]$")
+_DECIMAL_COMMA_RE = re.compile(r"^(-?)(\d+),(\d+)$")
+_OVERLINE_RE = re.compile(r"(?<![\d.])(-?)(\d*)\.(\d*)\\overline\s*\{(\d{1,50})\}")
+_DEGREES_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z]))")
+_TRIG_RE = re.compile(r"\\?(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])")
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
+        " sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+}
+
+
+def _overline_to_fraction(s: str) -> str:
+    """0.\\overline{3} -> \\frac{1}{3}, 1.2\\overline{45} -> its fraction: a repeating decimal is exact."""
+
+    def exact(m: re.Match[str]) -> str:
+        sign, whole, fixed, rep = m.groups()
+        from fractions import Fraction
+
+        value = Fraction(int(whole or "0")) + Fraction(int(fixed or "0"), 10 ** len(fixed))
+        value += Fraction(int(rep), (10 ** len(rep) - 1) * 10 ** len(fixed))
+        value = -value if sign else value
+        return f"\\frac{{{value.numerator}}}{{{value.denominator}}}" if value.denominator != 1 else str(value)
+
+    return _OVERLINE_RE.sub(exact, s)
+
+
+def _degrees_in_trig(s: str) -> str:
+    """Degrees inside a trigonometric function are an angle: sin(90^\\circ - x) is sin(pi/2 - x).
+    Elsewhere the degree sign is a unit and is dropped (with the other units)."""
+    if not _TRIG_RE.search(s):
+        return s
+    return _DEGREES_RE.sub(lambda m: f"({m.group(1)}\\pi/180)", s)
 
 
 def _strip_units(s: str) -> str:

@@ -25,7 +25,7 @@ from verifiers.core import (
 )
 from verifiers.math.cache import LRU
 from verifiers.math.compare import Verdict, decide_cheap
-from verifiers.math.extract import extract_answer
+from verifiers.math.extract import extract_answers, extract_gold
 from verifiers.math.limits import VERDICT_CACHE_SIZE
 
 __all__ = ["MathVerifier", "clear_cache", "decide", "math_equal"]
@@ -80,7 +80,10 @@ def math_equal(gold: Any, pred: Any, *, timeout: float = 5.0) -> bool:
     unparseable prediction all give False."""
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
-    verdict = decide(_as_text(gold), _as_text(pred), timeout=timeout)
+    gold_answer = extract_gold(_as_text(gold))
+    if gold_answer is None:
+        return False
+    verdict = decide(gold_answer, _as_text(pred), timeout=timeout)
     return verdict.status == Status.OK and verdict.equal
 
 
@@ -192,15 +195,22 @@ class MathVerifier(Verifier):
                     None, Status.INVALID_REFERENCE, info={"gold": ref, "error": f"unusable reference {ref!r}"}
                 ),
             )
-        gold = str(ref)
+        gold = extract_gold(str(ref))
+        if gold is None:
+            info = {"gold": ref, "error": "the reference has no answer after its marker"}
+            return "", "", Score(None, Status.INVALID_REFERENCE, info=info)
         try:
             reading = read_completion(
-                sample.completion, sample.prompt, think_prefilled=self.think_prefilled, end_tokens=self.end_tokens
+                sample.completion,
+                sample.prompt,
+                think_prefilled=self.think_prefilled,
+                end_tokens=self.end_tokens,
             )
         except TypeError as exc:  # not the policy's output but the caller's bug: None, never a 0
             return gold, "", error_score(f"unreadable completion: {exc}")
         try:
-            pred = extract_answer(reading.text)
+            answers = extract_answers(reading.text)
+            pred = None if answers is None else ", ".join(answers)  # several: compared as a list
         except Exception as exc:  # a malformed completion is the policy's problem, never a crash
             pred = None
             reason = f"could not read completion: {exc}"
