@@ -350,3 +350,50 @@ def test_same_values_as_trls_functions_on_token_ids():
     )
     assert [s.value for s in ours] == pytest.approx(expected)
     assert sum(v is None for v in expected) == 8 and sum(v is not None and v < 0 for v in expected) > 10
+
+
+# ---------------------------------------------------------------- through TRL's reward-function interface
+
+
+def test_through_trl_reward_lengths_come_from_completion_ids():
+    from verifiers.integrations.trl import trl_reward, trl_rewards
+
+    cfg = {"components": {
+        "accuracy": {"verifier": "math", "weight": 1.0},
+        "length": {"verifier": "cosine_length", "weight": 0.5, "params": {"max_len": 100}},
+        "overlong": {"verifier": "overlong", "weight": 1.0, "params": {"max_completion_len": 100, "soft_punish_cache": 20}},
+        "repetition": {"verifier": "repetition", "weight": 0.1, "params": {"ngram_size": 2, "unit": "tokens"}},
+    }}
+    prompts = [[{"role": "user", "content": "Compute 63/400."}]] * 3
+    completions = [[{"role": "assistant", "content": c}] for c in (RIGHT, WRONG, RIGHT)]
+    ids = [[1, 2] * 25, [7] * 90, [3] * 10]  # 50, 90 and 10 tokens; the texts are 22 characters each
+    call = {"prompts": prompts, "completions": completions, "completion_ids": ids, "solution": [GOLD, GOLD, ""],
+            "trainer_state": None}
+    f = pickle.loads(pickle.dumps(trl_reward(cfg, name="shaped")))  # as TRL's async trainer ships it
+    metrics = {}
+    out = f(**call, log_metric=metrics.__setitem__)
+    # 0: correct at 50 tokens: length 0.75, overlong 0, bigrams of [1, 2] * 25: 2 unique of 49
+    # 1: wrong at 90 tokens: length -1 + 0.25 * (1 - cos(0.9 pi)), overlong -0.5, [7] * 90: 1 unique of 89
+    # 2: unusable gold: None for TRL, never a shaped number
+    assert out[0] == pytest.approx(1.0 + 0.5 * 0.75 + 0.0 - 0.1 * (1 - 2 / 49))
+    assert out[1] == pytest.approx(0.5 * cos_value(90, 100, -1.0, -0.5) - 0.5 - 0.1 * (1 - 1 / 89))
+    assert out[2] is None
+    assert metrics["shaped/overlong"] == pytest.approx(-0.5 / 3)
+
+    per_component = {g.__name__: g for g in trl_rewards(cfg)}
+    assert per_component["length"](**call) == pytest.approx([0.75, cos_value(90, 100, -1.0, -0.5), None])
+    assert per_component["overlong"](**call) == [0.0, -0.5, None]  # None: the whole reward is None
+
+
+def test_through_trl_reward_group_relative_length():
+    from verifiers.integrations.trl import trl_reward
+
+    cfg = {"components": {"length": {"verifier": "cosine_length", "params": {"max_len": 10_000, "group_relative": True}}}}
+    f = trl_reward(cfg)
+    # two prompts, G = 3 each, in TRL's order (a prompt's completions side by side)
+    prompts = ["easy"] * 3 + ["hard"] * 3
+    completions = ["\\boxed{4}", "\\boxed{4}", "\\boxed{5}", "\\boxed{9}", "\\boxed{9}", "\\boxed{9}"]
+    ids = [[0] * n for n in (10, 30, 20, 1000, 3000, 2000)]
+    out = f(prompts=prompts, completions=completions, completion_ids=ids, answer=["4"] * 3 + ["9"] * 3)
+    # within each group: shortest progress 0, longest 1, the middle one 0.5 -- whatever the prompt's scale
+    assert out == pytest.approx([1.0, 0.5, -0.75, 1.0, 0.5, 0.75])

@@ -21,7 +21,8 @@ through as None: never a 0 that would become gradient.
 - `asynchronous=True`: the functions are coroutines; TRL runs them concurrently on its event loop
   and the scoring runs in a thread, off the loop.
 
-The reference answer is read from the first dataset column of `reference`, `solution`, `answer`,
+`completion_ids` (TRL passes them) go to each Sample's `meta["completion_ids"]`, so length verifiers
+(`cosine_length`, `overlong`, `repetition` in tokens) measure tokens. The reference answer is read from the first dataset column of `reference`, `solution`, `answer`,
 `ground_truth` (or the one named by `reference_field`; dotted paths reach nested columns such as
 `reward_model.ground_truth`); the task from the `task` column (`task_field`) or a constant `task`.
 Every function pickles (as its config), as TRL's AsyncGRPOTrainer needs for its spawned scorer.
@@ -92,12 +93,16 @@ class _Scorer:
         else:
             references = next((r for c in REFERENCE_COLUMNS if (r := _column(columns, c, n)) is not None), None)
         tasks = None if self.task is not None else _column(columns, self.task_field, n)
+        ids = columns.get("completion_ids")  # token ids of each completion: length in tokens (cosine_length, overlong)
+        if ids is not None and (not isinstance(ids, (list, tuple)) or len(ids) != n):
+            raise ValueError(f"completion_ids: expected a list of {n} token-id lists, got {type(ids).__name__}")
         return [
             Sample(
                 completions[i],
                 prompt=None if prompts is None else prompts[i],
                 reference=None if references is None else references[i],
                 task=self.task if tasks is None else tasks[i],
+                meta={} if ids is None else {"completion_ids": ids[i]},
             )
             for i in range(n)
         ]
