@@ -54,6 +54,7 @@ SANDBOX_IMAGE = "r1-verifiers/sandbox-python:latest"
 LABEL = "r1-verifiers.sandbox"  # value: the owner process (see owner_id), for the reaper
 POOL_LABEL = "r1-verifiers.pool"  # value: one DockerSandbox instance, for its close()
 RUNNER_PATH = Path(__file__).resolve().parent / "runner.py"
+AGENT_PATH = Path(__file__).resolve().parent / "agent.py"  # PID 1 of each container
 CHILD_SETUP_FAILED = 125  # the agent's child could not drop privileges or make the work dir
 
 # PID 1 of every container starts as `python3 -c _BOOT`, which reads this agent's source from
@@ -74,182 +75,6 @@ _BOOT = (
     "    return buf\n"
     "exec(compile(read(struct.unpack('>I', read(4))[0]), 'r1v-agent', 'exec'))\n"
 )
-_AGENT = r"""
-import json, os, signal, struct, sys, time, types
-
-for s in signal.valid_signals():
-    if s not in (signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP):
-        try:
-            signal.signal(s, signal.SIG_IGN)
-        except (OSError, ValueError, RuntimeError):
-            pass
-
-
-def read_exact(n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = os.read(0, min(n - len(buf), 1 << 20))
-        if not chunk:
-            os._exit(0)  # the channel closed: nobody will send work again
-        buf += chunk
-    return bytes(buf)
-
-
-def receive():
-    return json.loads(read_exact(struct.unpack(">I", read_exact(4))[0]))
-
-
-def write_all(data):
-    data = memoryview(data)
-    while data:
-        data = data[os.write(1, data):]
-
-
-def send(header, body):
-    head = json.dumps(header).encode()
-    write_all(struct.pack(">II", len(head), len(body)) + head)
-    write_all(body)
-
-
-def become(uid):
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-
-
-def child(job, uid, out_w):
-    # As if `python3 runner.py job.json` had started: default signals, clean env, fd 1 = pipe.
-    for s in signal.valid_signals():
-        try:
-            signal.signal(s, signal.SIG_DFL)
-        except (OSError, ValueError, RuntimeError):
-            pass
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    become(uid)
-    os.environ.clear()
-    os.environ.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME="/sandbox", LANG="C.UTF-8")
-    work = "/sandbox/run." + os.urandom(6).hex()
-    os.mkdir(work, 0o700)
-    os.chdir(work)
-    with open("job.json", "w", encoding="utf-8") as f:
-        f.write(job)
-    null = os.open("/dev/null", os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(out_w, 1)
-    os.dup2(null, 2)
-    os.closerange(3, 1 << 16)
-    sys.argv = ["runner.py", "job.json"]
-    return runner.main(sys.argv)
-
-
-def wipe(uid):
-    # As the program uid: kill(-1) reaches exactly its processes (never this root agent).
-    left = 0
-    try:
-        os.kill(-1, signal.SIGKILL)
-        left = 1
-    except ProcessLookupError:
-        pass
-    for root in ("/sandbox", "/tmp", "/dev/shm"):
-        for dirpath, dirnames, filenames in os.walk(root):
-            for d in dirnames:
-                try:
-                    os.chmod(os.path.join(dirpath, d), 0o700)
-                except OSError:
-                    pass
-        for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-            for name in filenames + dirnames:
-                path = os.path.join(dirpath, name)
-                try:
-                    if name in dirnames and not os.path.islink(path):
-                        os.rmdir(path)
-                    else:
-                        os.unlink(path)
-                except OSError:
-                    left = 1
-        if os.listdir(root):
-            left = 1
-    # SysV IPC objects (shmget, msgget, semget) have no file to wipe and outlive every process;
-    # their memory counts against the container, so the next run would get less: a run that
-    # leaves any gets a fresh container.
-    for kind in ("shm", "msg", "sem"):
-        try:
-            with open("/proc/sysvipc/" + kind) as f:
-                if len(f.readlines()) > 1:  # more than the header line
-                    left = 1
-        except OSError:
-            pass
-    return left
-
-
-def forked(fn, *args):
-    # A fork bomb of the last run may still hold the pids limit for a moment: retry, then give up.
-    for _ in range(100):
-        try:
-            pid = os.fork()
-            break
-        except BlockingIOError:
-            time.sleep(0.01)
-    else:
-        return None
-    if pid == 0:
-        try:
-            code = fn(*args)
-        except BaseException:
-            code = 125
-        os._exit(code if isinstance(code, int) else 0)
-    return pid
-
-
-def run(request):
-    uid = request["uid"]
-    out_r, out_w = os.pipe()
-    pid = forked(child, request["job"], uid, out_w)
-    os.close(out_w)
-    if pid is None:
-        os.close(out_r)
-        return {"error": "the agent could not fork the harness", "leftovers": True}, b""
-    body, overflow = bytearray(), False
-    while True:
-        chunk = os.read(out_r, 1 << 16)
-        if not chunk:
-            break
-        body += chunk
-        if len(body) > cap:
-            del body[cap:]
-            overflow = True
-            break
-    os.close(out_r)  # a harness still writing gets EPIPE and ends
-    _, status = os.waitpid(pid, 0)
-    cleaner = forked(lambda: (become(uid), wipe(uid))[1])
-    left = 1 if cleaner is None else os.WEXITSTATUS(os.waitpid(cleaner, 0)[1])
-    while True:  # reap what was re-parented to us
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                break
-        except ChildProcessError:
-            break
-    header = {
-        "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-        "overflow": overflow,
-        "leftovers": left != 0,
-    }
-    return header, body
-
-
-hello = receive()
-runner = types.ModuleType("runner")
-exec(compile(hello["runner"], "runner.py", "exec"), runner.__dict__)
-cap = hello["output_cap"]
-import ctypes  # the harness needs it (prctl) in every run: imported once here, forks inherit it
-
-while True:
-    send(*run(receive()))
-"""
-
-
 class DockerSandbox:
     """A warm pool of sandbox containers; `run` is thread-safe.
 
@@ -295,7 +120,7 @@ class DockerSandbox:
         if uid is not None and not 0 < uid < 65536:
             raise ValueError(f"uid must be an unprivileged uid in 1..65535, got {uid}")
         self.uid = uid
-        agent = _AGENT.encode()
+        agent = AGENT_PATH.read_bytes()
         hello = json.dumps({"runner": RUNNER_PATH.read_text(), "output_cap": max_output_bytes}).encode()
         self._hello = struct.pack(">I", len(agent)) + agent + struct.pack(">I", len(hello)) + hello
         self._docker_client = docker_client

@@ -73,6 +73,7 @@ class Suite:
     memory_mb: int = 256
     float_tol: float | None = None
     stop_on_failure: bool = False
+    setup: str | None = None  # assert suites: code the test's process runs before the test
 
     @property
     def total_budget_s(self) -> float:  # the name the docker backend reads
@@ -143,16 +144,17 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
     if float_tol is not None and (not _is_number(float_tol) or float_tol < 0):
         raise ValueError(f"test suite key 'float_tol' must be a number >= 0, got {float_tol!r}")
 
-    fn_name = test = entry_point = None
+    fn_name = test = entry_point = setup = None
     if kind == "assert":
         test = tests.get("test")
         if not isinstance(test, str) or not test.strip():
             raise ValueError("assert suite key 'test' must be a non-empty string of Python code")
-        try:
-            test.encode("utf-8")  # a lone surrogate: the runner could not compile it for anyone
-            ast.parse(test)
-        except (SyntaxError, ValueError) as exc:
-            raise ValueError(f"assert suite key 'test' is not valid Python: {exc}") from None
+        _check_python(test, "test")
+        setup = tests.get("setup")
+        if setup is not None:
+            if not isinstance(setup, str):
+                raise ValueError("assert suite key 'setup' must be a string of Python code")
+            _check_python(setup, "setup")
         entry_point = tests.get("entry_point")
         if entry_point is not None and not _is_name(entry_point):
             raise ValueError(f"assert suite key 'entry_point' must be an identifier, got {entry_point!r}")
@@ -171,7 +173,15 @@ def validate(tests: dict[str, Any] | str | Suite) -> Suite:
     stop = tests.get("stop_on_failure", False)
     if not isinstance(stop, bool):
         raise ValueError(f"test suite key 'stop_on_failure' must be true or false, got {stop!r}")
-    return Suite(kind, cases, fn_name, test, entry_point, time_limit, total, memory_mb, float_tol, stop)
+    return Suite(kind, cases, fn_name, test, entry_point, time_limit, total, memory_mb, float_tol, stop, setup)
+
+
+def _check_python(source: str, key: str) -> None:
+    try:
+        source.encode("utf-8")  # a lone surrogate: the runner could not compile it for anyone
+        ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"assert suite key {key!r} is not valid Python: {exc}") from None
 
 
 def _case(kind: str, i: int, case: Any) -> dict[str, Any]:
@@ -273,6 +283,7 @@ def build_job(
         "fn_name": suite.fn_name,
         "test": suite.test,
         "entry_point": suite.entry_point,
+        "setup": suite.setup,
         "time_limit_s": suite.time_limit_s,
         "total_time_s": suite.total_time_s,
         "memory_mb": suite.memory_mb,
@@ -283,6 +294,19 @@ def build_job(
         **DEFAULT_LIMITS,
         **limits,
     }
+
+
+def job_frames(job: dict[str, Any]) -> bytes:
+    """The job as runner.py reads it from a pipe: the job without an assert suite's test and
+    setup, then those (each a 4-byte big-endian length and JSON). The runner forks the
+    solution's process between the two reads, so that process never holds the test."""
+    public = {k: v for k, v in job.items() if k not in ("test", "setup")}
+    secret = {"test": job.get("test"), "setup": job.get("setup")}
+    out = b""
+    for part in (public, secret):
+        data = json.dumps(part).encode()
+        out += len(data).to_bytes(4, "big") + data
+    return out
 
 
 def job_wall_limit(job: dict[str, Any], slack_s: float = 5.0) -> float:
@@ -314,6 +338,9 @@ def grade(suite: Suite, raw: Any) -> RunResult:
         return error_result(f"runner returned {len(raw['cases'])} cases for {total}", total)
 
     cases = [_grade_case(suite, exp, got) for exp, got in zip(suite.cases, raw["cases"], strict=True)]
+    unsupported = next((g["unsupported"] for g in raw["cases"] if isinstance(g, dict) and g.get("unsupported")), None)
+    if unsupported:  # a limit of the suite, not of the program: nobody could pass it here
+        info["unsupported"] = str(unsupported)[:500]
     passed = sum(c.passed for c in cases)
     status = "passed" if passed == total else _run_status(cases)
     return RunResult(status, passed, total, cases, info)
@@ -350,6 +377,8 @@ def _grade_case(suite: Suite, expected: dict[str, Any], got: dict[str, Any]) -> 
         ok, why = _call_result_matches(expected["expected"], got, suite.float_tol)
     else:
         ok, why = bool(got.get("done")), "the test did not reach its end (sentinel missing)"
+        if got.get("unsupported"):
+            why = f"unsupported suite: {got['unsupported']}"
     case.status, case.reason = ("passed", "") if ok else ("wrong_answer", why)
     return case
 

@@ -163,7 +163,7 @@ def test_work_dir_is_fresh_for_every_run(sandbox):
     results = [sandbox.run(code, suite) for _ in range(4)]
     assert all(r.cases for r in results), results
     outputs = {r.cases[0].stdout for r in results}
-    assert outputs == {"1 0 ['job.json']\n"}
+    assert outputs == {"1 0 []\n"}  # no job file: the job stays in the agent's memory
 
 
 def test_sysv_shared_memory_does_not_outlive_the_run(sandbox):
