@@ -367,6 +367,8 @@ _BUILTINS: dict[str, str] = {
     "overlong": "verifiers.length:OverlongVerifier",
     "repetition": "verifiers.repetition:RepetitionVerifier",
     "reasoning_steps": "verifiers.reasoning_steps:ReasoningStepsVerifier",
+    "judge": "verifiers.judge:JudgeVerifier",
+    "reward_model": "verifiers.judge:RewardModelVerifier",
 }
 _REGISTRY: dict[str, Callable[..., Verifier] | str] = {}
 _plugins_loaded = False

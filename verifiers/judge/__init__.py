@@ -1,0 +1,15 @@
+"""Model-based rewards: LLM-as-judge and scalar reward models, for R1's general-data stage.
+
+    JudgeVerifier(model, mode="verdict" | "generate", backend="transformers" | "openai", ...)   -> "judge"
+    RewardModelVerifier(model, ...)                                                              -> "reward_model"
+
+Modules: prompts.py (what the judge reads, the guardrails, verdict parsing), batcher.py
+(cross-call batching), local.py (the transformers backend, one shared model per process),
+remote.py (the OpenAI-compatible HTTP backend), verifier.py (the two verifiers).
+Nothing here imports torch, transformers or httpx until a backend is built.
+"""
+
+from verifiers.judge.prompts import DEFAULT_RUBRIC, parse_verdict
+from verifiers.judge.verifier import JudgeVerifier, RewardModelVerifier
+
+__all__ = ["DEFAULT_RUBRIC", "JudgeVerifier", "RewardModelVerifier", "parse_verdict"]

@@ -1,0 +1,415 @@
+"""The local transformers backend: a causal-LM judge and a sequence-classification reward model.
+
+One model per process: verifiers built with the same model and options share one loaded
+model and one Batcher (`open_local`), so two YAML components judging with the same model
+(helpfulness on the summary, harmlessness on the whole response) batch together.
+
+Batching: requests are tokenised on their callers' threads, then the batch worker sorts them
+by length and cuts buckets that fit a token budget (`max_batch_tokens`, padded tokens
+counted) and `max_batch_size`. Scores are read at each row's last real token, located from
+the attention mask we built (never by comparing ids with the pad id, which breaks when
+pad == eos), with position ids counted from the mask, so a row's score does not depend on
+the batch it landed in or on the padding side. Generation always pads on the left.
+torch and transformers are imported here only, when a local backend is built.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+from verifiers.core import END_TOKENS
+from verifiers.judge.batcher import Batcher
+from verifiers.judge.prompts import JudgeRequest
+
+PADDING_SIDES = ("left", "right")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def plan_batches(lengths: Sequence[int], max_tokens: int, max_size: int) -> list[list[int]]:
+    """Indices grouped into batches, longest first, each within max_size rows and, padded to its
+    longest row, within max_tokens (a row longer than the budget alone is a batch of its own)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        longest = lengths[current[0]] if current else lengths[i]
+        if current and (len(current) >= max_size or (len(current) + 1) * longest > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class LocalModel:
+    """A tokenizer and model on one device, behind one Batcher. Subclasses add the work."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_batch_tokens: int = 16384,
+        max_batch_size: int = 64,
+        max_length: int | None = None,
+        padding_side: str = "left",
+        chat_template: bool | str = "auto",
+        cross_call_batching: bool = True,
+        batch_wait_ms: float = 5.0,
+        download: bool = False,
+        trust_remote_code: bool = False,
+    ) -> None:
+        if padding_side not in PADDING_SIDES:
+            raise ValueError(f"padding_side must be one of {PADDING_SIDES}, got {padding_side!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        for name, value in (("max_batch_tokens", max_batch_tokens), ("max_batch_size", max_batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if chat_template not in ("auto", True, False):
+            raise ValueError(f"chat_template must be auto, true or false, got {chat_template!r}")
+        if not isinstance(batch_wait_ms, (int, float)) or not 0 <= batch_wait_ms <= 1000:
+            raise ValueError(f"batch_wait_ms must be between 0 and 1000, got {batch_wait_ms!r}")
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(_pick_device(device))
+        self.dtype = _pick_dtype(dtype, self.device, torch)
+        self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
+        self.padding_side = padding_side
+        self.tokenizer, self.model = self._load(model, download, trust_remote_code)
+        self.model.to(self.device).eval()
+        tok = self.tokenizer
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+        self.max_length = max_length or _model_max_length(tok, self.model.config)
+        has_template = bool(getattr(tok, "chat_template", None))
+        if chat_template is True and not has_template:
+            raise ValueError(f"chat_template=true but the tokenizer of {model!r} has no chat template")
+        self.use_chat_template = has_template if chat_template == "auto" else bool(chat_template)
+        self.batcher = Batcher(
+            self._run_batch,
+            gather=cross_call_batching,
+            max_wait_s=batch_wait_ms / 1000,
+            max_items=max_batch_size * 4,
+            name=f"judge-{self.kind}",
+        )
+
+    # ------------------------------------------------------------ loading
+
+    def _load(self, model: str, download: bool, trust_remote_code: bool) -> tuple[Any, Any]:
+        import transformers
+        from transformers.utils import logging as hf_logging
+
+        local = Path(model).expanduser()
+        source = str(local) if local.is_dir() else model
+        options = {"local_files_only": not download, "trust_remote_code": trust_remote_code}
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # library code does not print
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
+            model_class = getattr(transformers, self.model_class)
+            loaded = model_class.from_pretrained(source, dtype=self.dtype, **options)
+        except OSError as exc:
+            where = "is not a model directory" if local.exists() else "is not a local directory"
+            raise ValueError(
+                f"cannot load model {model!r}: it {where} and is not in the Hugging Face cache "
+                f"(nothing is downloaded unless download=true): {exc}"
+            ) from None
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
+        return tokenizer, loaded
+
+    model_class = ""
+
+    # ------------------------------------------------------------ tensors
+
+    def encode(self, text: str, *, special: bool) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=special)["input_ids"]
+
+    def too_long(self, ids: Sequence[int]) -> Exception | None:
+        if self.max_length and len(ids) > self.max_length:
+            return ValueError(f"the judge input is {len(ids)} tokens, over max_length {self.max_length}")
+        return None
+
+    def pad(self, rows: Sequence[Sequence[int]], side: str) -> tuple[Any, Any, Any]:
+        """input_ids, attention_mask and position_ids (counted over real tokens only) on the device."""
+        torch = self.torch
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            span = slice(width - len(row), width) if side == "left" else slice(0, len(row))
+            ids[i, span] = torch.tensor(row, dtype=torch.long)
+            mask[i, span] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        return ids.to(self.device), mask.to(self.device), positions.to(self.device)
+
+    def last_hidden(self, ids: Any, mask: Any, positions: Any) -> Any:
+        """The final hidden state at each row's last real token: [rows, hidden]."""
+        torch = self.torch
+        backbone = getattr(self.model, self.model.base_model_prefix)
+        out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions)
+        last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)  # the last column where mask == 1
+        return out.last_hidden_state[torch.arange(ids.shape[0], device=ids.device), last]
+
+    def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.batcher.close()
+        self.model = None
+        if self.device.type == "cuda":
+            self.torch.cuda.empty_cache()
+
+
+class TransformersJudge(LocalModel):
+    """A causal LM as judge: next-token probabilities of the verdict labels, or generated critiques."""
+
+    kind = "judge"
+    model_class = "AutoModelForCausalLM"
+
+    def __init__(self, model: str, **options: Any) -> None:
+        super().__init__(model, **options)
+        self._label_ids: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, ...], ...]] = {}
+        vocab = self.tokenizer.get_vocab()
+        eos = {self.tokenizer.eos_token_id, *(vocab[t] for t in END_TOKENS if t in vocab)}
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        eos.update(configured if isinstance(configured, list) else [configured])
+        self.eos_ids = sorted(i for i in eos if i is not None)
+
+    def render(self, request: JudgeRequest) -> list[int]:
+        messages = [dict(m) for m in request.messages]
+        if self.use_chat_template:
+            try:
+                text = self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
+            except Exception:  # some templates refuse a system turn: fold it into the user turn
+                merged = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
+                text = self.tokenizer.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
+            return self.encode(text + request.prefill, special=False)
+        text = "\n\n".join(m["content"] for m in messages) + "\n\n" + request.prefill
+        return self.encode(text, special=True)
+
+    def label_ids(self, prefill: str, labels: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+        """For each label, the single tokens that spell it right after `prefill` (" 5" and "5")."""
+        key = (prefill, labels)
+        if key not in self._label_ids:
+            base = self.encode(prefill, special=False)
+            found = []
+            for label in labels:
+                ids = set()
+                for spelled in (" " + label, label):
+                    full = self.encode(prefill + spelled, special=False)
+                    if len(full) == len(base) + 1 and full[: len(base)] == base:
+                        ids.add(full[-1])
+                if not ids:
+                    raise ValueError(
+                        f"judge: the tokenizer does not spell the label {label!r} as one token after "
+                        f"{prefill!r}, so mode=verdict cannot read its probability; use other labels or mode=generate"
+                    )
+                found.append(tuple(sorted(ids)))
+            if len(set(found)) != len(found):
+                raise ValueError(
+                    f"judge: two labels map to the same token: {dict(zip(labels, found, strict=True))}"
+                )
+            self._label_ids[key] = tuple(found)
+        return self._label_ids[key]
+
+    def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
+        """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
+        results: list[Any] = [None] * len(requests)
+        todo: dict[tuple, list[tuple[int, list[int]]]] = {}
+        for i, request in enumerate(requests):
+            ids = self.render(request)
+            results[i] = self.too_long(ids)
+            if results[i] is None:
+                todo.setdefault(self.label_ids(request.prefill, labels), []).append((i, ids))
+        for label_ids, rows in todo.items():
+            values = self.batcher.run(("verdict", label_ids), [ids for _, ids in rows])
+            for (i, _), value in zip(rows, values, strict=True):
+                results[i] = value
+        return results
+
+    def generate(
+        self, requests: Sequence[JudgeRequest], *, n: int, temperature: float, max_new_tokens: int
+    ) -> list[Any]:
+        """Per request, n generated texts (only the new tokens, special tokens dropped), or an Exception."""
+        results: list[Any] = [None] * len(requests)
+        rows = []
+        for i, request in enumerate(requests):
+            ids = self.render(request)
+            results[i] = self.too_long(ids)
+            if results[i] is None:
+                rows.append((i, ids))
+        if rows:
+            values = self.batcher.run(
+                ("generate", n, float(temperature), max_new_tokens), [ids for _, ids in rows]
+            )
+            for (i, _), value in zip(rows, values, strict=True):
+                results[i] = value
+        return results
+
+    def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
+        assert isinstance(key, tuple)
+        if key[0] == "verdict":
+            return self._verdict(key[1], items)
+        return self._generate(items, *key[1:])
+
+    def _verdict(self, label_ids: tuple[tuple[int, ...], ...], rows: list[list[int]]) -> list[list[float]]:
+        torch = self.torch
+        out: list[Any] = [None] * len(rows)
+        head = self.model.get_output_embeddings()
+        softcap = getattr(self.model.config, "final_logit_softcapping", None)
+        for batch in plan_batches([len(r) for r in rows], self.max_batch_tokens, self.max_batch_size):
+            ids, mask, positions = self.pad([rows[i] for i in batch], self.padding_side)
+            with torch.inference_mode():
+                logits = head(self.last_hidden(ids, mask, positions)).float()
+                if softcap:
+                    logits = torch.tanh(logits / softcap) * softcap
+                logp = logits.log_softmax(-1)
+                per_label = torch.stack([torch.logsumexp(logp[:, list(t)], -1) for t in label_ids], -1)
+            for i, values in zip(batch, per_label.cpu().tolist(), strict=True):
+                out[i] = values
+        return out
+
+    def _generate(
+        self, rows: list[list[int]], n: int, temperature: float, max_new_tokens: int
+    ) -> list[list[str]]:
+        torch = self.torch
+        from transformers import GenerationConfig
+
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=temperature > 0,
+            temperature=temperature if temperature > 0 else None,
+            top_p=None,
+            top_k=None,
+            num_return_sequences=n,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_ids,
+        )
+        out: list[Any] = [None] * len(rows)
+        lengths = [(len(r) + max_new_tokens) * n for r in rows]
+        budget = max(self.max_batch_tokens, 1)
+        for batch in plan_batches(lengths, budget, max(1, self.max_batch_size // n)):
+            ids, mask, _ = self.pad([rows[i] for i in batch], "left")
+            with torch.inference_mode():
+                generated = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+            texts = self.tokenizer.batch_decode(generated[:, ids.shape[1] :], skip_special_tokens=True)
+            for j, i in enumerate(batch):
+                out[i] = texts[j * n : (j + 1) * n]
+        return out
+
+
+class TransformersRewardModel(LocalModel):
+    """An AutoModelForSequenceClassification reward model, read at the last real token."""
+
+    kind = "reward_model"
+    model_class = "AutoModelForSequenceClassification"
+
+    def render(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
+        messages = [*prompt, {"role": "assistant", "content": completion}]
+        if self.use_chat_template:
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+            return self.encode(text, special=False)
+        text = "\n\n".join(m["content"] for m in messages)
+        return self.encode(text, special=True)
+
+    def rewards(self, conversations: Sequence[tuple[list[dict[str, str]], str]]) -> list[Any]:
+        """Per (prompt messages, completion), the head's outputs at the last real token, or an Exception."""
+        results: list[Any] = [None] * len(conversations)
+        rows = []
+        for i, (prompt, completion) in enumerate(conversations):
+            ids = self.render(prompt, completion)
+            results[i] = self.too_long(ids)
+            if results[i] is None:
+                rows.append((i, ids))
+        if rows:
+            values = self.batcher.run(("reward",), [ids for _, ids in rows])
+            for (i, _), value in zip(rows, values, strict=True):
+                results[i] = value
+        return results
+
+    def _run_batch(self, key: Hashable, rows: list[Any]) -> list[Any]:
+        torch = self.torch
+        head = getattr(self.model, "score", None)  # decoder-style classifiers (Llama, Qwen2, Mistral, ...)
+        out: list[Any] = [None] * len(rows)
+        for batch in plan_batches([len(r) for r in rows], self.max_batch_tokens, self.max_batch_size):
+            if head is not None:
+                ids, mask, positions = self.pad([rows[i] for i in batch], self.padding_side)
+                with torch.inference_mode():
+                    values = head(self.last_hidden(ids, mask, positions)).float()
+            else:  # encoder classifiers pool the first token themselves; padding on the right
+                ids, mask, _ = self.pad([rows[i] for i in batch], "right")
+                with torch.inference_mode():
+                    values = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            for i, row in zip(batch, values.cpu().tolist(), strict=True):
+                out[i] = row
+        return out
+
+
+# ---------------------------------------------------------------- sharing
+
+_SHARED: dict[tuple, list[Any]] = {}  # key -> [model, users]
+_SHARED_LOCK = threading.Lock()
+_KINDS = {"judge": TransformersJudge, "reward_model": TransformersRewardModel}
+
+
+def open_local(kind: str, model: str, **options: Any) -> LocalModel:
+    """The process's shared model for (kind, model, options), loaded on first use.
+
+    Release each one obtained with `release_local`. Raises ValueError / TypeError for bad options.
+    """
+    cls = _KINDS[kind]
+    local = Path(model).expanduser()
+    ident = str(local.resolve()) if local.is_dir() else model
+    key = (kind, ident, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _SHARED_LOCK:  # loading under the lock: two threads never load the same model twice
+        entry = _SHARED.get(key)
+        if entry is None:
+            entry = _SHARED[key] = [cls(model, **options), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def release_local(instance: LocalModel) -> None:
+    with _SHARED_LOCK:
+        for key, entry in list(_SHARED.items()):
+            if entry[0] is instance:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del _SHARED[key]
+                    instance.close()
+                return
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _pick_dtype(dtype: str, device: Any, torch: Any) -> Any:
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, dtype)
+
+
+def _model_max_length(tokenizer: Any, config: Any) -> int | None:
+    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    usable = [int(x) for x in limits if isinstance(x, (int, float)) and 0 < x < 10**7 and not math.isinf(x)]
+    return min(usable) if usable else None
