@@ -377,7 +377,7 @@ def test_adversarial_batch_from_a_thread_is_bounded(verifier):
     samples.append(Sample("\\boxed{2}", reference="2"))
     out: list = []
     with MathVerifier(timeout=timeout, workers=2) as v:
-        v.score_batch([Sample("\\boxed{\\sqrt{4}}", reference="2")])  # start the workers
+        v.warm_up()  # start the workers now (a sqrt(4) pair is decided without them)
         start = time.monotonic()
         t = threading.Thread(target=lambda: out.extend(v.score_batch(samples)))
         t.start()
