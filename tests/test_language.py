@@ -195,10 +195,20 @@ def test_math_heavy_english_counts_only_the_prose():
 
 
 def test_code_blocks_inline_code_and_urls_are_not_words():
-    counts = language_counts(CODE_EN, "en")
+    english_code = CODE_EN.replace("calcular la suma de todos los elementos de la lista", "add up the list")
+    english_code = english_code.replace("sumar_todos_los_elementos", "sum_all").replace("/es/", "/en/")
+    counts = language_counts(english_code, "en")
     assert counts == {
         "en": len("Here is the program that solves it The function adds the numbers see for details".split())
     }
+
+
+def test_prose_in_code_comments_and_identifiers_still_counts_against_the_target():
+    # the Spanish comment and snake_case name were dropped with the code: Spanish hidden there was free
+    counts = language_counts(CODE_EN, "en")
+    assert counts["en"] == 15
+    spanish = "calcular la suma de todos los elementos de la lista sumar todos los elementos es"  # + URL's /es/
+    assert counts["es"] == len(spanish.split())
 
 
 def test_math_in_a_chinese_chain_of_thought_does_not_count_against_chinese():

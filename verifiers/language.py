@@ -9,13 +9,24 @@ language, to stop the policy from mixing languages. This module computes it:
 
 What counts as a word
   - Not language, removed first: fenced and inline code, LaTeX ($...$, $$...$$, \\(...\\),
-    \\[...\\], \\begin{env}...\\end{env}, stray \\commands), URLs, XML/HTML tags. Numbers and
-    punctuation are never words; apostrophes and hyphens split words ("don't" counts once).
-  - Latin, Cyrillic, Greek: a run of 2+ letters. Single letters (math variables), all-capital
-    tokens (acronyms: GCD, AM-GM; but not in a sentence mostly in capitals), math function names
-    (sin, log, gcd, ...) and letter runs glued to a digit or underscore (x1, 2x, a_n) are not words.
-    Invisible characters (zero-width space, soft hyphen, ...) do not split words, and fullwidth or
-    math-alphanumeric letters (ｗｏｒｄ, 𝐰𝐨𝐫𝐝) are the letters they show (NFKC).
+    \\[...\\], \\begin{env}...\\end{env}, stray \\commands), URLs, XML/HTML tags, names joined
+    by underscores. Numbers and punctuation are never words; apostrophes and hyphens split words
+    ("don't" counts once).
+  - But prose hidden in those spans still counts against the target: text in \\text{...} and
+    words of 3+ letters in math, code comments, string literals and code lines without code in
+    them, a tag's attributes, a URL's path, unknown \\commands, and runs of 4+ names joined by
+    underscores. fastText reads them apart from the visible text, and their words count only
+    when it is sure they are in another language (English code comments in an English chain
+    of thought change nothing; a French chain of thought in $\\text{...}$ is French).
+  - Latin, Cyrillic, Greek: a run of 2+ letters. Single letters (math variables), acronyms
+    (all capitals, up to ACRONYM_LETTERS letters: GCD, AM-GM), math function names (sin, log,
+    gcd, ...) and letter runs glued to a digit (x1, 2x) are not words. Acronyms are still read by
+    fastText with their sentence, and in a sentence mostly in capitals every token is a word.
+    Five or more single letters with one separator between each ("w o r d") are one word, and
+    a word of LONG_WORD+ letters (words glued together) counts one word per 6 letters.
+    Invisible characters (zero-width space, soft hyphen, bidi marks, Hangul fillers, ...) do
+    not split words, and fullwidth or math-alphanumeric letters (ｗｏｒｄ, 𝐰𝐨𝐫𝐝) are the letters
+    they show (NFKC).
   - Other scripts written with spaces (Arabic, Hangul, Devanagari, Hebrew, ...): a run of
     letters and combining marks between spaces or punctuation. Scripts without spaces
     (Thai, Khmer, ...) therefore count a whole phrase as one word.
@@ -33,13 +44,17 @@ Which language a word is in
     nothing is downloaded. fastText is unreliable on a word or two ("Wait" comes out French),
     so each script's words are gathered into chunks of whole sentences, at least
     CHUNK_MIN_WORDS words each, and all the words of a chunk take the chunk's language.
-    fastText reads an even spread of SAMPLE_WORDS words of a chunk (it is a bag of n-grams,
-    and its cost grows with the words it reads), and the whole chunk when that is ambiguous.
-  - fastText's label only overrides the target when fastText is sure of it: a chunk of fewer
-    than WEAK_WORDS words, or whose top probability is below WEAK_PROB (below SURE_PROB when
-    it has fewer than SHORT_WORDS words: R1's "Hmm. Wait. Yes." reads as French), counts as
-    the target when fastText ranks the target among its top 3, else as its best guess.
-    Without a target (detect_language), such words are "und" (undetermined).
+    fastText reads the whole chunk (a sample of its words let a chunk 80% French read English).
+  - fastText is sure of a chunk of at least WEAK_WORDS words whose top probability is at least
+    WEAK_PROB (SURE_PROB when it has fewer than SHORT_WORDS words: R1's "Hmm. Wait. Yes." reads
+    as French). A chunk it is not sure of counts as its best guess, unless the target is
+    plausible (the script can write it and, from SHORT_WORDS words on, fastText ranks it in its
+    top 3). Plausible chunks are read again together; what fastText is then sure of counts so,
+    and the rest gets the benefit of the doubt within a bound: it counts for the target up to
+    DOUBT_WORDS words plus DOUBT_SHARE of the words surely in the target, and as "und" beyond.
+    So R1's interjections stay English, but a language fastText does not know (Hausa), short
+    sentences of one it does (Swahili) or a romanisation (pinyin) cannot count as the target.
+    Without a target (detect_language), unsure words are "und" (undetermined).
   - Close varieties that fastText cannot tell apart count as the target (Malay for Indonesian,
     Bokmål/Nynorsk, the Serbo-Croatian standards).
 
@@ -73,11 +88,15 @@ from verifiers.core import (
 
 CHUNK_MIN_WORDS = 5  # a chunk sent to fastText gathers whole sentences until it has this many words
 CHUNK_MAX_WORDS = 40  # a longer sentence is cut into pieces of this size
-SAMPLE_WORDS = 8  # fastText sees at most this many words of a chunk, spread across it (speed)
 WEAK_WORDS = 3  # fastText's label for fewer words than this is never taken over the target
 WEAK_PROB = 0.5  # nor a label with less probability than this
 SHORT_WORDS = 8  # nor, for a chunk shorter than this ("Hmm. Wait. OK." reads as French), one below
 SURE_PROB = 0.9  # this probability
+EVIDENCE = 4  # fastText's top label is the target with 4x the probability it gives unreadable text
+DOUBT_WORDS = 7  # words fastText is unsure of count for the target up to this many,
+DOUBT_SHARE = 0.25  # plus this share of the words it is sure are in the target; the rest are "und"
+LONG_WORD = 20  # a word this long or longer counts as one word per 6 letters (words glued together)
+ACRONYM_LETTERS = 5  # an all-capital token up to this long is an acronym (GCD, WLOG), longer is a word
 SHORT_HAN = 8  # a kana-less Han sentence up to this length in a text with kana is Japanese
 UNDETERMINED = "und"  # BCP-47 code for words whose language could not be told
 
@@ -179,6 +198,13 @@ def _load_model() -> Any:
     return _model
 
 
+@functools.cache
+def _prior(label: str) -> float:
+    """fastText's probability for `label` on text it cannot read at all (its prior): en 0.12, sw 0.0006."""
+    labels, probs = _load_model().predict("", k=-1)
+    return dict(zip((lab[9:] for lab in labels), map(float, probs), strict=True)).get(label, 0.0)
+
+
 def _identify(chunk: str, k: int = 1) -> tuple[list[str], float]:
     """fastText's top-k labels for a one-line chunk, and the top label's probability."""
     labels, probs = _load_model().predict(chunk, k=k)  # k=1 is ~3 us cheaper than k=3
@@ -190,14 +216,93 @@ def _identify(chunk: str, k: int = 1) -> tuple[list[str], float]:
 # Spans that are not natural language. Fenced code may run to the end (a truncated completion).
 # A math span stops looking for its end at the next opening of its kind, so that unclosed
 # openings cost linear time, not quadratic; nested environments leave their outer markers to
-# the stray-marker pattern.
+# the stray-marker pattern. Tokens joined by underscores (snake_case, a_n) are spans too.
 _NOT_PROSE = re.compile(
     r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|\$\$.+?\$\$"
     r"|\\\[(?:[^\\]|\\(?!\[))*?\\\]|\\\((?:[^\\]|\\(?!\())*?\\\)"
     r"|\\begin\{([^{}\n]{0,40})\}(?:[^\\]|\\(?!begin\{))*?\\end\{\1\}|\\(?:begin|end)\{[^{}\n]{0,40}\}"
-    r"|\$[^$\n]+\$|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+",
+    r"|\$[^$\n]+\$|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+"
+    r"|(?:[A-Za-z\u00c0-\u024f\u0370-\u052f\d]*_[A-Za-z\u00c0-\u024f\u0370-\u052f\d_]*[ \t]*)+",
     re.DOTALL,
 )
+# What a not-prose span may hide: the prose in it still counts against the target (a French chain
+# of thought in $\text{...}$, code comments, string literals, fake tags, URLs or snake_case).
+_TEXT_GROUP = re.compile(
+    r"\\(?:text\w*|mbox|hbox|emph|intertext|mathrm|mathit|mathbf|mathsf|mathtt|operatorname)\*?\s*\{([^{}]*)\}"
+)
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+_COMMENT = re.compile(r"(?:#|//|--|/\*|\*|%|;)\s*(.*)")
+_STRING = re.compile(r"\"([^\"\n]*)\"|'([^'\n]{2,})'")
+_CODE_SYMBOL = re.compile(r"[=(){}\[\]<>+*/\\|&^%$@:;]")
+# LaTeX commands a chain of thought uses without math delimiters: not hidden prose.
+_KNOWN_COMMANDS = frozenset(
+    """frac dfrac tfrac sqrt cdot times div pm mp le leq ge geq ne neq approx equiv sim cong propto
+    infty sum prod int oint lim to rightarrow leftarrow Rightarrow Leftarrow iff implies mapsto
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho
+    sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega
+    left right big Big bigg Bigg quad qquad text textbf textit mathrm mathbf mathit mathbb mathcal
+    boxed displaystyle in notin subset subseteq cup cap emptyset varnothing forall exists neg land lor
+    angle triangle circ degree perp parallel ldots cdots dots vdots ddots overline underline hat bar
+    vec binom choose mod bmod pmod gcd lcm sin cos tan cot sec csc log ln exp max min det arcsin arccos
+    arctan sinh cosh tanh partial nabla prime begin end item label ref cite section emph newline hline
+    limits nolimits operatorname setminus mid nmid lfloor rfloor lceil rceil langle rangle lvert rvert
+    vert Vert ell hbar Re Im wedge vee oplus otimes star ast bullet dagger checkmark therefore because
+    tag nonumber qed square blacksquare""".split()
+)
+
+
+def _hidden_prose(span: str) -> str:
+    """The text a not-prose span could hide prose in (see above); "" for most spans."""
+    first = span[0]
+    if first == "$" or span.startswith(("\\[", "\\(", "\\begin")):
+        groups = _TEXT_GROUP.findall(span)
+        # letters in math outside text groups: runs of 3+ letters (variables are single letters)
+        rest = _LATEX_COMMAND.sub(" ", _TEXT_GROUP.sub(" ", span))
+        runs = [w for w in re.findall(r"[^\W\d_]{3,}", rest) if w.lower() not in _MATH_NAMES]
+        return "\n".join(groups + ([" ".join(runs)] if len(runs) > 1 else []))
+    if first in "`~":
+        lines = []
+        body = span.strip("`~")
+        if span.startswith(("```", "~~~")):
+            body = body.partition("\n")[2]  # the first line names the language
+        for line in body.split("\n"):
+            if not _CODE_SYMBOL.search(line):
+                lines.append(line)  # a line with no code in it is prose
+                continue
+            comment = _COMMENT.search(line)
+            if comment:
+                lines.append(comment.group(1))
+            lines.extend(a or b for a, b in _STRING.findall(line))
+        return "\n".join(lines)
+    if first == "<":
+        return span.strip("</>").partition(" ")[2]
+    if first == "\\":
+        return "" if span[1:] in _KNOWN_COMMANDS else span[1:]
+    if span.startswith(("http", "www.")):
+        return re.sub(r"[\W\d_]+", " ", span.split("/", 3)[-1] if "//" in span else span)
+    # joined by underscores: a run of names with 4+ parts is a sentence (is_prime, a_n stay names)
+    return span if len(re.findall(r"[^\W\d_]{2,}", span)) >= 4 else ""
+
+
+# Words written letter by letter ("w o r d s", "w-o-r-d-s"): single letters are not words, so these
+# were not counted at all. Five or more single letters with one separator between each are a word.
+_SPACED_LETTERS = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[^\w\n][^\W\d_]){4,}(?![^\W\d_])")
+_SPACING = re.compile(r"[^\w]")
+
+
+def _split_hidden(text: str) -> tuple[str, str]:
+    """(the text with not-prose spans blanked, what those spans could hide, one span a line)."""
+    hidden: list[str] = []
+
+    def blank(m: re.Match[str]) -> str:
+        prose = _hidden_prose(m.group())
+        if prose.strip():
+            hidden.append(prose.replace("_", " "))
+        return " "
+
+    return _NOT_PROSE.sub(blank, text), "\n".join(hidden)
+
+
 _SENTENCE_END = re.compile(r"[.!?;。！？；\n؟؛۔।॥։።]+")
 
 _LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0300-\u036f"
@@ -207,7 +312,13 @@ _CYRILLIC = "\u0400-\u052f"
 # with a zero-width space after every letter counted nothing. Soft hyphen, word joiner, invisible
 # operators, BOM, variation selectors and tags go everywhere; zero-width space, ZWNJ and ZWJ only
 # after an alphabet's letter (Thai uses the first as a word break, Persian and Indic the others).
-_ALWAYS_INVISIBLE = "\u00ad\u180e\u2060-\u2064\ufeff\ufe00-\ufe0f\U000e0000-\U000e007f"
+# Bidi marks and controls, Hangul fillers, the combining grapheme joiner and musical formatting
+# characters are invisible too (a French thought with a left-to-right mark after every letter scored
+# 1.0 for English).
+_ALWAYS_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u180e\u200e\u200f\u202a-\u202e\u2060-\u206f\u3164\uffa0"
+    "\ufeff\ufe00-\ufe0f\ufff9-\ufffb\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
+)
 _INVISIBLE = re.compile(
     f"(?<=[{_LATIN}{_GREEK}{_CYRILLIC}])[{_ALWAYS_INVISIBLE}\u200b-\u200d]+|[{_ALWAYS_INVISIBLE}]+"
 )
@@ -229,15 +340,29 @@ def _alphabet_word(letters: str) -> re.Pattern[str]:
 
 
 def _words(candidates: list[str]) -> list[str]:
-    """Drop acronyms (all capitals) and math function names. In a sentence mostly in capitals they are
-    shouting, not acronyms: they count, lowercased (fastText misreads capitals), or a chain of thought in
-    capitals would have no words and score 1.0 for any target."""
+    """Drop math function names and mark acronyms. An acronym (all capitals, up to ACRONYM_LETTERS
+    letters: GCD, WLOG) stays in capitals: it is read by fastText with its sentence but is not counted
+    (`_counted`), so capitals cannot hide words from the chunk's language. A longer all-capital token is
+    a word, and in a sentence mostly in capitals every token is (shouting): they count, lowercased
+    (fastText misreads capitals), or a chain of thought in capitals would score 1.0 for any target."""
     upper = sum(map(str.isupper, candidates))
     if not upper:
         return [w for w in candidates if w not in _MATH_NAMES]
     if upper * 2 > len(candidates):
         return [w.lower() for w in candidates if w.lower() not in _MATH_NAMES]
-    return [w for w in candidates if not w.isupper() and w not in _MATH_NAMES]
+    return [
+        w.lower() if w.isupper() and len(w) > ACRONYM_LETTERS else w
+        for w in candidates
+        if w.lower() not in _MATH_NAMES
+    ]
+
+
+def _counted(words: list[str]) -> int:
+    """How many words `words` count for: acronyms none, words glued together one per 6 letters."""
+    n = len(words) - sum(map(str.isupper, words))
+    if words and max(map(len, words)) >= LONG_WORD:
+        n += sum(len(w) // 6 - 1 for w in words if len(w) >= LONG_WORD and not w.isupper())
+    return n
 
 
 # ASCII text takes a faster road to the same words: str.translate + split, no regex.
@@ -307,7 +432,7 @@ def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) ->
         elif script == "cyrillic":
             shared.setdefault("cyrillic", []).extend(_words(_CYRILLIC_WORD.findall(run)))
         elif script == "greek":
-            counts["el"] += len(_words(_GREEK_WORD.findall(run)))
+            counts["el"] += _counted(_words(_GREEK_WORD.findall(run)))
         else:
             lang = _script_language(run)
             if lang is not None:
@@ -317,33 +442,38 @@ def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) ->
     return han, kana
 
 
-def _chunk_language(words: list[str], target: str | None, script: str = "") -> str:
-    """The language of a chunk of same-script words, by fastText; see the module docstring."""
-    sample = words
-    if len(words) > SAMPLE_WORDS:  # fastText is a bag of n-grams: an even spread stands for the chunk
-        step = len(words) / SAMPLE_WORDS
-        sample = [words[int(i * step)] for i in range(SAMPLE_WORDS)]
-    chunk = " ".join(sample)
+def _chunk_language(
+    words: list[str], target: str | None, script: str = "", needed: float | None = None
+) -> tuple[str, bool]:
+    """The language of a chunk of same-script words by fastText, and whether fastText is sure
+    (see the module docstring); `needed` overrides the probability another label needs. fastText
+    reads the whole chunk: a sample of its words let a chunk 80% French read as English."""
+    n = _counted(words)
+    chunk = " ".join(words)
+    if n < len(words):  # acronyms: read in lower case (fastText misreads capitals)
+        chunk = " ".join(w.lower() if w.isupper() else w for w in words)
     labels, prob = _identify(chunk)
-    if prob < WEAK_PROB and len(sample) < len(words):  # the sample was not enough: read it all
-        chunk = " ".join(words)
-        labels, prob = _identify(chunk)
     best = labels[0] if labels else UNDETERMINED
     if target is None:
-        return best if len(words) >= WEAK_WORDS and prob >= WEAK_PROB else UNDETERMINED
+        return (best, True) if n >= WEAK_WORDS and prob >= WEAK_PROB else (UNDETERMINED, False)
     same = _SAME_AS.get(target, ())
-    if best == target or best in same:
-        return target
-    needed = WEAK_PROB if len(words) >= SHORT_WORDS else SURE_PROB
-    if len(words) < WEAK_WORDS or prob < needed:  # fastText is not sure: benefit of the doubt
-        if script == "latin" and len(words) < SHORT_WORDS:
-            # fastText's ranking of a few Latin words is noise ("Loop forever to be safe." ranks
-            # en below nl, fr, ru): the script alone says whether the target could be written so
-            return target if target not in NON_LATIN else best
-        plausible, _ = _identify(chunk, k=3)
-        if any(label == target or label in same for label in plausible):
-            return target
-    return best
+    if best in same:
+        best = target
+    if needed is None:
+        needed = WEAK_PROB if n >= SHORT_WORDS else SURE_PROB
+    if best == target and (n < WEAK_WORDS or prob >= min(needed, EVIDENCE * _prior(target))):
+        return target, True  # evidence for the target above fastText's prior for it
+    if best != target and n >= WEAK_WORDS and prob >= needed:
+        return best, True
+    # fastText is not sure. The target stays possible when the script can write it and, for
+    # more than a few words, fastText ranks it among its top 3 ("Loop forever to be safe."
+    # ranks en below nl, fr, ru: a few Latin words' ranking is noise); else the best guess.
+    if script == "latin" and n < SHORT_WORDS:
+        return (target if target not in NON_LATIN else best), False
+    plausible, _ = _identify(chunk, k=3)
+    if any(label == target or label in same for label in plausible):
+        return target, False
+    return best, False
 
 
 def _pieces(words: list[str]) -> list[list[str]]:
@@ -353,43 +483,37 @@ def _pieces(words: list[str]) -> list[list[str]]:
     return [words[i : i + size] for i in range(0, len(words), size)]
 
 
-def language_counts(text: str, target: str | None = None) -> Counter:
-    """Words of `text` per language code (see the module docstring for what counts).
-
-    `target` (a code, normalised) only settles what the text cannot: chunks too short or
-    ambiguous for fastText count as the target when fastText finds it plausible. Without a
-    target such words count under "und" (undetermined).
-    """
-    if target is not None:
-        target = normalize_language(target)
-    if not text.isascii():
-        if _STYLED_LETTER.search(text):  # ｗｏｒｄ, 𝐰𝐨𝐫𝐝: NFKC gives the letters they show
-            text = unicodedata.normalize("NFKC", text)
-        text = _INVISIBLE.sub("", text)
-    text = _NOT_PROSE.sub(" ", text)
-    counts: Counter = Counter()
+def _count_words(text: str, target: str | None, counts: Counter, doubt: dict[str, list[str]] | None) -> None:
+    """Add the words of `text` (not-prose spans already blanked) to `counts`; the words of chunks
+    that fastText is unsure of but could be in the target go to `doubt` instead, by script. With
+    `doubt` None (hidden text), chunks fastText is unsure of are dropped."""
     han_only: list[int] = []  # Han character counts of sentences without kana
     chunks: list[tuple[str, list[str]]] = []  # (script, words) for fastText
     pending: dict[str, list[str]] = {}  # words of a script waiting for CHUNK_MIN_WORDS
+    pending_n: dict[str, int] = {}  # and how many they count for
     sentences = text.translate(_ASCII).split("\n") if text.isascii() else _SENTENCE_END.split(text)
     for sentence in sentences:
         if sentence.isascii():  # the common case
             words = _ascii_words(sentence)
-            if words:
-                pending.setdefault("latin", []).extend(words)
+            if not words:
+                continue
+            added = {"latin": words}
         else:
-            han, kana = _sort_words(sentence, counts, pending)
+            added = {}
+            han, kana = _sort_words(sentence, counts, added)
             if kana:
                 counts["ja"] += han + kana
             elif han:
                 han_only.append(han)
-        for script, words in pending.items():
-            if len(words) >= CHUNK_MIN_WORDS:
-                chunks.extend((script, piece) for piece in _pieces(words))
-                pending[script] = []
+        for script, words in added.items():
+            pending.setdefault(script, []).extend(words)
+            pending_n[script] = pending_n.get(script, 0) + _counted(words)
+            if pending_n[script] >= CHUNK_MIN_WORDS:
+                chunks.extend((script, piece) for piece in _pieces(pending[script]))
+                pending[script], pending_n[script] = [], 0
     for script, words in pending.items():  # the short rest of a script's text
         last = max((i for i, (other, _) in enumerate(chunks) if other == script), default=None)
-        if words and last is not None and len(words) < WEAK_WORDS:  # a word or two: join the last chunk
+        if words and last is not None and _counted(words) < WEAK_WORDS:  # a word or two: join the last chunk
             chunks[last] = (script, chunks[last][1] + words)
         elif words:
             chunks.append((script, words))
@@ -398,7 +522,66 @@ def language_counts(text: str, target: str | None = None) -> Counter:
         for n in han_only:
             counts["ja" if kana_text and n <= SHORT_HAN else "zh"] += n
     for script, words in chunks:
-        counts[_chunk_language(words, target, script)] += len(words)
+        if not _counted(words):
+            continue
+        label, sure = _chunk_language(words, target, script)
+        if doubt is None and not sure:
+            continue
+        if not sure and label == target:
+            doubt.setdefault(script, []).extend(words)
+        else:
+            counts[label] += _counted(words)
+
+
+def _settle_doubt(doubt: dict[str, list[str]], target: str, counts: Counter) -> None:
+    """Words fastText was unsure of, chunk by chunk, read again together (per script): what it is
+    then sure of counts so; the rest counts for the target up to DOUBT_WORDS plus DOUBT_SHARE of
+    the words surely in the target, and beyond that as "und". Benefit of the doubt is what keeps
+    "Hmm. Wait. Yes." English; bounded, it cannot make a language fastText does not know (Hausa)
+    or a romanisation (pinyin) count as the target."""
+    unsure = 0
+    for script, words in doubt.items():
+        for piece in _pieces(words):
+            n = _counted(piece)
+            # fragments fastText could not place: another language needs SURE_PROB ("Hmm Wait Yes" is French)
+            label, sure = _chunk_language(piece, target, script, needed=SURE_PROB)
+            if sure and (label == target or n >= SHORT_WORDS):
+                counts[label] += n
+            else:
+                unsure += n
+    allowed = DOUBT_WORDS + int(DOUBT_SHARE * counts[target])
+    counts[target] += min(unsure, allowed)
+    counts[UNDETERMINED] += max(0, unsure - allowed)
+
+
+def language_counts(text: str, target: str | None = None) -> Counter:
+    """Words of `text` per language code (see the module docstring for what counts).
+
+    `target` (a code, normalised) only settles what the text cannot: chunks too short or
+    ambiguous for fastText count as the target, within a bound, when fastText finds it
+    plausible. Without a target such words count under "und" (undetermined). With a target,
+    prose hidden in not-prose spans (math text, code comments, tags, snake_case) counts when
+    fastText is sure it is in another language.
+    """
+    if target is not None:
+        target = normalize_language(target)
+    if not text.isascii():
+        if _STYLED_LETTER.search(text):  # ｗｏｒｄ, 𝐰𝐨𝐫𝐝: NFKC gives the letters they show
+            text = unicodedata.normalize("NFKC", text)
+        text = _INVISIBLE.sub("", text)
+    visible, hidden = _split_hidden(text)
+    visible = _SPACED_LETTERS.sub(lambda m: _SPACING.sub("", m.group()), visible)
+    counts: Counter = Counter()
+    doubt: dict[str, list[str]] = {}
+    _count_words(visible, target, counts, doubt)
+    if target is not None:
+        _settle_doubt(doubt, target, counts)
+        if hidden:
+            found: Counter = Counter()
+            _count_words(hidden, target, found, None)
+            for lang, n in found.items():
+                if lang not in (target, UNDETERMINED):
+                    counts[lang] += n
     return +counts  # drop zero counts
 
 
