@@ -96,6 +96,7 @@ EVIDENCE = 4  # fastText's top label is the target with 4x the probability it gi
 DOUBT_WORDS = 7  # words fastText is unsure of count for the target up to this many,
 DOUBT_SHARE = 0.25  # plus this share of the words it is sure are in the target; the rest are "und"
 LONG_WORD = 20  # a word this long or longer counts as one word per 6 letters (words glued together)
+SPELLED_LETTERS = 5  # this many single letters in a row ("w o r d s") are one word
 ACRONYM_LETTERS = 5  # an all-capital token up to this long is an acronym (GCD, WLOG), longer is a word
 SHORT_HAN = 8  # a kana-less Han sentence up to this length in a text with kana is Japanese
 UNDETERMINED = "und"  # BCP-47 code for words whose language could not be told
@@ -221,16 +222,14 @@ _NOT_PROSE = re.compile(
     r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|\$\$.+?\$\$"
     r"|\\\[(?:[^\\]|\\(?!\[))*?\\\]|\\\((?:[^\\]|\\(?!\())*?\\\)"
     r"|\\begin\{([^{}\n]{0,40})\}(?:[^\\]|\\(?!begin\{))*?\\end\{\1\}|\\(?:begin|end)\{[^{}\n]{0,40}\}"
-    r"|\$[^$\n]+\$|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+"
-    r"|(?:[A-Za-z\u00c0-\u024f\u0370-\u052f\d]*_[A-Za-z\u00c0-\u024f\u0370-\u052f\d_]*[ \t]*)+",
+    r"|\$[^$\n]+\$|`[^`\n]+`|https?://\S+|www\.\S+|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\\[A-Za-z]+",
     re.DOTALL,
 )
+_ALNUM = "A-Za-z\u00c0-\u024f\u0370-\u052f\\d"  # letters of the alphabets used in math, digits
+_JOINED = re.compile(rf"(?:[{_ALNUM}]*_[{_ALNUM}_]*[ \t]*)+")  # names joined by underscores, in a row
 # What a not-prose span may hide: the prose in it still counts against the target (a French chain
 # of thought in $\text{...}$, code comments, string literals, fake tags, URLs or snake_case).
-_TEXT_GROUP = re.compile(
-    r"\\(?:text\w*|mbox|hbox|emph|intertext|mathrm|mathit|mathbf|mathsf|mathtt|operatorname)\*?\s*\{([^{}]*)\}"
-)
-_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+_MATH_LETTERS = re.compile(r"\\[A-Za-z]+|([^\W\d_]{2,})")
 _COMMENT = re.compile(r"(?:#|//|--|/\*|\*|%|;)\s*(.*)")
 _STRING = re.compile(r"\"([^\"\n]*)\"|'([^'\n]{2,})'")
 _CODE_SYMBOL = re.compile(r"[=(){}\[\]<>+*/\\|&^%$@:;]")
@@ -255,11 +254,9 @@ def _hidden_prose(span: str) -> str:
     """The text a not-prose span could hide prose in (see above); "" for most spans."""
     first = span[0]
     if first == "$" or span.startswith(("\\[", "\\(", "\\begin")):
-        groups = _TEXT_GROUP.findall(span)
-        # letters in math outside text groups: runs of 3+ letters (variables are single letters)
-        rest = _LATEX_COMMAND.sub(" ", _TEXT_GROUP.sub(" ", span))
-        runs = [w for w in re.findall(r"[^\W\d_]{3,}", rest) if w.lower() not in _MATH_NAMES]
-        return "\n".join(groups + ([" ".join(runs)] if len(runs) > 1 else []))
+        # the letter runs in math that are not command names: \text{...} and words in math italic
+        words = [w for w in _MATH_LETTERS.findall(span) if w]
+        return " ".join(words) if len(words) > 1 else ""
     if first in "`~":
         lines = []
         body = span.strip("`~")
@@ -284,12 +281,6 @@ def _hidden_prose(span: str) -> str:
     return span if len(re.findall(r"[^\W\d_]{2,}", span)) >= 4 else ""
 
 
-# Words written letter by letter ("w o r d s", "w-o-r-d-s"): single letters are not words, so these
-# were not counted at all. Five or more single letters with one separator between each are a word.
-_SPACED_LETTERS = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[^\w\n][^\W\d_]){4,}(?![^\W\d_])")
-_SPACING = re.compile(r"[^\w]")
-
-
 def _split_hidden(text: str) -> tuple[str, str]:
     """(the text with not-prose spans blanked, what those spans could hide, one span a line)."""
     hidden: list[str] = []
@@ -300,7 +291,10 @@ def _split_hidden(text: str) -> tuple[str, str]:
             hidden.append(prose.replace("_", " "))
         return " "
 
-    return _NOT_PROSE.sub(blank, text), "\n".join(hidden)
+    visible = _NOT_PROSE.sub(blank, text)
+    if "_" in visible:
+        visible = _JOINED.sub(blank, visible)
+    return visible, "\n".join(hidden)
 
 
 _SENTENCE_END = re.compile(r"[.!?;。！？；\n؟؛۔।॥։።]+")
@@ -375,8 +369,29 @@ _ASCII = str.maketrans(
 
 
 def _ascii_words(sentence: str) -> list[str]:
-    """_words(_LATIN_WORD.findall(sentence)) for an ASCII sentence, in half the time."""
-    return _words([w for w in sentence.translate(_ASCII).split() if len(w) > 1 and w.isalpha()])
+    """_latin_words(sentence) for an ASCII sentence, in half the time."""
+    tokens = sentence.translate(_ASCII).split()
+    words = [w for w in tokens if len(w) > 1 and w.isalpha()]
+    if len(tokens) - len(words) >= SPELLED_LETTERS and _SPELLED.search(sentence):
+        tokens = _spell_out(sentence).translate(_ASCII).split()
+        words = [w for w in tokens if len(w) > 1 and w.isalpha()]
+    return _words(words)
+
+
+# A word spelled letter by letter ("w o r d s", "w-o-r-d-s"): single letters are not words, so such
+# text was not counted at all. SPELLED_LETTERS or more single letters, one separator between each,
+# are one word.
+_SPELLED = re.compile(rf"(?<!\w)[^\W\d_](?:[^\w\n][^\W\d_]){{{SPELLED_LETTERS - 1},}}(?!\w)")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+
+
+def _spell_out(text: str) -> str:
+    return _SPELLED.sub(lambda m: _NOT_LETTER.sub("", m.group()), text)
+
+
+def _latin_words(run: str) -> list[str]:
+    """The words of a run of Latin text (see the module docstring)."""
+    return _words(_LATIN_WORD.findall(_spell_out(run)))
 
 
 _LATIN_WORD = _alphabet_word(_LATIN)
@@ -428,7 +443,7 @@ def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) ->
         elif script == "kana":
             kana += len(run)
         elif script == "latin":
-            shared.setdefault("latin", []).extend(_words(_LATIN_WORD.findall(run)))
+            shared.setdefault("latin", []).extend(_latin_words(run))
         elif script == "cyrillic":
             shared.setdefault("cyrillic", []).extend(_words(_CYRILLIC_WORD.findall(run)))
         elif script == "greek":
@@ -443,12 +458,12 @@ def _sort_words(sentence: str, counts: Counter, shared: dict[str, list[str]]) ->
 
 
 def _chunk_language(
-    words: list[str], target: str | None, script: str = "", needed: float | None = None
+    words: list[str], n: int, target: str | None, script: str = "", needed: float | None = None
 ) -> tuple[str, bool]:
     """The language of a chunk of same-script words by fastText, and whether fastText is sure
     (see the module docstring); `needed` overrides the probability another label needs. fastText
-    reads the whole chunk: a sample of its words let a chunk 80% French read as English."""
-    n = _counted(words)
+    reads the whole chunk: a sample of its words let a chunk 80% French read as English. `n`:
+    how many words the chunk counts for."""
     chunk = " ".join(words)
     if n < len(words):  # acronyms: read in lower case (fastText misreads capitals)
         chunk = " ".join(w.lower() if w.isupper() else w for w in words)
@@ -489,31 +504,26 @@ def _count_words(text: str, target: str | None, counts: Counter, doubt: dict[str
     `doubt` None (hidden text), chunks fastText is unsure of are dropped."""
     han_only: list[int] = []  # Han character counts of sentences without kana
     chunks: list[tuple[str, list[str]]] = []  # (script, words) for fastText
-    pending: dict[str, list[str]] = {}  # words of a script waiting for CHUNK_MIN_WORDS
-    pending_n: dict[str, int] = {}  # and how many they count for
+    pending: dict[str, list[str]] = {}  # words of a script waiting for CHUNK_MIN_WORDS (acronyms too)
     sentences = text.translate(_ASCII).split("\n") if text.isascii() else _SENTENCE_END.split(text)
     for sentence in sentences:
         if sentence.isascii():  # the common case
             words = _ascii_words(sentence)
-            if not words:
-                continue
-            added = {"latin": words}
+            if words:
+                pending.setdefault("latin", []).extend(words)
         else:
-            added = {}
-            han, kana = _sort_words(sentence, counts, added)
+            han, kana = _sort_words(sentence, counts, pending)
             if kana:
                 counts["ja"] += han + kana
             elif han:
                 han_only.append(han)
-        for script, words in added.items():
-            pending.setdefault(script, []).extend(words)
-            pending_n[script] = pending_n.get(script, 0) + _counted(words)
-            if pending_n[script] >= CHUNK_MIN_WORDS:
-                chunks.extend((script, piece) for piece in _pieces(pending[script]))
-                pending[script], pending_n[script] = [], 0
+        for script, words in pending.items():
+            if len(words) >= CHUNK_MIN_WORDS:
+                chunks.extend((script, piece) for piece in _pieces(words))
+                pending[script] = []
     for script, words in pending.items():  # the short rest of a script's text
         last = max((i for i, (other, _) in enumerate(chunks) if other == script), default=None)
-        if words and last is not None and _counted(words) < WEAK_WORDS:  # a word or two: join the last chunk
+        if words and last is not None and len(words) < WEAK_WORDS:  # a word or two: join the last chunk
             chunks[last] = (script, chunks[last][1] + words)
         elif words:
             chunks.append((script, words))
@@ -522,15 +532,16 @@ def _count_words(text: str, target: str | None, counts: Counter, doubt: dict[str
         for n in han_only:
             counts["ja" if kana_text and n <= SHORT_HAN else "zh"] += n
     for script, words in chunks:
-        if not _counted(words):
+        n = _counted(words)
+        if not n:
             continue
-        label, sure = _chunk_language(words, target, script)
+        label, sure = _chunk_language(words, n, target, script)
         if doubt is None and not sure:
             continue
         if not sure and label == target:
             doubt.setdefault(script, []).extend(words)
         else:
-            counts[label] += _counted(words)
+            counts[label] += n
 
 
 def _settle_doubt(doubt: dict[str, list[str]], target: str, counts: Counter) -> None:
@@ -544,7 +555,7 @@ def _settle_doubt(doubt: dict[str, list[str]], target: str, counts: Counter) -> 
         for piece in _pieces(words):
             n = _counted(piece)
             # fragments fastText could not place: another language needs SURE_PROB ("Hmm Wait Yes" is French)
-            label, sure = _chunk_language(piece, target, script, needed=SURE_PROB)
+            label, sure = _chunk_language(piece, n, target, script, needed=SURE_PROB)
             if sure and (label == target or n >= SHORT_WORDS):
                 counts[label] += n
             else:
@@ -570,7 +581,6 @@ def language_counts(text: str, target: str | None = None) -> Counter:
             text = unicodedata.normalize("NFKC", text)
         text = _INVISIBLE.sub("", text)
     visible, hidden = _split_hidden(text)
-    visible = _SPACED_LETTERS.sub(lambda m: _SPACING.sub("", m.group()), visible)
     counts: Counter = Counter()
     doubt: dict[str, list[str]] = {}
     _count_words(visible, target, counts, doubt)
