@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import selectors
 import shutil
 import signal
@@ -68,13 +69,25 @@ BOOTSTRAP = (
     "exec(marshal.loads(r(int.from_bytes(r(4), 'big'))), {'__name__': '__main__', '__builtins__': __builtins__})\n"
 )
 ISOLATIONS = ("auto", "bwrap", "unshare")
+# The weaker isolation: only when asked for by name (isolation="unshare"), never as a fallback.
+WEAK = {"unshare": "unshare (weaker than bwrap: the host filesystem is readable)"}
+# unshare as root: each run's program gets its own uid from here, so the process limit
+# (counted per uid, host-wide) is per run.
+RUN_UID_RANGE = (1 << 20, 1 << 31)
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
+    "bubblewrap) and allow unprivileged user namespaces, or use the docker backend, or opt into the "
+    "weaker isolation by name: isolation='unshare' (the program can read the host's files)"
+)
 
 
 class LocalSandbox:
     """Runs programs against test suites in namespaces on this machine; `run` is thread-safe.
 
     max_concurrency: runs at once (default: CPU count); more callers wait.
-    isolation: "auto" (bubblewrap when it works here, else unshare), "bwrap" or "unshare".
+    isolation: "auto" or "bwrap" (bubblewrap; without it the constructor refuses, saying how
+    to install it), or "unshare": the named weaker isolation (util-linux unshare; the host
+    filesystem stays readable), used only when asked for.
     python: the interpreter inside the sandbox (default /usr/bin/python3, else this one).
     tmp_mb: size of the private /tmp work dir.  slack_s: outer guard beyond the suite budget.
     limits: overrides of suites.DEFAULT_LIMITS (max_processes, file_size_mb, open_files,
@@ -125,6 +138,8 @@ class LocalSandbox:
         result.info.update(
             backend="local", isolation=self.isolation, wall_s=round(time.monotonic() - start, 4)
         )
+        if self.isolation in WEAK:
+            result.info["isolation_note"] = WEAK[self.isolation]
         return result
 
     def close(self) -> None:
@@ -144,8 +159,9 @@ class LocalSandbox:
         if self.isolation == "unshare":  # the runner is (namespace) root: demote the program
             opts["private_mounts"] = {"tmpfs": ["/tmp", "/dev/shm"], "size_mb": self.tmp_mb}
             if self.is_root:
-                opts["run_as"] = (SANDBOX_UID, SANDBOX_UID)
-                opts.setdefault("max_processes", 64)  # host-wide count for uid 65534: no better bound here
+                uid = random.randrange(*RUN_UID_RANGE)  # the process limit counts per uid: one per run
+                opts["run_as"] = (uid, uid)
+                opts.setdefault("max_processes", 64)
             else:
                 opts["drop_caps"] = True
         return opts
@@ -226,7 +242,7 @@ class LocalSandbox:
 
     def _pick(self, isolation: str) -> str:
         tried = []
-        for kind in ("bwrap", "unshare") if isolation == "auto" else (isolation,):
+        for kind in ("bwrap",) if isolation == "auto" else (isolation,):
             tool = "bwrap" if kind == "bwrap" else "unshare"
             if shutil.which(tool) is None or shutil.which("setpriv") is None:
                 tried.append(f"{kind}: {tool} or setpriv not installed")
@@ -236,10 +252,9 @@ class LocalSandbox:
             if problem is None:
                 return kind
             tried.append(f"{kind}: {problem}")
-        raise RuntimeError(
-            "no local sandbox isolation works here (" + "; ".join(tried) + "). Install bubblewrap "
-            "(apt-get install bubblewrap) and allow unprivileged user namespaces, or use the docker backend."
-        )
+        missing = any("not installed" in t for t in tried)
+        hint = INSTALL_HINT if missing else "fix that, or " + INSTALL_HINT.split(", or ", 1)[1]
+        raise RuntimeError(f"the local sandbox cannot isolate programs here ({'; '.join(tried)}): {hint}")
 
     def _probe(self) -> str | None:
         """Run a trivial program through the whole path; None when it passes, else why not."""

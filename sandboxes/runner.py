@@ -1395,23 +1395,35 @@ def _private_mounts(tmpfs: list, size_mb: int) -> None:
 
 # x86_64 syscalls no test program needs and kernel exploits like: ptrace, process_vm_*,
 # bpf, perf_event_open, userfaultfd, keyrings, io_uring, namespaces, mounts, modules, kexec,
-# handles, clock setting, swap, reboot, syslog, ioperm/iopl, fanotify, quotactl, acct.
+# handles, clock setting, swap, reboot, syslog, ioperm/iopl, fanotify, quotactl, acct, and
+# kcmp, pidfd_getfd and process_madvise (reaching into another process, such as the test's).
 _DENIED_X86_64 = (
     101, 310, 311, 321, 298, 323, 248, 249, 250, 425, 426, 427, 272, 308,
     165, 166, 155, 428, 429, 430, 431, 432, 442, 175, 176, 313, 246, 320,
     303, 304, 159, 164, 227, 167, 168, 169, 103, 172, 173, 300, 179, 163,
+    312, 438, 440,
 )  # fmt: skip
+_CLONE, _CLONE3 = 56, 435
+# CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME: a new
+# namespace through clone is refused like unshare; clone3 (whose flags sit in memory the
+# filter cannot read) answers ENOSYS, so libc falls back to clone.
+_CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80
 
 
 def _seccomp_program() -> bytes:
-    """The BPF program: the syscalls above fail with EPERM; 32-bit and x32 entry points (which
-    number syscalls differently) kill the process."""
+    """The BPF program: the syscalls above fail with EPERM, clone with a namespace flag too,
+    clone3 with ENOSYS; 32-bit and x32 entry points (which number syscalls differently) kill
+    the process."""
     import struct
 
-    eperm, kill, allow = 0x00050001, 0x80000000, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, ...
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    eperm, enosys, kill, allow = 0x00050001, 0x00050026, 0x80000000, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, ...
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, ..|JGE|K, ..|JSET|K, BPF_RET|K
     prog = [(ld, 0, 0, 4), (jeq, 1, 0, 0xC000003E), (ret, 0, 0, kill)]  # arch must be AUDIT_ARCH_X86_64
     prog += [(ld, 0, 0, 0), (jge, 0, 1, 0x40000000), (ret, 0, 0, kill)]  # no x32 ABI
+    prog += [(jeq, 0, 1, _CLONE3), (ret, 0, 0, enosys)]
+    # clone: look at the low word of args[0] (offset 16 of struct seccomp_data): the flags.
+    prog += [(jeq, 0, 4, _CLONE), (ld, 0, 0, 16), (jset, 0, 1, _CLONE_NAMESPACES), (ret, 0, 0, eperm)]
+    prog += [(ret, 0, 0, allow)]
     for nr in _DENIED_X86_64:
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
     prog.append((ret, 0, 0, allow))

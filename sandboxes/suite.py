@@ -4,7 +4,7 @@ A suite is plain JSON (unknown keys are ignored):
 
     {"type": "stdio", "cases": [{"input": "1 2\\n", "output": "3\\n"}],
      "time_limit_s": 2, "memory_mb": 256, "float_tol": 1e-6}
-    {"type": "call", "fn_name": "add", "cases": [{"args": [1, 2], "expected": 3}]}
+    {"type": "call", "fn_name": "add", "cases": [{"args": [1, 2], "expected": 3}]}   # also_accept: [other values]
     {"type": "assert", "test": "assert add(1, 2) == 3", "entry_point": "add"}
 
 Optional for every type: time_limit_s (per case, default 2), total_time_s (budget for all
@@ -201,11 +201,14 @@ def _case(kind: str, i: int, case: Any) -> dict[str, Any]:
         raise ValueError(f"cases[{i}].kwargs must be a dict")
     if "expected" not in case:
         raise ValueError(f"cases[{i}].expected is missing")
+    also = case.get("also_accept", [])
+    if not isinstance(also, list):
+        raise ValueError(f"cases[{i}].also_accept must be a list of accepted values")
     try:
-        json.dumps([args, kwargs, case["expected"]])
+        json.dumps([args, kwargs, case["expected"], also])
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"cases[{i}] is not JSON-serialisable: {exc}") from None
-    return {"args": args, "kwargs": kwargs, "expected": case["expected"]}
+    return {"args": args, "kwargs": kwargs, "expected": case["expected"], "also_accept": also}
 
 
 def _positive(tests: dict[str, Any], key: str, default: float, maximum: float) -> float:
@@ -374,7 +377,7 @@ def _grade_case(suite: Suite, expected: dict[str, Any], got: dict[str, Any]) -> 
     if suite.type == "stdio":
         ok, why = outputs_match(expected["output"], case.stdout, suite.float_tol)
     elif suite.type == "call":
-        ok, why = _call_result_matches(expected["expected"], got, suite.float_tol)
+        ok, why = _call_result_matches([expected["expected"], *expected["also_accept"]], got, suite.float_tol)
     else:
         ok, why = bool(got.get("done")), "the test did not reach its end (sentinel missing)"
         if got.get("unsupported"):
@@ -383,7 +386,7 @@ def _grade_case(suite: Suite, expected: dict[str, Any], got: dict[str, Any]) -> 
     return case
 
 
-def _call_result_matches(expected: Any, got: dict[str, Any], float_tol: float | None) -> tuple[bool, str]:
+def _call_result_matches(accepted: list[Any], got: dict[str, Any], float_tol: float | None) -> tuple[bool, str]:
     if not got.get("done"):
         return False, "the function did not return (exited early)"
     if got.get("result_error"):
@@ -392,7 +395,7 @@ def _call_result_matches(expected: Any, got: dict[str, Any], float_tol: float | 
         value = json.loads(got.get("result") or "")
     except (TypeError, ValueError):
         return False, "the return value could not be decoded"
-    if values_equal(expected, value, float_tol):
+    if any(values_equal(expected, value, float_tol) for expected in accepted):
         return True, ""
     return False, f"returned {_short(got.get('result'))}"
 

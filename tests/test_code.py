@@ -161,11 +161,33 @@ def test_unusable_references_are_invalid_reference(verifier):
         assert (score.value, score.status) == (None, Status.INVALID_REFERENCE), score.info
 
 
-def test_sandbox_outage_is_none_never_zero():
-    with CodeVerifier(python="/nonexistent/python3") as broken:  # no isolation can start this
-        scores = broken.score_batch([Sample(fence(RIGHT), reference=ADD)] * 2)
+def test_a_sandbox_that_cannot_run_here_is_one_clear_error_at_construction():
+    from verifiers.code import SandboxUnavailable
+
+    with pytest.raises(SandboxUnavailable, match="local sandbox cannot run here"):
+        CodeVerifier(python="/nonexistent/python3")  # no isolation can start this
+
+
+def test_an_outage_mid_run_is_none_and_programless_completions_are_not_zero():
+    # A real outage: the sandbox's interpreter disappears after the verifier started.
+    import tempfile
+    from pathlib import Path
+
+    top = Path(tempfile.mkdtemp(prefix="r1-outage-", dir="/var/tmp"))
+    home = top / "bin"
+    home.mkdir()
+    python = home / "python3"
+    shutil.copy2("/usr/bin/python3", python)
+    for path in (top, home):
+        path.chmod(0o755)
+    with CodeVerifier(python=str(python), max_concurrency=2) as v:
+        assert v.score(Sample(fence(RIGHT), reference=ADD)).value == 1.0
+        python.unlink()
+        scores = v.score_batch([Sample(fence(RIGHT), reference=ADD), Sample("no program", reference=ADD)])
     assert [(s.value, s.status) for s in scores] == [(None, Status.ERROR)] * 2
-    assert "unavailable" in scores[0].info["error"]
+    assert all(s.info.get("outage") for s in scores)
+    assert scores[0].info["isolation"] == "local/bwrap"
+    shutil.rmtree(top)
 
 
 def test_misuse_raises():

@@ -1,7 +1,8 @@
 """The `verifiers` command line: score, filter and evaluate JSONL completions, list verifiers, build sandboxes.
 
 Exit codes: 0 every row scored; 1 some rows had input errors (each still has an
-output row); 2 usage or config error (nothing scored).
+output row); 2 usage or config error (nothing scored); 3 an outage (a code sandbox failed
+during the run: those rows are errors with reward null).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from verifiers.core import Sample, split_completion
 
 SAMPLE_FIELDS = ("completion", "prompt", "reference", "task", "id")
-EXIT_OK, EXIT_INPUT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INPUT_ERRORS, EXIT_USAGE, EXIT_OUTAGE = 0, 1, 2, 3
 
 
 class UsageError(Exception):
@@ -41,6 +42,8 @@ def parse_field_map(pairs: list[str]) -> dict[str, str]:
 
 
 def _lookup(row: dict, path: str) -> Any:
+    if path == "*":  # the whole row (code datasets keep their tests in several columns)
+        return row
     value: Any = row
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -80,6 +83,16 @@ class RowStat:
     status: str
     components: dict[str, float | None] = field(default_factory=dict)
     input_error: bool = False
+    outage: str | None = None  # an infrastructure failure (the code sandbox) behind this row
+    isolation: str | None = None  # the code sandbox that ran it
+
+
+def _sandbox_signals(info: dict) -> tuple[str | None, str | None]:
+    """(outage, isolation) that a code component put in a score's info (or its components')."""
+    found = [info, *(c for c in (info.get("components") or {}).values() if isinstance(c, dict))]
+    outage = next((str(c["outage"]) for c in found if c.get("outage")), None)
+    isolation = next((str(c["isolation"]) for c in found if c.get("isolation")), None)
+    return outage, isolation
 
 
 def _dump(row: dict) -> str:
@@ -120,7 +133,8 @@ def score_lines(reward: Any, lines: list[tuple[int, str]], fields: dict[str, str
         else:
             score = next(scores)
             row = {**rows[k], "line": lineno, **score.to_dict()}
-            stats.append(RowStat(score.value, str(score.status), dict(score.components)))
+            stats.append(RowStat(score.value, str(score.status), dict(score.components), False,
+                                 *_sandbox_signals(score.info)))
         out.append(_dump(row))
     return "".join(out), stats
 
@@ -245,6 +259,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     if not args.quiet:
         print_summary(stats, elapsed, scored, resumed=done)
+    outages = [s.outage for s in stats if s.outage]
+    if outages:
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] the code sandbox failed for {len(outages)} rows (reward null): "
+                  f"{escape(outages[0])}", highlight=False)
+        return EXIT_OUTAGE
     return EXIT_INPUT_ERRORS if any(s.input_error for s in stats) else EXIT_OK
 
 
@@ -283,6 +304,9 @@ def print_summary(stats: list[RowStat], elapsed: float, scored: int, resumed: in
     console.print(status_table)
     note = f" ({resumed} rows resumed from the output)" if resumed else ""
     console.print(f"scored {scored} rows in {elapsed:.2f} s ({scored / max(elapsed, 1e-9):,.0f} rows/s){note}")
+    isolations = Counter(s.isolation for s in stats if s.isolation)
+    if isolations:
+        console.print("code sandbox: " + ", ".join(f"{name} ({n} rows)" for name, n in isolations.items()))
 
 
 def cmd_filter(args: argparse.Namespace) -> int:

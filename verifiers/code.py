@@ -71,6 +71,11 @@ def extract_program(text: str, language: str = "python") -> str | None:
     return labeled if labeled is not None else unlabeled
 
 
+class SandboxUnavailable(ValueError):
+    """The configured sandbox cannot run on this machine (a ValueError, so a reward config
+    naming it fails to load with the reason, like any other unusable setting)."""
+
+
 class CodeVerifier(Verifier):
     """Runs the completion's program against the reference test suite in a sandbox."""
 
@@ -101,13 +106,15 @@ class CodeVerifier(Verifier):
         self.backend, self.mode = backend, mode
         self.language = normalise_language(language)
         self._lock = threading.Lock()
-        self._sandbox: Any = None
-        self._unavailable: str | None = None
         try:
-            self._sandbox = get_sandbox(backend, max_concurrency=max_concurrency, **backend_options)
-        except RuntimeError as exc:  # no sandbox on this machine: infrastructure, scored as errors
-            self._unavailable = f"{backend} sandbox unavailable: {exc}"
+            self._sandbox: Any = get_sandbox(backend, max_concurrency=max_concurrency, **backend_options)
+        except RuntimeError as exc:
+            # No sandbox on this machine: one clear error now (the CLI exits with it), rather
+            # than a run of rows that are all errors.
+            raise SandboxUnavailable(f"code verifier: the {backend} sandbox cannot run here: {exc}") from None
         self.max_concurrency = getattr(self._sandbox, "max_concurrency", None) or max_concurrency or 1
+        isolation = getattr(self._sandbox, "isolation", None)
+        self.isolation = f"{backend}/{isolation}" if isolation else backend
 
     def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
         prepared = [self._safe_prepare(s) for s in samples]
@@ -118,6 +125,13 @@ class CodeVerifier(Verifier):
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="code-verifier") as pool:
                 for i, score in zip(runs, pool.map(lambda i: self._run(*prepared[i]), runs), strict=True):
                     scores[i] = score
+        outage = next((s.info["outage"] for s in scores if s.info.get("outage")), None)
+        if outage:
+            # During an outage a completion without a program is not scored either: a 0 next
+            # to the others' None would be the only gradient the batch gives.
+            for i, score in enumerate(scores):
+                if score.status is Status.NO_ANSWER:
+                    scores[i] = self._outage_score(f"not scored during a sandbox outage ({outage})")
         return scores
 
     def close(self) -> None:
@@ -142,6 +156,7 @@ class CodeVerifier(Verifier):
 
     def _prepare(self, sample: Sample) -> Score | tuple[str, Any, str]:
         """Either the final Score (no program, bad reference) or (program, suite, language)."""
+        from sandboxes.convert import to_suite
         from sandboxes.suite import normalise_language, validate
 
         try:
@@ -154,6 +169,8 @@ class CodeVerifier(Verifier):
         try:
             if isinstance(reference, (str, bytes)):
                 reference = json.loads(reference)
+            if not (isinstance(reference, dict) and "type" in reference):
+                reference = to_suite(reference)  # a code dataset's own format
             language = self.language
             if isinstance(reference, dict) and "language" in reference:
                 language = normalise_language(reference["language"])
@@ -163,9 +180,12 @@ class CodeVerifier(Verifier):
         program = extract_program(reading.text, language)
         if program is None:
             return Score(0.0, Status.NO_ANSWER, info={"error": f"no {language} code block in the completion"})
-        if self._unavailable:
-            return error_score(self._unavailable)
         return program, suite, language
+
+    def _outage_score(self, reason: str) -> Score:
+        score = error_score(reason)
+        score.info.update(outage=reason, isolation=self.isolation)
+        return score
 
     def _run(self, program: str, suite: Any, language: str) -> Score:
         try:
@@ -173,16 +193,22 @@ class CodeVerifier(Verifier):
         except ValueError as exc:  # e.g. a C++ program against a call suite
             return error_score(f"unusable test suite: {exc}", Status.INVALID_REFERENCE)
         except Exception as exc:  # the sandbox broke: infrastructure, not the policy's fault
-            return error_score(f"sandbox failure: {type(exc).__name__}: {exc}")
+            return self._outage_score(f"sandbox failure: {type(exc).__name__}: {exc}")
         info: dict[str, Any] = {
             "status": result.status,
             "passed": result.passed,
             "total": result.total,
             "language": language,
             "backend": self.backend,
+            "isolation": self.isolation,
         }
+        if result.info.get("isolation_note"):
+            info["isolation_note"] = result.info["isolation_note"]
         if result.status == "error":
-            return error_score(str(result.info.get("error", "sandbox error")))
+            return self._outage_score(str(result.info.get("error", "sandbox error")))
+        if result.info.get("unsupported"):  # the suite needs what assert suites cannot carry
+            reason = f"unusable test suite: {result.info['unsupported']}"
+            return error_score(reason, Status.INVALID_REFERENCE)
         if result.status == "compile_error":
             info["compile_error"] = str(result.info.get("compile_stderr", ""))[-2000:]
         failed = next((c for c in result.cases if c.status != "passed"), None)

@@ -11,7 +11,13 @@ import time
 
 import pytest
 
-SANDBOX_UID = 65534
+from sandboxes.local import RUN_UID_RANGE
+
+SANDBOX_UID = 65534  # the bwrap isolation's uid; unshare as root uses a fresh uid per run (RUN_UID_RANGE)
+
+
+def _is_sandbox_uid(uid: str) -> bool:
+    return uid == str(SANDBOX_UID) or RUN_UID_RANGE[0] <= int(uid) < RUN_UID_RANGE[1]
 
 
 def docker_client_or_skip():
@@ -64,7 +70,7 @@ def sandbox_processes(in_docker: bool | None = None) -> set[int]:
                 docker = "docker" in f.read()
         except (OSError, StopIteration):
             continue
-        if str(SANDBOX_UID) in uids and (in_docker is None or docker == in_docker):
+        if any(_is_sandbox_uid(u) for u in uids) and (in_docker is None or docker == in_docker):
             found.add(int(entry))
     return found
 
@@ -80,7 +86,7 @@ def sandbox_files() -> set[str]:
         with entries:
             for entry in entries:
                 try:
-                    if entry.stat(follow_symlinks=False).st_uid == SANDBOX_UID:
+                    if _is_sandbox_uid(str(entry.stat(follow_symlinks=False).st_uid)):
                         found.add(entry.path)
                 except OSError:
                     continue
