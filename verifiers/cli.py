@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -431,6 +432,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The HTTP reward server (see verifiers.server)."""
+    from rich.console import Console
+
+    from verifiers.composite import ConfigError
+    from verifiers.integrations.openrlhf import on_none_policy
+
+    err = Console(stderr=True)
+    token = args.token or os.environ.get("VERIFIERS_TOKEN") or None
+    if args.workers < 1 or args.max_batch < 1 or args.max_body_mb <= 0:
+        raise UsageError("--workers, --max-batch and --max-body-mb must be positive")
+    try:
+        on_none = on_none_policy(args.on_none)
+    except ValueError as exc:
+        raise UsageError(f"--on-none: {exc}") from None
+    try:
+        from verifiers.server import serve
+    except ImportError as exc:
+        raise UsageError(f"the server needs the 'server' extra (pip install 'r1-verifiers[server]'): {exc}") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
+        err.print(f"[bold yellow]warning:[/] serving on {args.host} with no --token: anyone who can reach it can use it")
+    err.print(f"serving {args.config} on http://{args.host}:{args.port} "
+              f"({'bearer token required' if token else 'no token'}; {args.workers} worker(s)); Ctrl-C stops",
+              highlight=False)
+    try:
+        serve(args.config, host=args.host, port=args.port, token=token, workers=args.workers,
+              max_body_bytes=int(args.max_body_mb * (1 << 20)), max_batch=args.max_batch, on_none=on_none)
+    except ConfigError as exc:
+        raise UsageError(f"config {args.config}: {exc}") from None
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -477,6 +510,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read FIELD from another key, e.g. reference=answer or reference=reward_model.ground_truth")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     s.set_defaults(func=cmd_score)
+
+    sv = sub.add_parser("serve", help="HTTP reward server: /get_reward (OpenRLHF), /score, /health")
+    sv.add_argument("--config", required=True, help="reward YAML")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (or set VERIFIERS_TOKEN)")
+    sv.add_argument("--workers", type=int, default=1, help="scoring processes (default 1: threads in the server)")
+    sv.add_argument("--max-batch", type=int, default=8192, help="most samples per request (default 8192)")
+    sv.add_argument("--max-body-mb", type=float, default=32, help="largest request body in MiB (default 32)")
+    sv.add_argument("--on-none", default="nan", help="what a None reward is in /get_reward: nan, raise or a number")
+    sv.set_defaults(func=cmd_serve)
 
     f = sub.add_parser("filter", help="rejection sampling: keep the rows whose reward passes (SFT data)")
     f.add_argument("input", help="JSONL rows as `score` reads them")

@@ -1,0 +1,296 @@
+"""The HTTP reward server: `verifiers serve --config CFG [--host 127.0.0.1] [--port 8000] [--token T] [--workers N]`.
+
+    POST /get_reward   OpenRLHF's schema: {"query": [...], "prompts": [...], "labels": [...]}
+                       -> {"rewards": [...], "scores": [...], "extra_logs": {component: [...]}}
+    POST /score        ours: {"rows": [row, ...], "fields": {"reference": "answer"}?}, rows as
+                       `verifiers score` reads them -> {"rows": [...]} as it writes them (a bad row
+                       becomes an error row with "index" and "error"; the others are still scored)
+    GET  /health       {"status": "ok", "components": [...]} (no token needed)
+
+Safe by default: it binds 127.0.0.1; with a token every POST needs `Authorization: Bearer <token>`
+(401 otherwise). Bodies over `max_body_bytes` are 413, batches over `max_batch` items 413,
+malformed JSON 400, wrong shapes 422, each with {"error": "..."} naming the problem; bad input is
+never a 500. Scoring runs off the event loop (threads, or `workers` processes), so one slow batch
+never blocks the others or /health. In /get_reward a None reward is NaN (the `NaN` literal, which
+Python's json and OpenRLHF's client read) unless `on_none` says otherwise; in /score it is null.
+"""
+
+import asyncio
+import hmac
+import json
+import math
+import os
+from collections.abc import Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from verifiers.core import Sample, Score, Status
+
+MAX_BODY_BYTES = 32 << 20
+MAX_BATCH = 8192
+
+
+class BadRequest(Exception):
+    """A client error: status code and a message naming the problem."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------- scoring (in threads or processes)
+
+_process_reward = None
+
+
+def _init_process(config: str | dict) -> None:
+    global _process_reward
+    from verifiers.composite import load_reward
+
+    _process_reward = load_reward(config)
+
+
+def _score_in_process(samples: list[Sample]) -> list[Score]:
+    return _process_reward.score_batch(samples)
+
+
+def _queries_in_process(queries: list, prompts: list, labels: list, on_none: float | str) -> dict[str, Any]:
+    from verifiers.integrations.openrlhf import score_queries
+
+    return score_queries(_process_reward, queries, prompts, labels, on_none=on_none)
+
+
+class RewardService:
+    """The reward behind the server: scores Samples and OpenRLHF queries in threads or processes."""
+
+    def __init__(self, config: str | os.PathLike[str] | Mapping[str, Any], workers: int = 1, threads: int = 16) -> None:
+        from verifiers.composite import load_reward
+
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.config = str(Path(config).resolve()) if isinstance(config, (str, os.PathLike)) else dict(config)
+        self.reward = load_reward(self.config)  # validates the config before the server binds
+        self.components = list(getattr(self.reward, "components", {}))
+        self.workers = workers
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="serve")
+        self._processes: Executor | None = None
+        if workers > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
+            self._processes = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_process,
+                                                  initargs=(self.config,))
+
+    async def score(self, samples: list[Sample]) -> list[Score]:
+        loop = asyncio.get_running_loop()
+        if self._processes is not None:
+            return await loop.run_in_executor(self._processes, _score_in_process, samples)
+        return await loop.run_in_executor(self._threads, self.reward.score_batch, samples)
+
+    async def score_queries(self, queries: list, prompts: list, labels: list, on_none: float | str) -> dict[str, Any]:
+        from verifiers.integrations.openrlhf import score_queries
+
+        loop = asyncio.get_running_loop()
+        if self._processes is not None:
+            return await loop.run_in_executor(self._processes, _queries_in_process, queries, prompts, labels, on_none)
+        return await loop.run_in_executor(
+            self._threads, lambda: score_queries(self.reward, queries, prompts, labels, on_none=on_none)
+        )
+
+    def close(self) -> None:
+        if self._processes is not None:
+            self._processes.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        self.reward.close()
+
+
+# ---------------------------------------------------------------- request checks
+
+
+def _check_list(body: Mapping[str, Any], key: str, required: bool) -> list | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise BadRequest(422, f"missing field {key!r}: expected a list")
+        return None
+    if not isinstance(value, list):
+        raise BadRequest(422, f"field {key!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(400, f"malformed JSON: {exc}") from None
+
+
+def get_reward_request(body: Any, max_batch: int) -> tuple[list, list, list]:
+    """OpenRLHF's request -> (queries, prompts, labels), checked; BadRequest names a wrong shape."""
+    if not isinstance(body, dict):
+        raise BadRequest(422, f"the body must be a JSON object with 'query', 'prompts', 'labels'; got {type(body).__name__}")
+    queries = _check_list(body, "query", True)
+    n = len(queries)
+    if n > max_batch:
+        raise BadRequest(413, f"{n} queries in one request; the limit is {max_batch}")
+    prompts = _check_list(body, "prompts", False)
+    labels = _check_list(body, "labels", False)
+    prompts = [None] * n if prompts is None else prompts
+    labels = [None] * n if labels is None else labels
+    if len(prompts) != n or len(labels) != n:
+        raise BadRequest(422, f"got {n} queries, {len(prompts)} prompts and {len(labels)} labels; they must match")
+    for name, values in (("query", queries), ("prompts", prompts)):
+        for i, v in enumerate(values):
+            if not isinstance(v, str) and not (name == "prompts" and v is None):
+                raise BadRequest(422, f"{name}[{i}] must be a string, got {type(v).__name__}")
+    for i, v in enumerate(labels):
+        if isinstance(v, bool) or not (v is None or isinstance(v, (str, int, float, dict, list))):
+            raise BadRequest(422, f"labels[{i}] must be a string, a number or a test suite, got {type(v).__name__}")
+    return queries, prompts, labels
+
+
+def score_request(body: Any, max_batch: int) -> tuple[list, dict[str, str]]:
+    """Our /score request -> (rows, field map); BadRequest names a wrong shape."""
+    from verifiers.cli import SAMPLE_FIELDS
+
+    if isinstance(body, list):
+        body = {"rows": body}
+    if not isinstance(body, dict):
+        raise BadRequest(422, f"the body must be {{'rows': [...]}} or a list of rows, got {type(body).__name__}")
+    rows = _check_list(body, "rows", True)
+    if len(rows) > max_batch:
+        raise BadRequest(413, f"{len(rows)} rows in one request; the limit is {max_batch}")
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict) or not all(
+        k in SAMPLE_FIELDS and isinstance(v, str) and v for k, v in fields.items()
+    ):
+        raise BadRequest(422, f"'fields' must map some of {', '.join(SAMPLE_FIELDS)} to source keys, got {fields!r}")
+    return rows, fields
+
+
+def _json_response(content: Any, status: int = 200, allow_nan: bool = False) -> Any:
+    from starlette.responses import Response
+
+    text = json.dumps(content, ensure_ascii=False, allow_nan=allow_nan, default=str)
+    return Response(text, status_code=status, media_type="application/json")
+
+
+def _clean(value: Any) -> Any:
+    """JSON without NaN: non-finite floats (anywhere in a row's info) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- the app
+
+
+def create_app(
+    service: RewardService,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_batch: int = MAX_BATCH,
+    on_none: float | str = "nan",
+) -> Any:
+    """The FastAPI app serving `service` (see the module doc)."""
+    from fastapi import FastAPI, Request
+
+    from verifiers.cli import row_to_sample
+
+    app = FastAPI(title="r1-verifiers reward server", docs_url=None, redoc_url=None, openapi_url=None)
+    expected = None if token is None else f"Bearer {token}".encode()
+
+    async def read_body(request: Request) -> Any:
+        if expected is not None:
+            got = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(got, expected):
+                raise BadRequest(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
+            raise BadRequest(413, f"request body of {length} bytes; the limit is {max_body_bytes}")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise BadRequest(413, f"request body over the limit of {max_body_bytes} bytes")
+            chunks.append(chunk)
+        return _parse(b"".join(chunks))
+
+    def error(exc: BadRequest) -> Any:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        response = _json_response({"error": str(exc)}, exc.status)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.get("/health")
+    async def health() -> Any:
+        return _json_response({"status": "ok", "components": service.components, "workers": service.workers})
+
+    @app.post("/get_reward")
+    async def get_reward(request: Request) -> Any:
+        try:
+            queries, prompts, labels = get_reward_request(await read_body(request), max_batch)
+            if not queries:
+                return _json_response({"rewards": [], "scores": [], "extra_logs": {c: [] for c in service.components}})
+            result = await service.score_queries(queries, prompts, labels, on_none)
+        except BadRequest as exc:
+            return error(exc)
+        except RuntimeError as exc:  # on_none="raise": no reward for this batch
+            return _json_response({"error": str(exc)}, 503)
+        return _json_response(result, allow_nan=True)
+
+    @app.post("/score")
+    async def score(request: Request) -> Any:
+        try:
+            rows, fields = score_request(await read_body(request), max_batch)
+        except BadRequest as exc:
+            return error(exc)
+        samples, errors = [], {}
+        for i, row in enumerate(rows):
+            try:
+                samples.append(row_to_sample(row, fields))
+            except ValueError as exc:
+                errors[i] = f"row {i}: {exc}"
+        scores = iter(await service.score(samples)) if samples else iter(())
+        out = []
+        for i, row in enumerate(rows):
+            if i in errors:
+                bad: dict[str, Any] = {"index": i, "reward": None, "status": str(Status.ERROR), "error": errors[i]}
+                if isinstance(row, dict) and "id" in row:
+                    bad["id"] = row["id"]
+                out.append(bad)
+            else:
+                out.append({**row, "index": i, **_clean(next(scores).to_dict())})
+        return _json_response({"rows": out})
+
+    return app
+
+
+def serve(
+    config: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    workers: int = 1,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_batch: int = MAX_BATCH,
+    on_none: float | str = "nan",
+) -> None:
+    """Run the server until interrupted (uvicorn)."""
+    import uvicorn
+
+    service = RewardService(config, workers=workers)
+    try:
+        app = create_app(service, token=token, max_body_bytes=max_body_bytes, max_batch=max_batch, on_none=on_none)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        service.close()
