@@ -50,8 +50,8 @@ def test_task_from_a_column_or_a_constant_picks_the_route():
     out = f(prompts=["p", "p"], completions=[GOOD, GOOD], solution=["5", "5"], task=["math", "chat"])
     assert out == [pytest.approx(1.3), pytest.approx(0.3)]
     assert trl_reward(cfg, task="chat")(prompts=["p"], completions=[GOOD], solution=["5"]) == [pytest.approx(0.3)]
-    # no task and no default route: not applicable, None for TRL
-    assert f(prompts=["p"], completions=[GOOD], solution=["5"]) == [None]
+    # no task, no reference and no default route: not applicable, None for TRL
+    assert f(prompts=["p"], completions=[GOOD]) == [None]
 
 
 def test_conversational_completions_with_reasoning_content():
