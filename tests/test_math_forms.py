@@ -113,7 +113,8 @@ NUMBER_FORMS = [
     ("0.111", "\\boxed{0,111}", 1.0),
     ("1.5", "\\boxed{1,5}", 0.0),  # ambiguous: the list 1, 5
     ("2.31 \\times 10^{-3}", "\\boxed{0.00231}", 1.0),
-    ("2.31 \\times 10^{-3}", "\\boxed{\\frac{1}{432}}", 0.0),  # 0.0023148 is 2.31e-3 only to 3 digits
+    ("2.31 \\times 10^{-3}", "\\boxed{\\frac{1}{432}}", 1.0),  # the gold sets the precision: 0.0023148
+    ("2.31 \\times 10^{-3}", "\\boxed{\\frac{1}{400}}", 0.0),
     ("2.314814814815 \\times 10^{-3}", "\\boxed{\\frac{1}{432}}", 1.0),
     ("1", "\\boxed{\\frac3{3}}", 1.0),
     ("\\tfrac23", "\\boxed{\\frac{2}{3}}", 1.0),
@@ -198,8 +199,15 @@ FALSE_POSITIVES = [
 ]
 
 CATEGORIES = {
+    "several_answers": SEVERAL_ANSWERS,
+    "labelled": LABELLED,
+    "relations": RELATIONS,
     "extraction": EXTRACTION,
+    "number_forms": NUMBER_FORMS,
+    "units_and_text": UNITS_AND_TEXT,
+    "matrices": MATRICES,
     "gold_forms": GOLD_FORMS,
+    "false_positives": FALSE_POSITIVES,
 }
 CASES = [
     pytest.param(g, c, e, id=f"{name}-{i}")
@@ -235,3 +243,4 @@ def test_a_gold_with_no_answer_after_its_marker_is_invalid(verifier):
 
 def test_math_equal_reads_dataset_golds():
     assert math_equal("#### 72", "72")
+    assert not math_equal("12:00", "1:00")

@@ -33,10 +33,11 @@ from verifiers.math.normalize import THOUSANDS_RE, normalize, squash
 
 @dataclass(frozen=True)
 class Part:
-    """A parsed answer. kind: atom | seq (tuple or interval) | set | list | union | matrix | rel.
+    """A parsed answer. kind: atom | seq (tuple or interval) | set | list | union | matrix | rel | ratio.
 
-    atom: text. seq: brackets ("()", "(]", ...) and items. set / list / union: items (order-free).
-    matrix: items are rows (each a Part of kind "list" compared in order). rel: ops and items (the sides).
+    text: the source text (what an atom compares). seq: brackets ("()", "(]", ...; "&" for a row of
+    cases) and items. set / list / union: items (order-free). matrix: items are rows (each a Part of kind
+    "seq" with brackets "row", compared in order). rel: ops and items (the sides). ratio: items ("7:32", "12:00") in order.
     """
 
     kind: str
@@ -47,7 +48,11 @@ class Part:
 
 
 _REL_RE = re.compile(r"\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\approx(?![a-zA-Z])|<|>|=")
-_MATRIX_RE = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_MATRIX_RE = re.compile(  # one environment; a sum of two matrices is an atom (sympy evaluates it)
+    r"^\\begin\{([pbvBV]?matrix|array|cases)\}(?:\{[^{}]*\})?((?:(?!\\(?:begin|end)\{).)*)\\end\{\1\}$",
+    re.DOTALL,
+)
+_BRACKETED_ENV_RE = re.compile(r"^[(\[]\s*(\\begin\{(array|matrix)\}.*\\end\{\2\})\s*[)\]]$", re.DOTALL)
 
 
 def parse_structure(s: str, depth: int = 0) -> Part:
@@ -61,38 +66,65 @@ def parse_structure(s: str, depth: int = 0) -> Part:
         head, rest = s[:first].strip(), s[first + 3 :].strip()
         a = f"{head}{sign[0]}{rest}" if head else rest
         b = f"{head}{sign[1]}{rest}" if head else f"-{rest}"
-        return Part("set", items=(parse_structure(a, depth + 1), parse_structure(b, depth + 1)))
+        return Part("set", s, items=(parse_structure(a, depth + 1), parse_structure(b, depth + 1)))
+    wrapped = _BRACKETED_ENV_RE.match(s)
+    if wrapped:  # "\\left[\\begin{array}{cc} ... \\end{array}\\right]": the brackets draw the matrix
+        s = wrapped.group(1)
     m = _MATRIX_RE.match(s)
     if m:
         rows = [r for r in re.split(r"\\\\", m.group(2)) if r.strip()]
+        if m.group(1) == "cases":  # a system (or a piecewise definition): its rows in any order
+            return Part("set", s, items=tuple(_row(r, depth + 1) for r in rows))
         return Part(
             "matrix",
+            s,
             items=tuple(
-                Part("list", items=tuple(Part("atom", c.strip()) for c in r.split("&"))) for r in rows
+                Part("seq", r, brackets="row", items=tuple(Part("atom", c.strip()) for c in r.split("&")))
+                for r in rows
             ),
         )
     pieces = _split_top(s, r"\\cup(?![a-zA-Z])|∪")
     if len(pieces) > 1:
-        return Part("union", items=tuple(parse_structure(p, depth + 1) for p in pieces))
+        return Part("union", s, items=tuple(parse_structure(p, depth + 1) for p in pieces))
     if s.startswith("\\{") and s.endswith("\\}") and _encloses(s, 2):
         inner = s[2:-2].strip()
         items = _split_top(inner, r",|;") if inner else []
-        return Part("set", items=tuple(parse_structure(p, depth + 1) for p in items))
+        return Part("set", s, items=tuple(parse_structure(p, depth + 1) for p in items))
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _encloses(s, 1):
         items = _split_top(s[1:-1], r",|;")
         if len(items) > 1:
             return Part(
-                "seq", brackets=s[0] + s[-1], items=tuple(parse_structure(p, depth + 1) for p in items)
+                "seq", s, brackets=s[0] + s[-1], items=tuple(parse_structure(p, depth + 1) for p in items)
             )
     if not THOUSANDS_RE.match(s):
+        groups = _split_top(s, r";")  # "p=5,q=2; p=7,q=2": the semicolon separates whole answers
+        if len(groups) > 1 and any("," in g for g in groups):
+            return Part("list", s, items=tuple(parse_structure(g, depth + 1) for g in groups))
         items = _split_top(s, r",|;|\s+(?:and|or)\s+|\\text\{\s*(?:and|or)\s*\}")
         if len(items) > 1:
-            return Part("list", items=tuple(parse_structure(p, depth + 1) for p in items))
+            return Part("list", s, items=tuple(parse_structure(p, depth + 1) for p in items))
     sides = _split_top(s, _REL_RE.pattern, keep=True)
     if len(sides) > 1:
         ops = tuple(sides[1::2])
-        return Part("rel", ops=ops, items=tuple(Part("atom", p.strip()) for p in sides[0::2]))
+        return Part("rel", s, ops=ops, items=tuple(_side(p.strip(), depth + 1) for p in sides[0::2]))
+    terms = _split_top(s, r":")
+    if len(terms) > 1:  # a ratio or a time of day: "7:32", "12:00", term by term
+        return Part("ratio", s, items=tuple(Part("atom", t) for t in terms))
     return Part("atom", s)
+
+
+def _side(s: str, depth: int) -> Part:
+    """One side of a relation: a tuple "(3,2)" or a ratio "7:32" keeps its structure, else an atom."""
+    part = parse_structure(s, depth) if s[:1] in "([\\" or ":" in s else Part("atom", s)
+    return part if part.kind in ("seq", "ratio", "matrix", "set") else Part("atom", s)
+
+
+def _row(row: str, depth: int) -> Part:
+    """A row of cases: "x = 1", or "2x & x > 0" (a value and its condition, in order)."""
+    cells = [c.strip() for c in row.split("&") if c.strip()]
+    if len(cells) == 1:
+        return parse_structure(cells[0], depth)
+    return Part("seq", row, items=tuple(parse_structure(c, depth) for c in cells), brackets="&")
 
 
 def _encloses(s: str, width: int) -> bool:
@@ -171,11 +203,28 @@ def compare(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
         return _unordered(gold.items, pred.items, atom_equal)
     if gold.kind == "matrix" and pred.kind == "matrix":
         return _ordered(gold.items, pred.items, atom_equal)
+    if gold.kind == "ratio" and pred.kind == "ratio":
+        return _ordered(gold.items, pred.items, atom_equal)
+    if "matrix" in (gold.kind, pred.kind):
+        g_vec, p_vec = _vector(gold), _vector(pred)
+        if g_vec is not None and p_vec is not None:  # a column (or row) matrix written as a tuple
+            return _ordered(g_vec, p_vec, atom_equal)
+        if "atom" in (gold.kind, pred.kind) and "\\begin" in gold.text + pred.text:
+            return atom_equal(gold.text, pred.text)  # an expression of matrices: sympy evaluates it
     if gold.kind == "set" and len(gold.items) == 1:
         return compare(gold.items[0], pred, atom_equal)
     if pred.kind == "set" and len(pred.items) == 1:
         return compare(gold, pred.items[0], atom_equal)
     return False
+
+
+def _vector(p: Part) -> tuple[Part, ...] | None:
+    """The entries of a one-column or one-row matrix, or of a tuple / list; else None."""
+    if p.kind == "matrix":
+        if all(len(row.items) == 1 for row in p.items):
+            return tuple(row.items[0] for row in p.items)
+        return p.items[0].items if len(p.items) == 1 else None
+    return p.items if p.kind in ("seq", "list") and p.brackets not in ("&", "row") else None
 
 
 def _ordered(gold: Sequence[Part], pred: Sequence[Part], atom_equal: AtomEqual) -> bool:
@@ -206,17 +255,11 @@ def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
     g_eq = gold.kind == "rel" and set(gold.ops) <= {"=", "\\approx"}
     p_eq = pred.kind == "rel" and set(pred.ops) <= {"=", "\\approx"}
     if p_eq and gold.kind != "rel":
-        first = pred.items[0].text
-        if not re.search(r"[a-zA-Z]", _ARITHMETIC_RE.sub("", first)):
-            # "2 + 3 = 5": every side is a value and must be the gold, or "2 + 2 = 5" would count as 5
-            return all(compare(gold, side, atom_equal) for side in pred.items)
-        if _VARIABLE_RE.match(first) or not re.search(r"[a-zA-Z]", _FUNCTION_NAMES_RE.sub("", first)):
-            # "x = 5"; "cos(45°) = sqrt(2)/2" by its last side, since the degree sign is gone by now
-            return compare(gold, pred.items[-1], atom_equal)
-        return False  # "x + y = 0" does not state the value 0
+        values = _stated_values(pred)
+        return values is not None and all(compare(gold, v, atom_equal) for v in values)
     if g_eq and pred.kind != "rel":
-        if len(gold.items) == 2 and _VARIABLE_RE.match(gold.items[0].text):
-            return compare(gold.items[1], pred, atom_equal)  # gold "x = 5", pred "5"
+        if len(gold.items) == 2 and _is_label(gold.items[0].text):
+            return compare(gold.items[1], pred, atom_equal)  # gold "x = 5", "|AB| = 1", pred "5"
         return False
     g_iv, p_iv = _as_interval(gold), _as_interval(pred)
     if g_iv is not None and p_iv is not None:
@@ -228,6 +271,10 @@ def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
         p0, p1 = pred.items
         if _ordered((g0, g1), (p0, p1), atom_equal) or _ordered((g0, g1), (p1, p0), atom_equal):
             return True
+        if _is_label(g0.text) and _is_label(p0.text) and _names_only(g0.text, p0.text, g1.text + p1.text):
+            return compare(g1, p1, atom_equal)  # "f(x) = 2x + 3" and "y = 2x + 3": the same function
+        if "atom" != g0.kind or "atom" != p0.kind or "atom" != g1.kind or "atom" != p1.kind:
+            return False
         return atom_equal(f"\\EQ{{{g0.text}}}{{{g1.text}}}", f"\\EQ{{{p0.text}}}{{{p1.text}}}")
     flipped_ops = tuple(_FLIP[o] for o in reversed(pred.ops))
     if gold.ops == pred.ops:
@@ -237,6 +284,58 @@ def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
     return False
 
 
+def _stated_values(pred: Part) -> tuple[Part, ...] | None:
+    """The values an equation given as the answer states, or None when it states none.
+
+    "x = 5", "(a,b) = (1,2)", "x = 5+5+1 = 7 = 11": the last side. "5 = x": the other side.
+    "x = 1/3 \approx 0.33": the exact side (the last one before the first \approx). "2 + 3 = 5": every
+    side, so "2 + 2 = 5" is not 5. "x + y = 0" states no value."""
+    sides, ops = list(pred.items), list(pred.ops)
+    if "\\approx" in ops:
+        k = ops.index("\\approx")
+        if k >= 1 or not _is_label(sides[0].text):
+            sides = sides[: k + 1]
+    if len(sides) > 1 and _is_label(sides[0].text):
+        return (sides[-1],)
+    if len(sides) > 1 and _is_label(sides[-1].text):
+        sides = sides[:-1]
+    first = sides[0].text
+    if not re.search(r"[a-zA-Z]", _ARITHMETIC_RE.sub("", first)):
+        return tuple(sides)
+    if not re.search(r"[a-zA-Z]", _FUNCTION_NAMES_RE.sub("", first)):
+        return (sides[-1],)  # "cos(45°) = sqrt(2)/2": the degree sign is gone by now
+    return None
+
+
+# What a label may hold: names (x, AB, x_1, \theta, f(x), |AB|, A:B, (p,q), \frac{NO}{BO}), no numbers
+# or arithmetic; a constant (\pi, e) or a function value (\sin x) is no label.
+_LABEL_JUNK_RE = re.compile(r"_\{[^{}]*\}|_\w|\\frac|\\angle|\\overline|\\(?:left|right)|[{}|:,()\s']")
+_NOT_LABEL_RE = re.compile(r"\\(?:pi|infty|sqrt|sin|cos|tan|cot|sec|csc|ln|log|exp|cdot|times)(?![a-zA-Z])")
+
+
+def _is_label(text: str) -> bool:
+    """True when text names what an equation gives ("x", "|AB|", "S_{MBCN}:S", "f(x)", "(p,q)")."""
+    if not text or len(text) > 40 or _NOT_LABEL_RE.search(text):
+        return False
+    rest = _LABEL_JUNK_RE.sub("", text)
+    return (
+        bool(rest) and re.fullmatch(r"(?:[a-zA-Z]|\\[a-zA-Z]+)+", rest) is not None and rest not in ("e", "i")
+    )
+
+
+def _names_only(left_a: str, left_b: str, rights: str) -> bool:
+    """True when two labels name one thing differently (the function "f(x)", "g(x)", "y"; the unknown
+    "x", "x_1") and that name is not used on the right-hand sides: "f(x) = 2x + 3" is "y = 2x + 3"."""
+    bare = [re.sub(r"_\{[^{}]*\}|_\w|\s", "", t) for t in (left_a, left_b)]
+    if bare[0] != bare[1] and not all(_FUNCTION_LABEL_RE.fullmatch(t) for t in bare):
+        return False  # "x_1 = 4" and "x = 4" name one unknown; "x = 1" and "y = 1" do not
+    names = {t[0] for t in bare}
+    return not names & set(re.sub(r"\\[a-zA-Z]+", "", rights))
+
+
+_FUNCTION_LABEL_RE = re.compile(r"y|[a-zA-Z]\([a-z]\)")
+
+
 def _as_interval(p: Part) -> Part | None:
     """A one-variable inequality as an interval: "x > 3" -> (3, oo), "1 \\le x < 2" -> [1, 2)."""
     if p.kind == "seq" and len(p.items) == 2:
@@ -244,6 +343,10 @@ def _as_interval(p: Part) -> Part | None:
     if p.kind != "rel" or not set(p.ops) <= {"<", ">", "\\le", "\\ge"}:
         return None
     items, ops = list(p.items), list(p.ops)
+    if len(items) == 2 and not any(_VARIABLE_RE.match(i.text) for i in items):
+        solved = _solve_linear(items[0].text, items[1].text, ops[0])
+        if solved is not None:  # "-x > -1" -> "x < 1"
+            items, ops = solved
     if len(items) == 2 and not _VARIABLE_RE.match(items[0].text) and _VARIABLE_RE.match(items[1].text):
         items, ops = items[::-1], [_FLIP[o] for o in ops]  # "3 < x" -> "x > 3"
     if len(items) == 2 and _VARIABLE_RE.match(items[0].text):
@@ -260,6 +363,21 @@ def _as_interval(p: Part) -> Part | None:
             br = ("(" if ops[0] == "<" else "[") + (")" if ops[1] == "<" else "]")
             return Part("seq", brackets=br, items=(items[0], items[2]))
     return None
+
+
+def _solve_linear(left: str, right: str, op: str) -> tuple[list[Part], list[str]] | None:
+    """ "a x + b op c" with rational a != 0 as "x op' (c - b) / a" (the sign flips for a < 0)."""
+    lp, rp = parse_poly(left), parse_poly(right)
+    if lp is None or rp is None:
+        return None
+    diff = poly_add(lp, rp, -1)
+    linear = [mono for mono in diff if mono]
+    if len(linear) != 1 or len(linear[0]) != 1 or linear[0][0][1] != 1:
+        return None
+    (var, _), a = linear[0][0], diff[linear[0]]
+    bound = -diff.get((), 0) / a
+    text = str(bound.numerator) if bound.denominator == 1 else f"{bound.numerator}/{bound.denominator}"
+    return [Part("atom", var), Part("atom", text)], [op if a > 0 else _FLIP[op]]
 
 
 # ---------------------------------------------------------------- cheap atoms

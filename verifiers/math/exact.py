@@ -69,9 +69,11 @@ def parse_number(s: str) -> Number | None:
                 return None
             value = int(g[1]) + Fraction(int(g[2]), int(g[3]))
             return Number(-value if g[0] == "-" else value)
-        if kind == "sci":
+        if kind == "sci":  # a decimal mantissa sets the precision: 2.31e-3 is written to 5 places
             value = Fraction(g[1]) * Fraction(10) ** int(g[2])
-            return Number(-value if g[0] == "-" else value, None)
+            written = len(g[1].split(".")[1]) - int(g[2]) if "." in g[1] else None
+            places = written if written is not None and written >= 0 else None
+            return Number(-value if g[0] == "-" else value, places)
     return None
 
 

@@ -108,6 +108,8 @@ def values_equal(g: Any, p: Any, g_text: str = "", p_text: str = "") -> bool:
     """Equality of two parsed atoms under the rules in the module docstring."""
     if g == p:
         return True
+    if isinstance(g, sympy.MatrixBase) and isinstance(p, sympy.MatrixBase):  # an evaluated matrix expression
+        return g.shape == p.shape and all(values_equal(a, b) for a, b in zip(g, p, strict=True))
     if not (isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr)):
         return False
     if (g.free_symbols | p.free_symbols) == {_I}:
