@@ -1,7 +1,7 @@
-"""OpenRLHF's remote reward function for any reward config: `--remote_rm_url /path/to/openrlhf.py`.
+"""OpenRLHF's remote reward function for any reward config: `--reward.remote_url /path/to/openrlhf.py`.
 
     VERIFIERS_CONFIG=/abs/path/r1.yaml python -m openrlhf.cli.train_ppo_ray ... \\
-        --remote_rm_url $(python -c "import verifiers.integrations.openrlhf as m; print(m.__file__)")
+        --reward.remote_url $(python -c "import verifiers.integrations.openrlhf as m; print(m.__file__)")
 
 OpenRLHF loads this file with `importlib.util.spec_from_file_location` and calls
 `reward_func(queries, prompts, labels)` (one sample per call, in a worker thread). `queries` are
@@ -15,10 +15,9 @@ What this does with them:
 - the prompt's last user turn is the prompt the verifiers see (so `language: {target: auto}` reads
   the user's language, not the system prompt's), and a `<think>` the template pre-fills is kept;
 - rewards are the composite reward; scores are the reward divided by the total weight of the
-  components that applied, clipped to 0..1 (what `--dynamic_filtering` compares against its
-  range); extra_logs has one value per component, NaN where the component did not apply.
+  components that applied, clipped to 0..1 (what dynamic filtering compares against its range); extra_logs has one value per component, NaN where the component did not apply.
 - None (an outage, an unusable label) becomes NaN by default: never a 0 that would become gradient.
-  With `--dynamic_filtering` a group holding a NaN score is dropped (its average is not in range).
+  With `--algo.dynamic_filtering_enable` a group holding a NaN score is dropped (its average is not in range).
   VERIFIERS_ON_NONE=raise raises instead; VERIFIERS_ON_NONE=<number> is your explicit value.
 Environment: VERIFIERS_CONFIG (required), VERIFIERS_TASK (a route key for every sample),
 VERIFIERS_ON_NONE (nan | raise | a number).
