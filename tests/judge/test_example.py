@@ -22,7 +22,10 @@ def test_stage4_config_routes_general_rows_to_the_judge(tiny_models):
     for component in judges:
         component["params"]["model"] = tiny_models["judge"]
     rows = [json.loads(line) for line in (EXAMPLES / "data" / "general.jsonl").read_text().splitlines()]
-    samples = [Sample(r["completion"], prompt=r["prompt"], reference=r.get("reference"), task=r["task"]) for r in rows]
+    samples = [
+        Sample(r["completion"], prompt=r["prompt"], reference=r.get("reference"), task=r["task"])
+        for r in rows
+    ]
     reward = load_reward(config)
     try:
         help_judge = reward.components["helpfulness"].verifier

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from verifiers import Sample, Status, get_verifier
-from verifiers.judge.local import plan_batches
+from verifiers.judge.local import common_prefix, plan_batches
 
 pytest.importorskip("torch")
 
@@ -46,6 +46,22 @@ def test_plan_batches_respects_budget_and_keeps_every_index():
         assert len(b) <= 3
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100
     assert [3] in batches  # longer than the budget: alone
+
+
+def test_common_prefix():
+    assert common_prefix([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert common_prefix([[7, 8], [7, 8]]) == 2 and common_prefix([[1], [2]]) == 0
+
+
+def test_shared_prefix_pass_gives_the_same_scores(judge_path):
+    group = [
+        Sample(c, prompt="What is 6*7?", reference="42") for _, c in QUESTIONS
+    ]  # one group: long shared prefix
+    with get_verifier("judge", model=judge_path, share_prefix=False) as plain:
+        a = values(plain, group + samples())
+    for side in ("left", "right"):
+        with get_verifier("judge", model=judge_path, padding_side=side) as shared:
+            assert values(shared, group + samples()) == pytest.approx(a, abs=1e-4)
 
 
 @pytest.mark.parametrize("side", ["left", "right"])

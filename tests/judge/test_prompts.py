@@ -50,13 +50,16 @@ def test_response_is_last_fenced_and_defanged():
     assert n == 3 and "[" not in response and "<<<" not in response
     request = pointwise_request("Q?", response, rubric="R", reference="42", scale=FIVE, mode="verdict")
     user = request.messages[-1]["content"]
-    assert user.index("# Reference answer\n42") < user.index("# Rubric") < user.index("<<<RESPONSE>>>")
+    order = ["# Rubric\nR", "# Your task", "# Question\nQ?", "# Reference answer\n42", "<<<RESPONSE>>>"]
+    assert [user.index(part) for part in order] == sorted(user.index(part) for part in order)
     assert user.count("<<<END RESPONSE>>>") == 1 and request.prefill == "[RESULT]"
     generate = pointwise_request("Q?", response, rubric="R", reference=None, scale=FIVE, mode="generate")
     assert generate.prefill == "" and "Reference" not in generate.messages[-1]["content"]
-    # The G completions of a group share everything before the response.
+    # The G completions of a group share everything before the response, other questions the rubric part.
     other = pointwise_request("Q?", "another", rubric="R", reference="42", scale=FIVE, mode="verdict")
     assert user.split("<<<RESPONSE>>>")[0] == other.messages[-1]["content"].split("<<<RESPONSE>>>")[0]
+    elsewhere = pointwise_request("Other?", "x", rubric="R", reference=None, scale=FIVE, mode="verdict")
+    assert elsewhere.messages[-1]["content"].split("# Question")[0] == user.split("# Question")[0]
 
 
 def test_pairwise_request_labels_both_responses():

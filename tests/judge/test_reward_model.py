@@ -17,6 +17,11 @@ BATCH = [
     Sample("<think>hmm, let me see</think>No.", prompt="Is 7 even?"),
     Sample("ok"),
 ]
+QUESTION = "Explain, in a few sentences, why the sky is blue during the day and red at sunset."
+GROUP = [
+    Sample(c, prompt=QUESTION)
+    for c in ("Rayleigh scattering.", "Because of the sea.", "No idea", "<think>x</think>Light.")
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +29,14 @@ def rm_path(tiny_models):
     return tiny_models["reward_model"]
 
 
-def unpadded_scores(path, verifier):
+def unpadded_scores(path, verifier, batch):
     """The score head applied at the last token of each sequence run alone, with no padding at all."""
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True).eval()
     backend = verifier._backend
     out = []
-    for sample in BATCH:
+    for sample in batch:
         response, _ = verifier._response(sample)
         from verifiers.judge.verifier import _prompt_messages
 
@@ -44,15 +49,19 @@ def unpadded_scores(path, verifier):
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_reward_at_the_last_real_token_whatever_the_padding(rm_path, side):
+@pytest.mark.parametrize("batch", [BATCH, GROUP], ids=["mixed", "group"])
+def test_reward_at_the_last_real_token_whatever_the_padding(rm_path, side, batch):
     with get_verifier("reward_model", model=rm_path, padding_side=side) as rm:
-        batched = [s.value for s in rm.score_batch(BATCH)]
-        reference = unpadded_scores(rm_path, rm)
+        batched = [s.value for s in rm.score_batch(batch)]
+        reference = unpadded_scores(rm_path, rm, batch)
     with get_verifier("reward_model", model=rm_path, padding_side=side, max_batch_size=1) as one:
-        single = [s.value for s in one.score_batch(BATCH)]
+        single = [s.value for s in one.score_batch(batch)]
+    with get_verifier("reward_model", model=rm_path, padding_side=side, share_prefix=False) as plain:
+        unshared = [s.value for s in plain.score_batch(batch)]
     assert batched == pytest.approx(reference, abs=1e-4)
     assert single == pytest.approx(reference, abs=1e-4)
-    assert len({round(v, 5) for v in batched}) == len(BATCH)
+    assert unshared == pytest.approx(reference, abs=1e-4)
+    assert len({round(v, 5) for v in batched}) == len(batch)
 
 
 def test_reward_order_and_normalisation(rm_path):

@@ -15,6 +15,7 @@ torch and transformers are imported here only, when a local backend is built.
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 from collections.abc import Hashable, Sequence
@@ -26,6 +27,7 @@ from verifiers.judge.batcher import Batcher
 from verifiers.judge.prompts import JudgeRequest
 
 PADDING_SIDES = ("left", "right")
+MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a second forward call
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -46,6 +48,23 @@ def plan_batches(lengths: Sequence[int], max_tokens: int, max_size: int) -> list
     return batches
 
 
+def common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """The number of leading tokens all rows share."""
+    first = rows[0]
+    n = min(len(r) for r in rows)
+    for row in rows[1:]:
+        i = 0
+        while i < n and row[i] == first[i]:
+            i += 1
+        n = i
+    return n
+
+
+def _cache_of(output: Any) -> Any:
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
 class LocalModel:
     """A tokenizer and model on one device, behind one Batcher. Subclasses add the work."""
 
@@ -64,6 +83,7 @@ class LocalModel:
         chat_template: bool | str = "auto",
         cross_call_batching: bool = True,
         batch_wait_ms: float = 5.0,
+        share_prefix: bool = True,
         download: bool = False,
         trust_remote_code: bool = False,
     ) -> None:
@@ -85,8 +105,12 @@ class LocalModel:
         self.dtype = _pick_dtype(dtype, self.device, torch)
         self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
         self.padding_side = padding_side
+        self.share_prefix = bool(share_prefix)
         self.tokenizer, self.model = self._load(model, download, trust_remote_code)
         self.model.to(self.device).eval()
+        backbone = getattr(self.model, self.model.base_model_prefix)
+        names = inspect.signature(backbone.forward).parameters
+        self._cache_kw = "cache" if "cache" in names else "past_key_values"  # renamed in transformers 5
         tok = self.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
         self.max_length = max_length or _model_max_length(tok, self.model.config)
@@ -153,13 +177,35 @@ class LocalModel:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         return ids.to(self.device), mask.to(self.device), positions.to(self.device)
 
-    def last_hidden(self, ids: Any, mask: Any, positions: Any) -> Any:
-        """The final hidden state at each row's last real token: [rows, hidden]."""
+    def last_hidden(self, rows: Sequence[Sequence[int]]) -> Any:
+        """The final hidden state at each row's last real token: [rows, hidden].
+
+        With share_prefix, the prefix every row of the batch starts with (the system prompt,
+        rubric and instructions of a judge prompt; the question too when the rows are one group's)
+        runs once, and its key/value cache is repeated for the rows' own suffixes.
+        """
         torch = self.torch
         backbone = getattr(self.model, self.model.base_model_prefix)
-        out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions)
+        shared = common_prefix(rows) if self.share_prefix and len(rows) > 1 else 0
+        shared = min(shared, min(len(r) for r in rows) - 1)  # every row keeps a token of its own
+        if shared < MIN_SHARED_PREFIX:
+            ids, mask, positions = self.pad(rows, self.padding_side)
+            out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions)
+        else:
+            prefix = torch.tensor([list(rows[0][:shared])], dtype=torch.long, device=self.device)
+            cache = _cache_of(backbone(input_ids=prefix, use_cache=True))
+            cache.batch_repeat_interleave(len(rows))
+            ids, mask, positions = self.pad([r[shared:] for r in rows], self.padding_side)
+            full_mask = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, shared), mask], dim=1)
+            out = backbone(
+                input_ids=ids,
+                attention_mask=full_mask,
+                position_ids=positions + shared,
+                use_cache=True,
+                **{self._cache_kw: cache},
+            )
         last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)  # the last column where mask == 1
-        return out.last_hidden_state[torch.arange(ids.shape[0], device=ids.device), last]
+        return out.last_hidden_state[torch.arange(len(rows), device=self.device), last]
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
         raise NotImplementedError
@@ -271,9 +317,8 @@ class TransformersJudge(LocalModel):
         head = self.model.get_output_embeddings()
         softcap = getattr(self.model.config, "final_logit_softcapping", None)
         for batch in plan_batches([len(r) for r in rows], self.max_batch_tokens, self.max_batch_size):
-            ids, mask, positions = self.pad([rows[i] for i in batch], self.padding_side)
             with torch.inference_mode():
-                logits = head(self.last_hidden(ids, mask, positions)).float()
+                logits = head(self.last_hidden([rows[i] for i in batch])).float()
                 if softcap:
                     logits = torch.tanh(logits / softcap) * softcap
                 logp = logits.log_softmax(-1)
@@ -346,9 +391,8 @@ class TransformersRewardModel(LocalModel):
         out: list[Any] = [None] * len(rows)
         for batch in plan_batches([len(r) for r in rows], self.max_batch_tokens, self.max_batch_size):
             if head is not None:
-                ids, mask, positions = self.pad([rows[i] for i in batch], self.padding_side)
                 with torch.inference_mode():
-                    values = head(self.last_hidden(ids, mask, positions)).float()
+                    values = head(self.last_hidden([rows[i] for i in batch])).float()
             else:  # encoder classifiers pool the first token themselves; padding on the right
                 ids, mask, _ = self.pad([rows[i] for i in batch], "right")
                 with torch.inference_mode():

@@ -1,9 +1,10 @@
 """What the judge reads and how its verdict is read back.
 
 A judge request is chat messages (a system message and one user message) plus an optional
-assistant pre-fill. The user message holds the question, the reference answer when there is
-one, the rubric and the instructions first, and the response last, so the G completions of a
-group share one prefix (prefix caching on the server, fewer distinct tokens everywhere).
+assistant pre-fill. The user message holds the rubric and the instructions first (shared by
+every request with the same rubric), then the question and the reference answer when there is
+one (shared by the G completions of a group), and the response last, so requests share long
+prefixes: prefix caching on a server, and one prefix pass per batch in the local backend.
 
 Guardrails against hostile completions:
 - the response is quoted between fence markers, and the system message says that whatever
@@ -143,11 +144,13 @@ def pointwise_request(
 ) -> JudgeRequest:
     """The request grading one response; the response comes last."""
     open_, close = _fence("RESPONSE")
-    parts = [f"# Question\n{question.strip() or '(no question given)'}"]
+    parts = [
+        f"# Rubric\n{rubric.strip()}",
+        f"# Your task\n{_instructions(scale, mode, False)}",
+        f"# Question\n{question.strip() or '(no question given)'}",
+    ]
     if reference:
         parts.append(f"# Reference answer\n{reference.strip()}")
-    parts.append(f"# Rubric\n{rubric.strip()}")
-    parts.append(f"# Your task\n{_instructions(scale, mode, False)}")
     parts.append(f"# Response\n{open_}\n{response}\n{close}")
     return _request(parts, system, open_, close, mode)
 
@@ -166,9 +169,9 @@ def pairwise_request(
     open_a, close_a = _fence("RESPONSE A")
     open_b, close_b = _fence("RESPONSE B")
     parts = [
-        f"# Question\n{question.strip() or '(no question given)'}",
         f"# Rubric\n{rubric.strip()}",
         f"# Your task\n{_instructions(scale, mode, True)}",
+        f"# Question\n{question.strip() or '(no question given)'}",
         f"# Response A\n{open_a}\n{first}\n{close_a}",
         f"# Response B\n{open_b}\n{second}\n{close_b}",
     ]
