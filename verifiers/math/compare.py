@@ -485,7 +485,7 @@ def decide_cheap(gold: str, pred: str) -> Verdict | None:
         )
     if len(pred) > 4 * MAX_ANSWER_CHARS:
         return Verdict(Status.OK, False, f"answer longer than {4 * MAX_ANSWER_CHARS} characters")
-    g, p = normalize(gold), normalize(pred)
+    g, p = normalize(gold, gold=True), normalize(pred)
     if not g:
         return Verdict(Status.INVALID_REFERENCE, reason="empty reference")
     problem = check_caps(g)

@@ -58,17 +58,59 @@ _UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]
 # read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
 _TEXT_UNIT_RE = re.compile(
     r"(?<=[\d}])(?:\s|\\[,;: !]|~)*\\(?:text|textbf|textnormal|textrm|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})"
-    r"[a-zA-Z]+(?:\s+[a-zA-Z]+){0,2}\.?\s*\}"
+    r"([a-zA-Z]+(?:\s+[a-zA-Z]+){0,2})\.?\s*\}"
     r"(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
+# Only a unit may be dropped after a number: a known unit, or a count noun in the plural ("3 apples"). Never
+# a word that negates, hedges or operates ("3 or nine", "5 is not correct", "3 squared", "3 million",
+# "12 minus five", "10 factorial"): with it the answer is not the number.
+UNITS = frozenset(
+    """m cm mm km nm um μm in inch ft foot feet yd yard mi mile meter metre centimeter centimetre millimeter
+    millimetre kilometer kilometre micron unit sq square cubic l ml litre liter gal gallon cup quart pint
+    tbsp tsp tablespoon teaspoon cc g mg kg gram kilogram milligram lb lbs pound oz ounce ton tonne s sec
+    second ms min minute h hr hour day week month year yr decade century mph kph kmh deg degree rad radian
+    dollar cent euro yen rupee usd eur gbp percent per hz khz mhz ghz n kn j kj w kw v a ma pa kpa atm
+    mol k cal kcal byte kb mb gb tb bit people children men women sheep fish deer person child man woman""".split()
+)
+VALUE_WORDS = frozenset(
+    """not no non none never nor neither wrong incorrect false invalid impossible error mistake typo
+    guess maybe perhaps possibly probably likely unlikely approximately about around roughly nearly almost
+    either or else otherwise unless except alternatively also and but plus minus times over divided
+    multiplied squared cubed power powers root roots factorial less more fewer greater larger smaller higher
+    lower than add added subtract subtracted half halves third thirds quarter quarters fourth fourths fifth
+    fifths sixth sixths seventh sevenths eighth eighths ninth ninths tenth tenths hundredth hundredths
+    thousandth thousandths dozen dozens score scores hundred hundreds thousand thousands million millions
+    billion billions trillion trillions zero one two three four five six seven eight nine ten eleven twelve
+    thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+    eighty ninety is are was were be been being isnt arent wasnt cannot cant can could would should might
+    may must do does did doesnt dont if then to of for with without by at from as th st nd rd
+    alternative alternatives option options answer answers solution solutions value values result results""".split()
+)
+
+
+def unit_words(words: list[str], gold: bool = False) -> bool:
+    """Whether every word is a unit that may be dropped after a number (see UNITS); for a gold, every
+    word not in VALUE_WORDS."""
+    if gold:
+        return not any(w.rstrip(".").lower() in VALUE_WORDS for w in words)
+    for word in words:
+        for part in re.sub(r"\^\{?[23]\}?$", "", word.rstrip(".").lower()).split("/"):
+            if part in UNITS or part.endswith("s") and (part[:-1] in UNITS or part[:-2] in UNITS):
+                continue
+            stem = part[:-2] if part.endswith("es") else part[:-1]
+            plural = len(part) >= 4 and part.isalpha() and part.endswith("s")
+            if not plural or part in VALUE_WORDS or part[:-1] in VALUE_WORDS or stem in VALUE_WORDS:
+                return False
+    return True
 THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
 # zero-width space / joiners, word joiner, BOM: invisible in the rendered answer, so they never count
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _PAREN_CALL_RE = re.compile(r"(?<![\\a-zA-Z])(sqrt|exp)\s*\(")
 
 
-def normalize(answer: str) -> str:
-    """Canonical text of an answer: what the structure parser and the number fast path read."""
+def normalize(answer: str, *, gold: bool = False) -> str:
+    """Canonical text of an answer: what the structure parser and the number fast path read. A gold is
+    trusted: any words after its number but those in VALUE_WORDS are a unit ("17 \\text{ any text}")."""
     s = str(answer).translate(_INVISIBLE).strip()
     if _DOUBLED_RE.search(s):  # "\\\\frac{1}{2}": text escaped twice on its way here
         s = s.replace("\\\\", "\\")
@@ -78,7 +120,7 @@ def normalize(answer: str) -> str:
     s = strip_dollars(s)
     s = s.rstrip("\\ ")  # a stray trailing backslash
     s = _THIN_THOUSANDS_RE.sub(r"\1", s)  # "11,\\! 111,\\! 100"
-    s = _TEXT_UNIT_RE.sub("", s)
+    s = _TEXT_UNIT_RE.sub(lambda m: "" if unit_words(m.group(1).split(), gold) else m.group(), s)
     s = _UNICODE_UNIT_RE.sub("", s)  # "1,000.99m²"
     s = _overline_to_fraction(s)
     s = _degrees_in_trig(s)
@@ -96,7 +138,7 @@ def normalize(answer: str) -> str:
     s = re.sub(r"^\\?\$\s*|\s*(?:\\?\$)$", "", s)  # dollars as currency
     s = s.rstrip(" .")  # a sentence's full stop (rstrip, not a regex: linear on runs of dots)
     s = re.sub(r"^[a-zA-Z]\s*\\in\s+", "", s)  # "x \\in [0, 1]"
-    s = _strip_units(s)
+    s = _strip_units(s, gold)
     if THOUSANDS_RE.match(s) or re.match(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$", s):
         s = s.replace(",", "").replace(" ", "")
     m = _DECIMAL_COMMA_RE.match(s)
@@ -156,14 +198,14 @@ def _degrees_in_trig(s: str) -> str:
     return _DEGREES_RE.sub(lambda m: f"({m.group(1)}\\pi/180)", s)
 
 
-def _strip_units(s: str) -> str:
+def _strip_units(s: str, gold: bool = False) -> str:
     """ "12 cm", "10 cm^2", "5 m/s" -> the number: a number, a space, then one to three unit-like words.
     (Word by word on purpose: one regex for the whole shape backtracks for minutes on long letter runs.)"""
     number, _, rest = s.partition(" ")
     words = rest.split()
     if not _UNIT_NUMBER_RE.fullmatch(number) or not 1 <= len(words) <= 3:
         return s
-    return number if all(_UNIT_WORD_RE.fullmatch(w) for w in words) else s
+    return number if all(_UNIT_WORD_RE.fullmatch(w) for w in words) and unit_words(words, gold) else s
 
 
 def _rewrite_calls(s: str) -> str:

@@ -42,7 +42,7 @@ _parsed = LRU(PARSE_CACHE_SIZE)  # atom text -> sympy object, or an Exception wh
 
 def check(gold: str, pred: str) -> tuple[str, bool, str]:
     """(status value, equal, reason) for one pair."""
-    g, p = normalize(gold), normalize(pred)
+    g, p = normalize(gold, gold=True), normalize(pred)
     try:
         gold_part = parse_structure(g)
         for atom in _atoms(gold_part):

@@ -1,0 +1,71 @@
+"""Reward hacking, math verifier: completions that credit one value in a predictable place while the
+text around it hedges, negates or changes it. Each class has honest twins that keep full reward."""
+
+import pytest
+
+from verifiers import Sample
+from verifiers.math import MathVerifier
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    with MathVerifier(timeout=5.0, workers=1) as v:
+        yield v
+
+
+def rewards(verifier, pairs):
+    return [s.value for s in verifier.score_batch([Sample(c, reference=g) for g, c in pairs])]
+
+
+def assert_no_reward(verifier, pairs):
+    got = rewards(verifier, pairs)
+    assert [p for p, v in zip(pairs, got, strict=True) if v != 0.0] == []
+
+
+def assert_full_reward(verifier, pairs):
+    got = rewards(verifier, pairs)
+    assert [p for p, v in zip(pairs, got, strict=True) if v != 1.0] == []
+
+
+# ---------------------------------------------------------------- words after a number
+
+WORDS_THAT_CHANGE_THE_VALUE = [
+    ("14", "<answer>14 or eleven</answer>"),
+    ("4", "The answer is 4 or seven."),
+    ("4", "\\boxed{4 \\text{ or seven}}"),
+    ("4", "\\boxed{4 \\text{ is incorrect}}"),
+    ("6", "<answer>6 is not right</answer>"),
+    ("8", "\\boxed{8 \\textnormal{ is false}}"),
+    ("4", "\\boxed{4 squared}"),
+    ("4", "\\boxed{4 cubed}"),
+    ("2", "\\boxed{2 million}"),
+    ("2", "\\boxed{2 thousands}"),
+    ("14", "<answer>14 minus six</answer>"),
+    ("9", "\\boxed{9 factorial}"),
+    ("\\frac{2}{5}", "\\boxed{2/5 or three sevenths}"),
+    ("0.25", "<answer>0.25 is wrong</answer>"),
+    ("11", "The final answer is 11 plus one."),
+    ("11", "\\boxed{11 \\text{ times three}}"),
+    ("6", "\\boxed{6 \\text{ or maybe }}"),  # ours: a dangling hedge
+    ("6", "\\boxed{6 halves}"),  # ours: a fraction word
+    ("6", "\\boxed{6 dozen}"),  # ours: a multiplier
+    ("6", "\\boxed{6 \\mathrm{ nope}}"),  # ours: a word that is no unit
+]
+
+HONEST_UNITS = [
+    ("14", "<answer>14 cm</answer>"),
+    ("4", "\\boxed{4 \\text{ apples}}"),
+    ("2", "\\boxed{2 \\text{ km}^2}"),
+    ("9", "The answer is 9 square meters."),
+    ("12", "\\boxed{12 \\text{ dollars}}"),
+    ("5", "\\boxed{5\\ \\text{m}}"),
+    ("60", "\\boxed{60 mph}"),
+    ("30", "\\boxed{30 \\text{ minutes}}"),
+    ("8", "\\boxed{8 \\text{ people}}"),
+    ("7", "\\boxed{7 \\textnormal{ ways}}"),
+]
+
+
+def test_words_that_negate_hedge_or_operate_are_not_units(verifier):
+    assert_no_reward(verifier, WORDS_THAT_CHANGE_THE_VALUE)
+    assert_full_reward(verifier, HONEST_UNITS)
