@@ -193,15 +193,29 @@ def test_group_relative_scales_within_each_prompt():
         Sample(padded("\\boxed{41}", 10), prompt=a, reference="42"),
         Sample(padded("\\boxed{42}", 400), prompt=b, reference="42"),
         Sample(padded("\\boxed{42}", 800), prompt=b, reference="42"),
-        Sample(padded("\\boxed{42}", 300), prompt="Prompt C", reference="42"),  # a group of one
+        Sample(padded("\\boxed{42}", 300), prompt="Prompt C", reference="42"),  # alone in its group
         Sample(padded("\\boxed{42}", 300), reference="42"),  # no prompt, no group
     ]
     scores = v.score_batch(samples)
-    # group A spans 10..50 characters: progress 0, 0.5, 1, 0; group B spans 400..800: progress 0, 1
-    assert [s.value for s in scores[:6]] == pytest.approx([1.0, 0.75, -0.5, -1.0, 1.0, 0.5])
+    # progress = (length - shortest) / longest: group A (10..50) 0, 0.4, 0.8, 0; group B (400..800) 0, 0.5
+    assert [s.info["progress"] for s in scores[:6]] == pytest.approx([0, 0.4, 0.8, 0, 0, 0.5])
+    assert [s.value for s in scores[:6]] == pytest.approx(
+        [1.0, 0.5 + 0.25 * (1 + math.cos(0.4 * math.pi)), -0.5 - 0.25 * (1 + math.cos(0.8 * math.pi)), -1.0, 1.0, 0.75]
+    )
     assert [s.info["scale"] for s in scores] == ["group"] * 6 + ["fixed"] * 2
     assert scores[6].value == pytest.approx(cos_value(300, 1000, 1.0, 0.5)) == scores[7].value
-    assert scores[1].info["progress"] == pytest.approx(0.5)
+    assert "max_len" not in scores[0].info and scores[6].info["max_len"] == 1000
+
+
+def test_group_relative_is_the_same_for_any_scale_and_gentle_on_tiny_differences():
+    v = CosineLengthVerifier(max_len=100, group_relative=True)
+    easy = [Sample(padded("\\boxed{42}", n), prompt="easy", reference="42") for n in (30, 60, 90)]
+    hard = [Sample(padded("\\boxed{42}", n), prompt="hard", reference="42") for n in (3000, 6000, 9000)]
+    close = [Sample(padded("\\boxed{42}", n), prompt="close", reference="42") for n in (3000, 3001)]
+    e, h, c = (v.score_batch(g) for g in (easy, hard, close))
+    assert [s.value for s in e] == pytest.approx([s.value for s in h])
+    assert [s.value for s in e] == pytest.approx([1.0, cos_value(1, 3, 1.0, 0.5), cos_value(2, 3, 1.0, 0.5)])
+    assert c[0].value == 1.0 and c[1].value == pytest.approx(1.0, abs=1e-6)  # one character in 3001: no swing
 
 
 def test_group_relative_uses_meta_group_and_chat_prompts():
@@ -211,14 +225,15 @@ def test_group_relative_uses_meta_group_and_chat_prompts():
                Sample(padded("\\boxed{42}", 40), prompt=[dict(m) for m in chat], reference="42"),
                Sample(padded("\\boxed{42}", 20), prompt="p1", reference="42", meta={"group": 7}),
                Sample(padded("\\boxed{42}", 60), prompt="p2", reference="42", meta={"group": 7})]
-    assert [s.value for s in v.score_batch(samples)] == pytest.approx([1.0, 0.5, 1.0, 0.5])
+    assert [s.value for s in v.score_batch(samples)] == pytest.approx([1.0, 0.75, 1.0, 0.625])  # 20/40, 40/60
 
 
-def test_group_of_equal_lengths_falls_back_to_the_fixed_scale():
+def test_group_of_equal_lengths_is_all_at_the_short_end():
     v = CosineLengthVerifier(max_len=100, group_relative=True)
-    scores = v.score_batch([Sample(padded("\\boxed{42}", 50), prompt="p", reference="42")] * 3)
-    assert [s.value for s in scores] == pytest.approx([0.75] * 3)
-    assert {s.info["scale"] for s in scores} == {"fixed"}
+    scores = v.score_batch([Sample(padded("\\boxed{42}", 50), prompt="p", reference="42")] * 2
+                           + [Sample("", prompt="q", reference="42")] * 2)
+    assert [s.value for s in scores] == pytest.approx([1.0, 1.0, -1.0, -1.0])  # empty: no answer, progress 0
+    assert {s.info["scale"] for s in scores} == {"group"}
 
 
 # ---------------------------------------------------------------- overlong: TRL's and open-r1's examples
@@ -395,5 +410,5 @@ def test_through_trl_reward_group_relative_length():
     completions = ["\\boxed{4}", "\\boxed{4}", "\\boxed{5}", "\\boxed{9}", "\\boxed{9}", "\\boxed{9}"]
     ids = [[0] * n for n in (10, 30, 20, 1000, 3000, 2000)]
     out = f(prompts=prompts, completions=completions, completion_ids=ids, answer=["4"] * 3 + ["9"] * 3)
-    # within each group: shortest progress 0, longest 1, the middle one 0.5 -- whatever the prompt's scale
-    assert out == pytest.approx([1.0, 0.5, -0.75, 1.0, 0.5, 0.75])
+    # progress = (length - shortest) / longest: 0, 2/3, 1/3 in both groups, whatever the prompt's scale
+    assert out == pytest.approx([1.0, 0.625, -0.875, 1.0, 0.625, 0.875])

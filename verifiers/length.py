@@ -20,11 +20,15 @@ Where we differ from the anchors, and why:
     which is gradient towards whatever the completion did.
   - With a separate reasoning field, open-r1 measures only the message content; we measure the thinking too,
     since that is what grows.
-  - `group_relative: true` (beyond the anchors): lengths are scaled within each GRPO group (same
-    `meta["group"]`, else same prompt) from the group's shortest (progress 0) to its longest (progress 1), so
-    the shortest correct completion of a prompt earns `max_value_correct` whatever the prompt's difficulty.
-    A group with fewer than two distinct lengths, or a sample with no prompt and no group, falls back to the
-    fixed `max_len` scale; info["scale"] says which was used. The group is what arrives in one batch.
+  - `group_relative: true` (beyond the anchors): a length is measured against its GRPO group (same
+    `meta["group"]`, else same prompt): progress = (length - the group's shortest) / the group's longest,
+    so the shortest completion of every group sits at progress 0 and the rest by how much longer they are,
+    in proportion: the same shaping for a prompt answered in 30 tokens as for one answered in 3000, where a
+    fixed `max_len` is either too short for the hard prompt or too long to matter for the easy one. Being
+    relative to the longest, a 1-token difference between two 3000-token answers barely moves the reward
+    (a min-max scale would turn it into the whole range). A sample alone in its group, or with no prompt
+    and no group, uses the fixed `max_len` scale; info["scale"] says which was used. The group is what
+    arrives in one batch.
 """
 
 from __future__ import annotations
@@ -207,7 +211,7 @@ class CosineLengthVerifier(Verifier):
         (open-r1's defaults: -1..-0.5 and 0.5..1).
     max_len: the length at which the scale reaches the long end (default 1000).
     unit: auto | tokens | chars; tokenizer: a name/path or tokenizer for tokens without completion_ids.
-    group_relative: scale by the length range within each prompt's group instead of max_len.
+    group_relative: progress = (length - the group's shortest) / the group's longest, instead of length / max_len.
     """
 
     name = "cosine_length"
@@ -284,12 +288,12 @@ class CosineLengthVerifier(Verifier):
             if key is not None and not isinstance(m, str):
                 groups.setdefault((key, m[1]), []).append(i)
         for members in groups.values():
+            if len(members) < 2:
+                continue  # nothing to compare with: the fixed scale
             values = [lengths[i][0] for i in members]  # type: ignore[index]
             lo, hi = min(values), max(values)
-            if hi == lo:
-                continue  # no length information within the group: the fixed scale
             for i, v in zip(members, values, strict=True):
-                out[i] = ("group", (v - lo) / (hi - lo))
+                out[i] = ("group", (v - lo) / hi if hi else 0.0)
         return out
 
     def close(self) -> None:
