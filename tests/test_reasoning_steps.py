@@ -47,6 +47,9 @@ def test_custom_pattern_and_bad_config():
     assert v.score(Sample("Schritt 1: a\nSchritt 2: b\nStep 3: c")).value == 1.0
     with pytest.raises(ValueError, match="not a valid regular expression"):
         ReasoningStepsVerifier(pattern="(unclosed")
+    for empty in ("", "x*", "^"):
+        with pytest.raises(ValueError, match="non-empty regular expression|matches empty text"):
+            ReasoningStepsVerifier(pattern=empty)
     with pytest.raises(ValueError, match="min_steps must be a positive integer"):
         ReasoningStepsVerifier(min_steps=0)
 

@@ -39,12 +39,14 @@ class ReasoningStepsVerifier(Verifier):
     def __init__(self, min_steps: int = 3, pattern: str | None = None):
         if isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps <= 0:
             raise ValueError(f"reasoning_steps: min_steps must be a positive integer, got {min_steps!r}")
-        if pattern is not None and not isinstance(pattern, str):
-            raise ValueError(f"reasoning_steps: pattern must be a regular expression string, got {pattern!r}")
+        if pattern is not None and (not isinstance(pattern, str) or not pattern):
+            raise ValueError(f"reasoning_steps: pattern must be a non-empty regular expression, got {pattern!r}")
         try:
-            self.regex = re.compile(pattern or STEP_MARKERS, re.MULTILINE)
+            self.regex = re.compile(STEP_MARKERS if pattern is None else pattern, re.MULTILINE)
         except re.error as exc:
             raise ValueError(f"reasoning_steps: pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        if self.regex.search("") is not None:  # it would count a step at every position of any text
+            raise ValueError(f"reasoning_steps: pattern {pattern!r} matches empty text")
         self.min_steps = min_steps
 
     def score(self, sample: Sample) -> Score:
