@@ -69,3 +69,30 @@ HONEST_UNITS = [
 def test_words_that_negate_hedge_or_operate_are_not_units(verifier):
     assert_no_reward(verifier, WORDS_THAT_CHANGE_THE_VALUE)
     assert_full_reward(verifier, HONEST_UNITS)
+
+
+# ---------------------------------------------------------------- float tolerance against exact golds
+
+DECIMALS_IN_EXPRESSIONS = [
+    ("2024", "\\boxed{2024.001 \\cos 0}"),
+    ("123456789", "\\boxed{123456900.0 \\cdot \\cos(0)}"),
+    ("1000000", "\\boxed{1000001.0 + x - x}"),
+    ("1000000", "\\boxed{1000000.9 + 0i}"),
+    ("\\sqrt{2}", "\\boxed{1.41421356 \\cdot 1}"),  # ours: a rounding dressed as an expression
+    ("\\frac{1}{3}", "\\boxed{0.3333333 + 0}"),  # ours
+    ("5000000", "\\boxed{5000001 \\cdot 1.0}"),  # ours: an integer made a float by a factor
+]
+
+HONEST_DECIMALS = [
+    ("\\frac{\\pi}{2}", "\\boxed{0.5\\pi}"),
+    ("\\frac{3\\sqrt{2}}{2}", "\\boxed{1.5\\sqrt{2}}"),
+    ("6", "\\boxed{2.0 \\cdot 3}"),
+    ("\\frac{1}{3}", "\\boxed{0.333}"),  # a written decimal rounds the exact gold
+    ("0.5", "\\boxed{\\frac{1}{2}}"),
+    ("3.14", "\\boxed{\\pi}"),  # a decimal gold sets the precision
+]
+
+
+def test_exact_golds_compare_exactly_on_every_path(verifier):
+    assert_no_reward(verifier, DECIMALS_IN_EXPRESSIONS)
+    assert_full_reward(verifier, HONEST_DECIMALS)

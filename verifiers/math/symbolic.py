@@ -6,7 +6,9 @@ decide are parsed with latex2sympy2_extended and compared with sympy:
   numeric difference above 1e-30 is final; otherwise expand, radsimp or simplify must prove zero; a
   random rational point rejects most unequal symbolic pairs first). No evalf-with-chop.
 - a float on either side: a written decimal is matched by rounding/truncation to its places (see
-  verifiers.math.exact.decimal_matches); float expressions use a relative tolerance of 1e-6.
+  verifiers.math.exact.decimal_matches). A decimal inside an expression against an exact gold is its
+  exact value (2024.001 cos 0 is not 2024); only against a decimal gold do float expressions use a
+  relative tolerance of 1e-6.
 - a lone symbol "i" on both sides is the imaginary unit.
 Parsed atoms are cached (LRU), so the G completions of a GRPO group parse their shared gold once. A parse
 error in the gold makes the reference invalid; one in the prediction makes the pair unequal. Every input
@@ -155,6 +157,10 @@ def _approx_equal(g: sympy.Expr, p: sympy.Expr, g_text: str, p_text: str) -> boo
         return decimal_matches(_fraction(gv), p_num.value, p_num.places)
     if g_num is not None and g_num.places is not None and not p.has(sympy.Float) and pv.is_real:
         return round(_fraction(pv), g_num.places) == g_num.value
+    if not g.has(sympy.Float) and p_num is None:
+        # a decimal inside an expression ("2024.001 \\cos 0") against an exact gold is its exact value:
+        # exact golds compare exactly on every path, never within a tolerance
+        return _exact_equal(g, sympy.nsimplify(p, rational=True))
     diff = abs(gv - pv)
     scale = max(abs(gv), abs(pv))
     return bool(diff <= _REL_TOL * scale)
