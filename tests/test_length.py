@@ -57,6 +57,7 @@ def test_cosine_values_along_the_scale():
     assert wrong[0].value == pytest.approx(-0.952254, abs=1e-6)
     assert [s.value for s in right[1:]] == pytest.approx([0.75, 0.5, 0.5])  # mid-range, max_len, past it
     assert [s.value for s in wrong[1:]] == pytest.approx([-0.75, -0.5, -0.5])
+    assert [s.info["progress"] for s in right] == pytest.approx([0.2, 0.5, 1.0, 1.0])  # clamped past max_len
     assert [s.value for s in right] == pytest.approx([cos_value(n, 100, 1.0, 0.5) for n in lengths])
 
 

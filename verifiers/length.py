@@ -279,7 +279,7 @@ class CosineLengthVerifier(Verifier):
         return out
 
     def _progress(self, samples: list[Sample], lengths: list[tuple[int, str] | str]) -> list[tuple[str, float]]:
-        out = [("fixed", m[0] / self.max_len if not isinstance(m, str) else 0.0) for m in lengths]
+        out = [("fixed", min(m[0] / self.max_len, 1.0) if not isinstance(m, str) else 0.0) for m in lengths]
         if not self.group_relative:
             return out
         groups: dict[tuple[str, str], list[int]] = {}
