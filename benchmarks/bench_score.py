@@ -175,6 +175,52 @@ def main() -> None:
     print("| implementation | calls/s |\n|---|---|")
     print(f"| verifiers.format.check_format (strict) | {fmt_ours:,.0f} |")
     print(f"| anchor: one-regex format reward | {fmt_regex:,.0f} |")
+    shaping_vs_trl(rows[: min(args.calls, 1000)])
+
+
+def shaping_vs_trl(rows: list[dict]) -> None:
+    """The shaping components beside TRL's own reward functions (the anchor), on the same rows, in one
+    batch each: completions as TRL passes them (chat messages, and token ids: two per word)."""
+    from trl.rewards import (
+        get_cosine_scaled_reward,
+        get_repetition_penalty_reward,
+        get_soft_overlong_punishment,
+    )
+
+    from verifiers import Sample, get_verifier
+
+    completions = [[{"role": "assistant", "content": r["completion"]}] for r in rows]
+    golds = [r["reference"] for r in rows]
+    ids = [[hash(w) % 50_000 for w in r["completion"].split()] * 2 for r in rows]  # ~ token ids, 2 per word
+    samples = [Sample(c, reference=g, meta={"completion_ids": i}) for c, g, i in zip(completions, golds, ids, strict=True)]
+    cases = [
+        ("cosine length (math accuracy)", get_verifier("cosine_length", max_len=1024),
+         lambda f=get_cosine_scaled_reward(max_len=1024): f(completions, golds, ids)),
+        ("overlong (DAPO)", get_verifier("overlong", max_completion_len=1024, soft_punish_cache=256),
+         lambda f=get_soft_overlong_punishment(1024, 256): f(ids)),
+        ("repetition (3-gram, token ids)", get_verifier("repetition", unit="tokens"),
+         lambda f=get_repetition_penalty_reward(3, -1.0): f(ids)),
+    ]
+    print(f"\nshaping components beside TRL {__import__('trl').__version__}'s reward functions, {len(rows)} rows "
+          "in one batch (TRL's cosine checks answers with math-verify):\n")
+    print("| component | ours rows/s | TRL rows/s | ratio | same value as TRL |\n|---|---|---|---|---|")
+    for name, ours, theirs in cases:
+        ours.score_batch(samples[:5])
+        theirs()  # warm both (imports, caches of the first rows only)
+        start = time.perf_counter()
+        got = [s.value for s in ours.score_batch(samples)]
+        t_ours = time.perf_counter() - start
+        start = time.perf_counter()
+        expected = theirs()
+        t_theirs = time.perf_counter() - start
+        same = sum(a is not None and b is not None and abs(a - b) < 1e-9 for a, b in zip(got, expected, strict=True))
+        print(f"| {name} | {len(rows) / t_ours:,.0f} | {len(rows) / t_theirs:,.0f} | {t_theirs / t_ours:.1f}x "
+              f"| {same / len(rows):.0%} |")
+        if name.startswith("cosine"):  # every row's final answer is 1/2, the reference: all are correct
+            right = (sum(v is not None and v > 0 for v in got), sum(v is not None and v > 0 for v in expected))
+    print(f"\n(Every row's final answer equals the reference; scored as correct: ours {right[0] / len(rows):.0%}, "
+          f"TRL's cosine {right[1] / len(rows):.0%}: its math-verify check, LaTeX extraction only, gives 0 to the "
+          "plain `1/2` answers.)")
 
 
 if __name__ == "__main__":

@@ -148,9 +148,9 @@ def test_unit_chars_ignores_completion_ids_and_tokens_needs_them():
 
 def test_bad_completion_ids_are_an_error_score():
     [s, t] = OverlongVerifier(100, 20).score_batch([Sample("abc", meta={"completion_ids": "abc"}),
-                                                    Sample("abc", meta={"completion_ids": [1, "2", 3.0]})])
-    assert s.value is None and s.info["error"].endswith("token ids, got str")
-    assert t.value is None and t.info["error"].endswith("got a list holding float, str")
+                                                    Sample("abc", meta={"completion_ids": 7})])
+    assert s.value is None and s.status is Status.ERROR and s.info["error"].endswith("list of token ids, got str")
+    assert t.value is None and t.info["error"].endswith("got int")
 
 
 def test_tokenizer_object_and_name(word_tokenizer):

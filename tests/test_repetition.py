@@ -76,6 +76,10 @@ def test_reasoning_field_is_read():
 def test_hostile_input_is_an_error_score():
     [bad, good] = RepetitionVerifier().score_batch([Sample({"role": "assistant", "content": 3}), Sample("a b c")])
     assert bad.value is None and bad.status is Status.ERROR and good.value == 0.0
+    [nested, fine] = RepetitionVerifier(unit="tokens").score_batch(
+        [Sample("", meta={"completion_ids": [[1], [2], [3]]}), Sample("", meta={"completion_ids": (4, 4, 4, 4)})])
+    assert nested.value is None and "must hold token ids" in nested.info["error"]
+    assert fine.value == pytest.approx(-0.5)
 
 
 @pytest.mark.parametrize(

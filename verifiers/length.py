@@ -83,9 +83,9 @@ class CompletionTokens:
                                      f"(nothing is downloaded): {exc}") from None
             return self._tokenizer
 
-    def ids_batch(self, samples: Sequence[Sample], texts: Sequence[str]) -> list[list[Any] | str]:
-        """Token ids per sample, or a string saying why there are none."""
-        out: list[list[Any] | str] = []
+    def ids_batch(self, samples: Sequence[Sample]) -> list[Sequence[Any] | str]:
+        """Token ids per sample, or a string saying why there are none (NO_IDS: no ids, no tokenizer)."""
+        out: list[Sequence[Any] | str] = []
         need: list[int] = []
         for i, sample in enumerate(samples):
             ids = sample.meta.get("completion_ids") if isinstance(sample.meta, Mapping) else None
@@ -96,20 +96,21 @@ class CompletionTokens:
             if hasattr(ids, "tolist"):  # a tensor or an array
                 ids = ids.tolist()
             if not isinstance(ids, (list, tuple)):
-                out.append(f"meta['completion_ids'] must be a list of integer token ids, got {type(ids).__name__}")
+                out.append(f"meta['completion_ids'] must be a list of token ids, got {type(ids).__name__}")
                 continue
-            kinds = set(map(type, ids)) - {int}
-            if kinds:
-                out.append("meta['completion_ids'] must be a list of integer token ids, got a list holding "
-                           + ", ".join(sorted(k.__name__ for k in kinds)))
-                continue
-            out.append(list(ids))
+            out.append(ids)
         if need and self.has_tokenizer:
+            texts: dict[int, str] = {}
+            for i in need:
+                try:
+                    texts[i] = completion_text(samples[i].completion)
+                except TypeError as exc:
+                    out[i] = f"unreadable completion: {exc}"
             tokenizer = self._load()
             with self._lock:  # a fast tokenizer is not safe to call from several threads at once
-                encoded = tokenizer([texts[i] for i in need], add_special_tokens=False)["input_ids"]
-            for i, ids in zip(need, encoded, strict=True):
-                out[i] = list(ids)
+                encoded = tokenizer(list(texts.values()), add_special_tokens=False)["input_ids"] if texts else []
+            for i, ids in zip(texts, encoded, strict=True):
+                out[i] = ids
         return out
 
     def __getstate__(self) -> dict[str, Any]:  # picklable (TRL's async trainer, Ray): reload by name there
@@ -138,27 +139,24 @@ class _Lengths:
         self.tokens = CompletionTokens(tokenizer, owner=owner)
 
     def measure(self, samples: Sequence[Sample]) -> list[tuple[int, str] | str]:
-        out: list[tuple[int, str] | str] = [""] * len(samples)
-        texts: dict[int, str] = {}
-        for i, s in enumerate(samples):
-            try:
-                texts[i] = completion_text(s.completion)
-            except TypeError as exc:  # hostile input: a Score with a reason, never an exception
-                out[i] = f"unreadable completion: {exc}"
         if self.unit == "chars":
-            for i, text in texts.items():
-                out[i] = (len(text), "chars")
-            return out
-        readable = list(texts)
-        ids = self.tokens.ids_batch([samples[i] for i in readable], [texts[i] for i in readable])
-        for i, got in zip(readable, ids, strict=True):
-            if isinstance(got, list):
-                out[i] = (len(got), "tokens")
+            return [_chars(s) for s in samples]
+        out: list[tuple[int, str] | str] = []
+        for sample, got in zip(samples, self.tokens.ids_batch(samples), strict=True):
+            if not isinstance(got, str):
+                out.append((len(got), "tokens"))
             elif self.unit == "auto" and got == NO_IDS:
-                out[i] = (len(texts[i]), "chars")
+                out.append(_chars(sample))
             else:
-                out[i] = got
+                out.append(got)
         return out
+
+
+def _chars(sample: Sample) -> tuple[int, str] | str:
+    try:
+        return len(completion_text(sample.completion)), "chars"
+    except TypeError as exc:  # hostile input: a Score with a reason, never an exception
+        return f"unreadable completion: {exc}"
 
 
 def _positive_int(value: Any, key: str, owner: str) -> int:

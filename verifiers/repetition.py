@@ -61,26 +61,27 @@ class RepetitionVerifier(Verifier):
 
     def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
         samples = list(samples)
-        out: list[Score | None] = [None] * len(samples)
-        texts: dict[int, str] = {}
-        for i, s in enumerate(samples):
-            try:
-                texts[i] = completion_text(s.completion)
-            except TypeError as exc:
-                out[i] = error_score(f"unreadable completion: {exc}")
-        if self.unit == "words":
-            units = {i: text.lower().split() for i, text in texts.items()}
+        if self.unit == "tokens":
+            units: list[Sequence[Any] | str] = self.tokens.ids_batch(samples)
         else:
-            idx = list(texts)
-            got = self.tokens.ids_batch([samples[i] for i in idx], [texts[i] for i in idx])
-            units = {}
-            for i, ids in zip(idx, got, strict=True):
-                if isinstance(ids, str):
-                    out[i] = error_score(ids)
-                else:
-                    units[i] = ids
-        for i, items in units.items():
+            units = [_words(s) for s in samples]
+        out = []
+        for items in units:
+            if isinstance(items, str):
+                out.append(error_score(items))
+                continue
+            try:
+                value = repetition_penalty(items, self.ngram_size, self.max_penalty)
+            except TypeError as exc:  # token ids that cannot be hashed (nested lists, dicts)
+                out.append(error_score(f"meta['completion_ids'] must hold token ids: {exc}"))
+                continue
             n = max(len(items) - self.ngram_size + 1, 0)
-            value = repetition_penalty(items, self.ngram_size, self.max_penalty)
-            out[i] = Score(value, Status.OK, info={"unit": self.unit, "ngrams": n, "ngram_size": self.ngram_size})
-        return out  # type: ignore[return-value]
+            out.append(Score(value, Status.OK, info={"unit": self.unit, "ngrams": n, "ngram_size": self.ngram_size}))
+        return out
+
+
+def _words(sample: Sample) -> list[str] | str:
+    try:
+        return completion_text(sample.completion).lower().split()
+    except TypeError as exc:
+        return f"unreadable completion: {exc}"
