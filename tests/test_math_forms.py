@@ -75,7 +75,8 @@ RELATIONS = [
     ("x < 1", "\\boxed{-x < -1}", 0.0),
     ("-2 \\le x \\le 7", "\\boxed{x \\in [-2,7]}", 1.0),
     ("-2 \\le x \\le 7", "\\boxed{[-2,7)}", 0.0),
-    ("11", "\\boxed{x = 5+5+1 = 7 = 11}", 1.0),
+    ("11", "\\boxed{x = 5+5+1 = 11}", 1.0),
+    ("11", "\\boxed{x = 5+5+1 = 7 = 11}", 0.0),  # a false chain is wrong whatever its last side (#13)
     ("\\frac{1}{3}", "\\boxed{x = 1/3 \\approx 0.33}", 1.0),
     ("0.33", "\\boxed{x = 1/3 \\approx 0.33}", 1.0),
     ("\\frac{1}{3}", "\\boxed{x \\approx 0.33}", 0.0),

@@ -96,3 +96,27 @@ HONEST_DECIMALS = [
 def test_exact_golds_compare_exactly_on_every_path(verifier):
     assert_no_reward(verifier, DECIMALS_IN_EXPRESSIONS)
     assert_full_reward(verifier, HONEST_DECIMALS)
+
+
+# ---------------------------------------------------------------- contradictory equation chains
+
+FALSE_CHAINS = [
+    ("6", "\\boxed{x = 4 = 6}"),
+    ("2", "\\boxed{\\sin(30^\\circ) = 0.5 = 2}"),
+    ("6", "\\boxed{y = 2 + 2 = 6}"),  # ours: a wrong sum before the right value
+    ("\\sqrt{2}", "\\boxed{x = 1.5 = \\sqrt{2}}"),  # ours
+    ("6", "\\boxed{\\cos(0) = 6}"),  # ours: a function value that is not the answer
+]
+
+HONEST_CHAINS = [
+    ("3", "\\boxed{x = \\frac{6}{2} = 3}"),
+    ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\cos(45^\\circ) = \\frac{\\sqrt{2}}{2}}"),
+    ("4\\pi", "\\boxed{A = \\pi r^2 = 4\\pi}"),  # a side with an unknown is a formula, not a value
+    ("\\frac{1}{3}", "\\boxed{x = 1/3 \\approx 0.33}"),
+    ("11", "\\boxed{x = 5+5+1 = 11}"),
+]
+
+
+def test_a_false_chain_is_wrong_whatever_its_last_side(verifier):
+    assert_no_reward(verifier, FALSE_CHAINS)
+    assert_full_reward(verifier, HONEST_CHAINS)

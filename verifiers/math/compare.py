@@ -287,24 +287,33 @@ def _compare_relations(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
 def _stated_values(pred: Part) -> tuple[Part, ...] | None:
     """The values an equation given as the answer states, or None when it states none.
 
-    "x = 5", "(a,b) = (1,2)", "x = 5+5+1 = 7 = 11": the last side. "5 = x": the other side.
-    "x = 1/3 \approx 0.33": the exact side (the last one before the first \approx). "2 + 3 = 5": every
-    side, so "2 + 2 = 5" is not 5. "x + y = 0" states no value."""
+    "x = 5", "(a,b) = (1,2)": the last side. "5 = x": the other side. A chain states every value in it
+    and all must be the answer: "x = 5+5+1 = 11" is 11, but "x = 3 = 5" and "sin(30°) = 0.5 = 3" are
+    false whatever their last side; sides with unknowns in them ("A = pi r^2 = 4 pi") are formulas,
+    not values. "x = 1/3 \approx 0.33": the exact side (the last one before the first \approx). "2 + 3 =
+    5": every side, so "2 + 2 = 5" is not 5. "x + y = 0" states no value."""
     sides, ops = list(pred.items), list(pred.ops)
     if "\\approx" in ops:
         k = ops.index("\\approx")
         if k >= 1 or not _is_label(sides[0].text):
             sides = sides[: k + 1]
     if len(sides) > 1 and _is_label(sides[0].text):
-        return (sides[-1],)
+        return (*(v for v in sides[1:-1] if _is_value(v.text)), sides[-1])
     if len(sides) > 1 and _is_label(sides[-1].text):
         sides = sides[:-1]
     first = sides[0].text
     if not re.search(r"[a-zA-Z]", _ARITHMETIC_RE.sub("", first)):
         return tuple(sides)
     if not re.search(r"[a-zA-Z]", _FUNCTION_NAMES_RE.sub("", first)):
-        return (sides[-1],)  # "cos(45°) = sqrt(2)/2": the degree sign is gone by now
+        # "cos(45°) = sqrt(2)/2": degrees inside a function are radians by now, so the first side is a value
+        return (*(v for v in sides[:-1] if _is_value(v.text, functions=True)), sides[-1])
     return None
+
+
+def _is_value(text: str, functions: bool = False) -> bool:
+    """True when a side of an equation is a value (no unknowns), not a formula."""
+    rest = (_FUNCTION_NAMES_RE if functions else _ARITHMETIC_RE).sub("", text)
+    return not re.search(r"[a-zA-Z]", rest)
 
 
 # What a label may hold: names (x, AB, x_1, \theta, f(x), |AB|, A:B, (p,q), \frac{NO}{BO}), no numbers
