@@ -163,3 +163,26 @@ def test_resume_refuses_an_unrelated_output(tmp_path, cfg):
 def test_list_and_module_entry_point():
     res = subprocess.run([sys.executable, "-m", "verifiers", "list"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "format" in res.stdout
+
+
+CODE_CFG = "components:\n  tests: {verifier: code, weight: 1.0, params: {backend: local%s}}\n"
+
+
+def test_dataset_rows_as_references_and_the_sandbox_in_the_summary(tmp_path, capsys):
+    cfg = tmp_path / "code.yaml"
+    cfg.write_text(CODE_CFG % "")
+    src = Path(__file__).resolve().parents[1] / "examples" / "data" / "code_datasets" / "humaneval.jsonl"
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(src), "--config", str(cfg), "-o", str(out), "--field", "reference=*"]) == 0
+    row = json.loads(out.read_text())
+    assert row["reward"] == 1.0 and row["info"]["components"]["tests"]["isolation"] == "local/bwrap"
+    assert "code sandbox: local/bwrap (1 rows)" in capsys.readouterr().out
+
+
+def test_a_sandbox_that_cannot_run_is_one_clear_error(tmp_path, capsys):
+    cfg = tmp_path / "code.yaml"
+    cfg.write_text(CODE_CFG % ", python: /nonexistent/python3")
+    src = Path(__file__).resolve().parents[1] / "examples" / "data" / "code.jsonl"
+    assert main(["score", str(src), "--config", str(cfg), "-o", str(tmp_path / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "local sandbox cannot run here" in err and not (tmp_path / "out.jsonl").exists()
