@@ -204,6 +204,53 @@ def test_a_slow_batch_does_not_block_the_server(tmp_path):
         svc.close()
 
 
+class BatchLog(Verifier):
+    """Records the size of every batch it scores; a completion 'hold' waits for the test's gate."""
+
+    gate = threading.Event()
+    sizes: list[int] = []
+
+    def score_batch(self, samples):
+        self.sizes.append(len(samples))
+        if any(s.completion == "hold" for s in samples):
+            assert self.gate.wait(60)
+        return [Score(1.0) for _ in samples]
+
+
+register("batch_log_for_server", BatchLog)
+
+
+def test_requests_waiting_for_a_busy_scorer_are_merged_into_one_batch(tmp_path):
+    cfg = tmp_path / "log.yaml"
+    cfg.write_text("components:\n  log: {verifier: batch_log_for_server}\n")
+    svc = RewardService(cfg, lanes=1)
+    try:
+        with running(create_app(svc)) as base:
+            answers = []
+
+            def post(completions):
+                r = httpx.post(f"{base}/get_reward", json={"query": completions}, timeout=60)
+                answers.append((completions, r.status_code, r.json()["rewards"]))
+
+            threads = [threading.Thread(target=post, args=(["hold"],))]
+            threads[0].start()
+            while BatchLog.sizes != [1]:  # the one lane is busy with the held request
+                time.sleep(0.01)
+            threads += [threading.Thread(target=post, args=([f"q{i}"] * (i + 1),)) for i in range(5)]
+            for t in threads[1:]:
+                t.start()
+            while svc.pending() < 5:
+                time.sleep(0.01)
+            BatchLog.gate.set()
+            for t in threads:
+                t.join(60)
+            assert BatchLog.sizes == [1, 1 + 2 + 3 + 4 + 5]  # the five waiting requests: one batch
+            assert sorted(len(c) for c, _, _ in answers) == [1, 1, 2, 3, 4, 5]
+            assert all(status == 200 and rewards == [1.0] * len(c) for c, status, rewards in answers)
+    finally:
+        svc.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

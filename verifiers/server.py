@@ -10,8 +10,9 @@
 Safe by default: it binds 127.0.0.1; with a token every POST needs `Authorization: Bearer <token>`
 (401 otherwise). Bodies over `max_body_bytes` are 413, batches over `max_batch` items 413,
 malformed JSON 400, wrong shapes 422, each with {"error": "..."} naming the problem; bad input is
-never a 500. Scoring runs off the event loop (threads, or `workers` processes), so one slow batch
-never blocks the others or /health. In /get_reward a None reward is NaN (the `NaN` literal, which
+never a 500. Scoring runs off the event loop, in threads or `workers` processes: requests that wait
+while the scorers are busy are merged into one batch (the verifiers are batch-first), and several
+scoring lanes run at once, so one slow batch never blocks the others or /health. In /get_reward a None reward is NaN (the `NaN` literal, which
 Python's json and OpenRLHF's client read) unless `on_none` says otherwise; in /score it is null.
 """
 
@@ -44,27 +45,43 @@ class BadRequest(Exception):
 _process_reward = None
 
 
+def warm_up(reward: Any) -> None:
+    """Start what a reward's components start lazily (the math verifier's sympy workers), so the first
+    requests do not pay for it."""
+    for comp in getattr(reward, "components", {}).values():
+        start = getattr(comp.verifier, "warm_up", None)
+        if callable(start):
+            start()
+
+
 def _init_process(config: str | dict) -> None:
     global _process_reward
     from verifiers.composite import load_reward
 
     _process_reward = load_reward(config)
+    warm_up(_process_reward)
 
 
 def _score_in_process(samples: list[Sample]) -> list[Score]:
     return _process_reward.score_batch(samples)
 
 
-def _queries_in_process(queries: list, prompts: list, labels: list, on_none: float | str) -> dict[str, Any]:
-    from verifiers.integrations.openrlhf import score_queries
-
-    return score_queries(_process_reward, queries, prompts, labels, on_none=on_none)
-
-
 class RewardService:
-    """The reward behind the server: scores Samples and OpenRLHF queries in threads or processes."""
+    """The reward behind the server.
 
-    def __init__(self, config: str | os.PathLike[str] | Mapping[str, Any], workers: int = 1, threads: int = 16) -> None:
+    Requests wait in one queue; `lanes` scorers each take everything waiting (up to `max_merge`
+    samples) and score it as one batch, in a thread or, with `workers` > 1, in a worker process. Under
+    load, concurrent requests merge into large batches (the verifiers are batch-first); when idle, a
+    request is scored at once. A slow batch holds one lane; the others go on serving.
+    """
+
+    def __init__(
+        self,
+        config: str | os.PathLike[str] | Mapping[str, Any],
+        workers: int = 1,
+        lanes: int | None = None,
+        max_merge: int = 4096,
+    ) -> None:
         from verifiers.composite import load_reward
 
         if workers < 1:
@@ -73,36 +90,73 @@ class RewardService:
         self.reward = load_reward(self.config)  # validates the config before the server binds
         self.components = list(getattr(self.reward, "components", {}))
         self.workers = workers
-        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="serve")
-        self._processes: Executor | None = None
+        self.lanes = lanes or max(2, workers)
+        self.max_merge = max_merge
+        self._executor: Executor
         if workers > 1:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
-            self._processes = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_process,
-                                                  initargs=(self.config,))
+            self._executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_process,
+                                                 initargs=(self.config,))
+            self._score = _score_in_process
+        else:
+            warm_up(self.reward)
+            self._executor = ThreadPoolExecutor(self.lanes, thread_name_prefix="serve")
+            self._score = self.reward.score_batch
+        self._queues: dict[asyncio.AbstractEventLoop, asyncio.Queue] = {}  # one per event loop serving
+        self._tasks: list[asyncio.Task] = []
 
     async def score(self, samples: list[Sample]) -> list[Score]:
+        """Score samples (merged with whatever else is waiting); same order as given."""
+        if not samples:
+            return []
         loop = asyncio.get_running_loop()
-        if self._processes is not None:
-            return await loop.run_in_executor(self._processes, _score_in_process, samples)
-        return await loop.run_in_executor(self._threads, self.reward.score_batch, samples)
+        queue = self._queues.get(loop)
+        if queue is None:  # made in the serving event loop, on first use
+            queue = self._queues[loop] = asyncio.Queue()
+            self._tasks += [loop.create_task(self._lane(queue)) for _ in range(self.lanes)]
+        future = loop.create_future()
+        await queue.put((samples, future))
+        return await future
 
-    async def score_queries(self, queries: list, prompts: list, labels: list, on_none: float | str) -> dict[str, Any]:
-        from verifiers.integrations.openrlhf import score_queries
+    def pending(self) -> int:
+        """Requests waiting for a scorer."""
+        return sum(q.qsize() for q in list(self._queues.values()))
 
+    async def _lane(self, queue: asyncio.Queue) -> None:
         loop = asyncio.get_running_loop()
-        if self._processes is not None:
-            return await loop.run_in_executor(self._processes, _queries_in_process, queries, prompts, labels, on_none)
-        return await loop.run_in_executor(
-            self._threads, lambda: score_queries(self.reward, queries, prompts, labels, on_none=on_none)
-        )
+        while True:
+            batch = [await queue.get()]
+            size = len(batch[0][0])
+            while size < self.max_merge and not queue.empty():
+                item = queue.get_nowait()
+                batch.append(item)
+                size += len(item[0])
+            merged = [s for samples, _ in batch for s in samples]
+            try:
+                scores = await loop.run_in_executor(self._executor, self._score, merged)
+                if len(scores) != len(merged):
+                    raise RuntimeError(f"the reward returned {len(scores)} scores for {len(merged)} samples")
+            except Exception as exc:  # an infrastructure failure: every request in the batch hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            at = 0
+            for samples, future in batch:
+                if not future.done():  # a client that went away leaves a cancelled future
+                    future.set_result(scores[at : at + len(samples)])
+                at += len(samples)
 
     def close(self) -> None:
-        if self._processes is not None:
-            self._processes.shutdown(wait=False, cancel_futures=True)
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        for task in self._tasks:
+            try:
+                task.get_loop().call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # that loop has ended, and its tasks with it
+                pass
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self.reward.close()
 
 
@@ -236,13 +290,18 @@ def create_app(
 
     @app.post("/get_reward")
     async def get_reward(request: Request) -> Any:
+        from verifiers.integrations.openrlhf import openrlhf_result, queries_to_samples
+
         try:
             queries, prompts, labels = get_reward_request(await read_body(request), max_batch)
-            if not queries:
-                return _json_response({"rewards": [], "scores": [], "extra_logs": {c: [] for c in service.components}})
-            result = await service.score_queries(queries, prompts, labels, on_none)
+            samples = queries_to_samples(queries, prompts, labels)
         except BadRequest as exc:
             return error(exc)
+        except ValueError as exc:
+            return error(BadRequest(422, str(exc)))
+        scores = await service.score(samples)
+        try:
+            result = openrlhf_result(service.reward, scores, on_none=on_none)
         except RuntimeError as exc:  # on_none="raise": no reward for this batch
             return _json_response({"error": str(exc)}, 503)
         return _json_response(result, allow_nan=True)

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from verifiers.core import Completion, Score, Verifier, strip_end_tokens
+from verifiers.core import Completion, Sample, Score, Verifier, strip_end_tokens
 
 ENV_CONFIG, ENV_TASK, ENV_ON_NONE = "VERIFIERS_CONFIG", "VERIFIERS_TASK", "VERIFIERS_ON_NONE"
 
@@ -112,18 +112,10 @@ def _label(label: Any) -> Any:
     return None if label is None or (isinstance(label, float) and math.isnan(label)) else label
 
 
-def score_queries(
-    reward: Verifier,
-    queries: Sequence[str],
-    prompts: Sequence[str] | None,
-    labels: Sequence[Any] | None,
-    *,
-    task: str | None = None,
-    on_none: float | str = "nan",
-) -> dict[str, Any]:
-    """Score OpenRLHF's queries; returns {"rewards", "scores", "extra_logs"} as plain lists of floats."""
-    from verifiers.core import Sample
-
+def queries_to_samples(
+    queries: Sequence[str], prompts: Sequence[str] | None, labels: Sequence[Any] | None, *, task: str | None = None
+) -> list[Sample]:
+    """OpenRLHF's queries, prompts and labels as Samples; ValueError names a wrong shape."""
     n = len(queries)
     prompts = list(prompts) if prompts is not None else [None] * n
     labels = list(labels) if labels is not None else [None] * n
@@ -134,11 +126,14 @@ def score_queries(
             raise ValueError(f"query {i} must be a string, got {type(q).__name__}")
         if prompts[i] is not None and not isinstance(prompts[i], str):
             raise ValueError(f"prompt {i} must be a string, got {type(prompts[i]).__name__}")
-    samples = [
+    return [
         Sample(response_of(q, p), prompt=prompt_messages(p), reference=_label(lab), task=task)
         for q, p, lab in zip(queries, prompts, labels, strict=True)
     ]
-    scores = reward.score_batch(samples)
+
+
+def openrlhf_result(reward: Verifier, scores: Sequence[Score], *, on_none: float | str = "nan") -> dict[str, Any]:
+    """Scores as OpenRLHF wants them: {"rewards", "scores" (0..1), "extra_logs" per component}, plain lists."""
     components = getattr(reward, "components", {})
     rewards, unit, logs = [], [], {name: [] for name in components}
     for score in scores:
@@ -148,6 +143,20 @@ def score_queries(
             v = score.components.get(name)
             logs[name].append(math.nan if v is None else float(v))
     return {"rewards": rewards, "scores": unit, "extra_logs": logs}
+
+
+def score_queries(
+    reward: Verifier,
+    queries: Sequence[str],
+    prompts: Sequence[str] | None,
+    labels: Sequence[Any] | None,
+    *,
+    task: str | None = None,
+    on_none: float | str = "nan",
+) -> dict[str, Any]:
+    """Score OpenRLHF's queries; returns {"rewards", "scores", "extra_logs"} as plain lists of floats."""
+    samples = queries_to_samples(queries, prompts, labels, task=task)
+    return openrlhf_result(reward, reward.score_batch(samples), on_none=on_none)
 
 
 def _value(score: Score, on_none: float | str) -> float:
