@@ -83,7 +83,59 @@ def build_models(root) -> dict[str, str]:
     return paths
 
 
+SCRIPT = " right [RESULT] 4"  # what the scripted judge says after its turn starts
+
+
+def build_scripted_judge(directory, tokenizer_dir) -> str:
+    """A Qwen2 judge with hand-set weights that always answers SCRIPT, then ends its turn.
+
+    Attention and MLP outputs are zeroed, so the residual stream at a position is its token's
+    embedding; embeddings and the output layer are set as a next-token table (token a -> token b
+    through a dimension of its own). The chain starts at the newline that opens the assistant
+    turn and runs through SCRIPT's tokens to <|im_end|>; after a "[RESULT] " pre-fill (the
+    tokenizer splits digits from the space, as Qwen2's does) the next token is "4". A real model on the real code path (tokenizer, chat template, generate,
+    decoding), whose verdict is known: 4 on the 1-5 scale.
+    """
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    hidden = 32
+    saved = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = Qwen2Config(
+        vocab_size=len(saved),
+        hidden_size=hidden,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        eos_token_id=saved.eos_token_id,
+        pad_token_id=saved.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    config.save_pretrained(directory)
+    saved.save_pretrained(directory)
+    tok = AutoTokenizer.from_pretrained(directory)  # as the backend will load it (Qwen2's own splitting)
+    chain = tok("\n" + SCRIPT, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    assert len(set(chain)) == len(chain), "the script's tokens must be distinct"
+    model = Qwen2ForCausalLM(config).eval()
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.model.embed_tokens.weight.zero_()
+        model.lm_head.weight.zero_()
+        for dim, (src, dst) in enumerate(zip(chain[:-1], chain[1:], strict=True)):
+            model.model.embed_tokens.weight[src, dim] = 1.0
+            model.lm_head.weight[dst, dim] = 30.0
+    model.save_pretrained(directory)
+    return str(directory)
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, str]:
-    """{"judge": dir, "reward_model": dir}: random tiny Qwen2 models with a tokenizer trained here."""
-    return build_models(tmp_path_factory.mktemp("tiny-judge"))
+    """{"judge", "reward_model", "scripted_judge"}: tiny Qwen2 models with a tokenizer trained here."""
+    root = tmp_path_factory.mktemp("tiny-judge")
+    paths = build_models(root)
+    paths["scripted_judge"] = build_scripted_judge(root / "scripted", root / "tokenizer")
+    return paths

@@ -242,7 +242,7 @@ def test_bad_input_and_bad_config(judge_path):
 
 
 def test_labels_that_are_not_single_tokens_are_refused_in_verdict_mode(judge_path):
-    with pytest.raises(ValueError, match="one token"):
+    with pytest.raises(ValueError, match="one distinct token"):
         get_verifier("judge", model=judge_path, labels=["terrible", "magnificent"])
 
 
@@ -263,3 +263,51 @@ def test_pickled_judge_rebuilds_from_its_parameters(judge_path):
             assert copy.score(samples()[1]).value == pytest.approx(judge.score(samples()[1]).value, abs=1e-6)
         finally:
             copy.close()
+
+
+# ---------------------------------------------------------------- a judge whose verdict is known
+
+
+@pytest.fixture(scope="module")
+def scripted(tiny_models):
+    return tiny_models["scripted_judge"]
+
+
+def test_scripted_judge_verdict_reads_its_label(scripted):
+    with get_verifier("judge", model=scripted) as judge:
+        scores = judge.score_batch(samples())
+        # Qwen2's tokenizer writes " " and "4" apart: the pre-fill takes the space, the label is "4".
+        prefill, ids = judge._backend.label_ids("[RESULT]", judge.scale.labels)
+        assert prefill == "[RESULT] " and judge._backend.tokenizer.convert_ids_to_tokens(list(ids[3])) == [
+            "4"
+        ]
+    for s in scores:
+        assert s.status is Status.OK
+        assert s.value == pytest.approx(0.75, abs=1e-3)  # "4" on 1..5
+        assert s.info["label_mass"] > 0.99 and s.info["probs"]["4"] > 0.99
+
+
+def test_scripted_judge_generates_a_parsed_critique(scripted):
+    with get_verifier("judge", model=scripted, mode="generate", max_new_tokens=16) as judge:
+        scores = judge.score_batch(samples())  # prompts of different lengths: left padding in one batch
+    for s in scores:
+        assert s.status is Status.OK and s.value == 0.75
+        assert s.info["verdicts"] == ["4"] and s.info["judgement"].endswith("[RESULT] 4")
+
+
+def test_scripted_judge_votes_per_sample(scripted):
+    with get_verifier(
+        "judge", model=scripted, mode="generate", votes=3, temperature=1.0, max_new_tokens=16
+    ) as judge:
+        scores = judge.score_batch(samples()[:3])
+    assert [s.info["verdicts"] for s in scores] == [["4", "4", "4"]] * 3
+    assert all(s.value == 0.75 for s in scores)
+
+
+def test_scripted_judge_in_pairwise_generate_mode_is_position_biased_and_cancels(scripted):
+    # The scripted judge never names A or B: no verdict, so None after the retries, never 0.5.
+    with get_verifier(
+        "judge", model=scripted, mode="generate", pairwise=True, retries=0, max_new_tokens=8
+    ) as judge:
+        score = judge.score(Sample("Paris", prompt="Capital?", reference="Lyon"))
+    assert score.value is None and score.status is Status.ERROR

@@ -37,6 +37,7 @@ class JudgeServer(ThreadingHTTPServer):
         self.parrot = False  # echo the response under judgement as the judge's output
         self.always = None  # pairwise: always pick this label (a position-biased judge)
         self.delay = 0.0
+        self.space_first = False  # verdict answers start with a lone " " token
         self.errors: list[str] = []  # what went wrong inside the handler (checked after each test)
 
     def handle_error(self, request, client_address) -> None:
@@ -97,10 +98,11 @@ class Handler(BaseHTTPRequestHandler):
                     {"token": "\n", "logprob": math.log(0.1)},
                 ]
                 top += [{"token": o, "logprob": math.log(0.05)} for o in others if o != label]
-                choice = {
-                    "message": {"content": " " + label},
-                    "logprobs": {"content": [{"top_logprobs": top}]},
-                }
+                content = [{"token": " " + label, "top_logprobs": top}]
+                if server.space_first:  # a tokenizer that writes the space and the digit apart
+                    space = [{"token": " ", "logprob": -0.01}, {"token": " " + label, "logprob": -5.0}]
+                    content = [{"token": " ", "top_logprobs": space}, {"token": label, "top_logprobs": top}]
+                choice = {"message": {"content": " " + label}, "logprobs": {"content": content}}
                 return self._send(200, {"choices": [choice]})
             if server.parrot:
                 text = re.search(r"<<<RESPONSE>>>\n(.*)\n<<<END RESPONSE>>>", user, re.DOTALL).group(1)
@@ -155,10 +157,14 @@ def test_verdict_over_http_reads_the_label_probabilities(server):
     assert [s.value for s in scores] == pytest.approx([high, low, low, high])
     assert scores[0].info["label_mass"] == pytest.approx(0.8)
     body = server.bodies[0]
-    assert body["model"] == "judge-model" and body["max_tokens"] == 1 and body["top_logprobs"] == 20
+    assert body["model"] == "judge-model" and body["max_tokens"] == 2 and body["top_logprobs"] == 20
     users = [b["messages"][1]["content"] for b in server.bodies]
     assert any("<<<RESPONSE>>>\nThe answer is 42.\n<<<END RESPONSE>>>" in u for u in users)
     assert "6*7=42 obviously" not in json.dumps(server.bodies)  # the thinking is not judged
+    server.space_first = True
+    with judge(server) as j:
+        spaced = j.score_batch(GROUP)
+    assert [s.value for s in spaced] == pytest.approx([high, low, low, high])
 
 
 def test_generate_over_http_parses_the_verdict(server):

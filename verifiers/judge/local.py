@@ -246,40 +246,49 @@ class TransformersJudge(LocalModel):
         text = "\n\n".join(m["content"] for m in messages) + "\n\n" + request.prefill
         return self.encode(text, special=True)
 
-    def label_ids(self, prefill: str, labels: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
-        """For each label, the single tokens that spell it right after `prefill` (" 5" and "5")."""
+    def label_ids(self, prefill: str, labels: tuple[str, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
+        """Where to read the verdict: the pre-fill to end the prompt with, and for each label the
+        single tokens that spell it next.
+
+        GPT-2-style tokenizers spell " 4" as one token right after "[RESULT]"; Qwen2 and Llama 3
+        split digits from the space, so a model writes " " and then "4": there the pre-fill takes
+        the space ("[RESULT] ") and the label is the token after it. Raises ValueError when a label
+        is not one token either way.
+        """
         key = (prefill, labels)
         if key not in self._label_ids:
-            base = self.encode(prefill, special=False)
-            found = []
-            for label in labels:
-                ids = set()
-                for spelled in (" " + label, label):
-                    full = self.encode(prefill + spelled, special=False)
-                    if len(full) == len(base) + 1 and full[: len(base)] == base:
-                        ids.add(full[-1])
-                if not ids:
-                    raise ValueError(
-                        f"judge: the tokenizer does not spell the label {label!r} as one token after "
-                        f"{prefill!r}, so mode=verdict cannot read its probability; use other labels or mode=generate"
-                    )
-                found.append(tuple(sorted(ids)))
-            if len(set(found)) != len(found):
-                raise ValueError(
-                    f"judge: two labels map to the same token: {dict(zip(labels, found, strict=True))}"
-                )
-            self._label_ids[key] = tuple(found)
+            self._label_ids[key] = self._find_label_ids(prefill, labels)
         return self._label_ids[key]
+
+    def _find_label_ids(
+        self, prefill: str, labels: tuple[str, ...]
+    ) -> tuple[str, tuple[tuple[int, ...], ...]]:
+        def next_token(before: str, spelled: str) -> int | None:
+            base = self.encode(before, special=False)
+            full = self.encode(before + spelled, special=False)
+            if len(full) == len(base) + 1 and full[: len(base)] == base:
+                return full[-1]
+            return None
+
+        for before, spelled in ((prefill, " {}"), (prefill + " ", "{}"), (prefill, "{}")):
+            ids = [next_token(before, spelled.format(label)) for label in labels]
+            if all(i is not None for i in ids) and len(set(ids)) == len(ids):
+                return before, tuple((i,) for i in ids)
+        raise ValueError(
+            f"judge: the tokenizer does not spell each of the labels {list(labels)} as one distinct token "
+            f"after {prefill!r}, so mode=verdict cannot read their probabilities; use other labels or mode=generate"
+        )
 
     def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
         """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
         results: list[Any] = [None] * len(requests)
         todo: dict[tuple, list[tuple[int, list[int]]]] = {}
         for i, request in enumerate(requests):
-            ids = self.render(request)
+            prefill, label_ids = self.label_ids(request.prefill, labels)
+            ids = self.render(JudgeRequest(request.messages, prefill))
             results[i] = self.too_long(ids)
             if results[i] is None:
-                todo.setdefault(self.label_ids(request.prefill, labels), []).append((i, ids))
+                todo.setdefault(label_ids, []).append((i, ids))
         for label_ids, rows in todo.items():
             values = self.batcher.run(("verdict", label_ids), [ids for _, ids in rows])
             for (i, _), value in zip(rows, values, strict=True):

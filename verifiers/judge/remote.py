@@ -9,8 +9,10 @@ outage (status error, value None).
 
 - verdict mode: POST /chat/completions with the assistant pre-fill as the last message
   (`continue_final_message: true, add_generation_prompt: false`, which vLLM and SGLang honour),
-  `max_tokens: 1`, `logprobs: true`, `top_logprobs: 20`; log p(label) is read from the top
-  tokens of that one token ("5" and " 5" both count; labels outside the top 20 get none).
+  `max_tokens: 2`, `temperature: 0`, `logprobs: true`, `top_logprobs: 20`; log p(label) is read
+  from the top tokens of the first generated token that is not whitespace (a Qwen2 or Llama 3
+  tokenizer writes " " before a digit), "5" and " 5" both counting; labels outside the top 20
+  get no probability.
 - generate mode: POST /chat/completions with `n`, `temperature`, `max_tokens`; the texts of
   the choices come back.
 """
@@ -82,15 +84,17 @@ class OpenAIJudge:
 
     def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
         def one(request: JudgeRequest) -> list[float]:
-            body = self._body(request, max_tokens=1, temperature=0.0, n=1)
+            # Two tokens: tokenizers that split digits from the space (Qwen2, Llama 3) write " " first.
+            body = self._body(request, max_tokens=2, temperature=0.0, n=1)
             body.update(logprobs=True, top_logprobs=self.top_logprobs)
             answer = self._post(body)
             try:
-                top = answer["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-                pairs = [(str(t["token"]), float(t["logprob"])) for t in top]
-            except (KeyError, IndexError, TypeError, ValueError):
+                positions = answer["choices"][0]["logprobs"]["content"]
+                verdict = next(p for p in positions if str(p["token"]).strip())
+                pairs = [(str(t["token"]), float(t["logprob"])) for t in verdict["top_logprobs"]]
+            except (KeyError, IndexError, TypeError, ValueError, StopIteration):
                 raise RemoteError(
-                    "the judge server's answer has no top_logprobs for the verdict token"
+                    "the judge server's answer has no top_logprobs for a verdict token"
                 ) from None
             return [_logsumexp([lp for tok, lp in pairs if tok.strip() == label]) for label in labels]
 
