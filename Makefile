@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_score.py
 	$(BIN)/python benchmarks/bench_math.py
 	$(BIN)/python benchmarks/bench_code.py
+	$(BIN)/python benchmarks/bench_trl.py
+	$(BIN)/python benchmarks/bench_server.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -118,3 +118,14 @@ def test_response_and_prompt_of_other_templates():
     assert prompt_messages(system) == [{"role": "user", "content": "2+3?"}]
     assert response_of(system + "<answer>5</answer><|im_end|>", system) == "<answer>5</answer>"
     assert prompt_messages("plain text prompt") == "plain text prompt"
+
+
+def test_concurrent_calls_from_worker_threads(reward_func, bpe_tokenizer):
+    """OpenRLHF calls reward_func once per sample from worker threads, many at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(f"two plus three </think> <answer>{5 + i % 2}</answer>", "5") for i in range(32)]
+    queries = [query_for(bpe_tokenizer, "What is 2 + 3? Answer in <answer> tags.", r) for r, _ in cases]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda q: reward_func([q[0]], [q[1]], ["5"])["rewards"].item(), queries))
+    assert got == [pytest.approx(1.5 if i % 2 == 0 else 0.5) for i in range(32)]

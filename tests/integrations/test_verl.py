@@ -102,3 +102,15 @@ def test_scalar_for_main_eval_and_config_from_the_environment(cfg, monkeypatch):
     monkeypatch.delenv("VERIFIERS_CONFIG")
     with pytest.raises(ValueError, match="reward_kwargs: {config: /path/r1.yaml}"):
         load_like_verl({})("openai/gsm8k", GOOD, "5")
+
+
+def test_concurrent_per_sample_calls_from_threads(cfg):
+    """verl's reward loop calls compute_score for each sample concurrently, from threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fn = load_like_verl({"config": cfg, "scalar": True})
+    cases = [(GOOD if i % 2 else WRONG, str(5 if i % 3 else 6)) for i in range(64)]
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(lambda c: fn("openai/gsm8k", c[0], c[1]), cases))
+    want = [1.3 if (c == GOOD and g == "5") or (c == WRONG and g == "6") else 0.3 for c, g in cases]
+    assert got == [pytest.approx(w) for w in want]

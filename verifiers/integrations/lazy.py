@@ -62,7 +62,10 @@ class LazyReward:
         elif isinstance(config, (str, os.PathLike)):
             self.config = str(Path(config).resolve())
         elif isinstance(config, Mapping):
-            self.config = json.loads(json.dumps(config))  # a plain, picklable copy; non-JSON values fail here
+            try:
+                self.config = json.loads(json.dumps(config))  # a plain, picklable copy
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"a reward config mapping must hold plain YAML values: {exc}") from None
         else:
             raise TypeError(
                 f"reward config must be a YAML path, a mapping or a Verifier, got {type(config).__name__}"
