@@ -311,3 +311,22 @@ def test_scripted_judge_in_pairwise_generate_mode_is_position_biased_and_cancels
     ) as judge:
         score = judge.score(Sample("Paris", prompt="Capital?", reference="Lyon"))
     assert score.value is None and score.status is Status.ERROR
+
+
+def test_async_tasks_are_gathered_too(judge_path):
+    import asyncio
+
+    batch = samples()
+    with get_verifier("judge", model=judge_path) as judge:
+        expected = values(judge, batch)
+    with get_verifier("judge", model=judge_path, batch_wait_ms=300) as judge:
+        batcher = judge._backend.batcher
+        before = batcher.batches_run
+
+        async def main():
+            return await asyncio.gather(*(judge.ascore_batch([s]) for s in batch))
+
+        got = [scores[0].value for scores in asyncio.run(main())]
+        runs = batcher.batches_run - before
+    assert got == pytest.approx(expected, abs=1e-4)
+    assert runs < len(batch)

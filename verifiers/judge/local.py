@@ -107,6 +107,7 @@ class LocalModel:
         self.padding_side = padding_side
         self.share_prefix = bool(share_prefix)
         self.tokenizer, self.model = self._load(model, download, trust_remote_code)
+        self._tokenizer_lock = threading.Lock()
         self.model.to(self.device).eval()
         backbone = getattr(self.model, self.model.base_model_prefix)
         names = inspect.signature(backbone.forward).parameters
@@ -157,7 +158,10 @@ class LocalModel:
     # ------------------------------------------------------------ tensors
 
     def encode(self, text: str, *, special: bool) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=special)["input_ids"]
+        # A fast tokenizer may reset its truncation and padding state on a call, which raises
+        # "Already borrowed" when two threads do it at once: callers take turns (it is quick).
+        with self._tokenizer_lock:
+            return self.tokenizer(text, add_special_tokens=special)["input_ids"]
 
     def too_long(self, ids: Sequence[int]) -> Exception | None:
         if self.max_length and len(ids) > self.max_length:
@@ -359,7 +363,8 @@ class TransformersJudge(LocalModel):
             ids, mask, _ = self.pad([rows[i] for i in batch], "left")
             with torch.inference_mode():
                 generated = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-            texts = self.tokenizer.batch_decode(generated[:, ids.shape[1] :], skip_special_tokens=True)
+            with self._tokenizer_lock:
+                texts = self.tokenizer.batch_decode(generated[:, ids.shape[1] :], skip_special_tokens=True)
             for j, i in enumerate(batch):
                 out[i] = texts[j * n : (j + 1) * n]
         return out
@@ -414,7 +419,7 @@ class TransformersRewardModel(LocalModel):
 # ---------------------------------------------------------------- sharing
 
 _SHARED: dict[tuple, list[Any]] = {}  # key -> [model, users]
-_SHARED_LOCK = threading.Lock()
+_SHARED_LOCK = threading.RLock()  # re-entrant: a verifier's __del__ may release while we open
 _KINDS = {"judge": TransformersJudge, "reward_model": TransformersRewardModel}
 
 
