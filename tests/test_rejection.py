@@ -71,12 +71,13 @@ def test_filter_command_keeps_correct_well_formatted_rows(tmp_path, capsys):
         {"id": 4, "prompt": "q2", "completion": "<think>x</think><answer>4</answer>", "answer": "5"},
         {"id": 5, "prompt": "q2", "completion": "<think>x</think><answer>5</answer>", "answer": ""},  # bad gold
         "{not json",
+        "[" * 5000 + "]" * 5000,
         {"id": 7, "prompt": "q3", "completion": "<think>x</think><answer>7</answer>", "answer": "7"},
     ]
     src = write_rows(tmp_path / "in.jsonl", rows)
     out = tmp_path / "sft.jsonl"
     args = ["filter", str(src), "--config", str(cfg), "-o", str(out), "--field", "reference=answer"]
-    assert main(args + ["--min-reward", "1.0", "--min", "format=1"]) == 1  # one input error
+    assert main(args + ["--min-reward", "1.0", "--min", "format=1"]) == 1  # input errors
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in kept] == [1, 2, 7]
     assert kept[0]["reward"] == pytest.approx(1.3) and kept[0]["components"]["format"] == 1.0

@@ -107,6 +107,7 @@ def test_score_in_our_schema_keeps_bad_rows(url):
     [
         ("/get_reward", b"{not json", 400, "malformed JSON"),
         ("/score", b"\xff\xfe", 400, "malformed JSON"),
+        ("/score", b"[" * 30_000 + b"]" * 30_000, 400, "nested too deeply"),
         ("/get_reward", b"[1, 2]", 422, "must be a JSON object"),
         ("/get_reward", b'{"prompts": ["p"]}', 422, "missing field 'query'"),
         ("/get_reward", b'{"query": "one string"}', 422, "field 'query' must be a list, got str"),

@@ -350,7 +350,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
                         row = json.loads(raw)
                         samples.append(row_to_sample(row, fields))
                         rows.append((lineno, row))
-                    except ValueError:  # malformed JSON (JSONDecodeError is one) or an unusable row
+                    except (ValueError, RecursionError):  # malformed or too deeply nested JSON, an unusable row
                         counts["input error"] += 1
                 for (lineno, row), score in zip(rows, reward.score_batch(samples) if samples else [], strict=True):
                     reason = criteria.rejects(score)
@@ -400,7 +400,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for raw in f:
             try:
                 row = json.loads(raw)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 row = None
             if isinstance(row, dict):
                 rows.append(row)

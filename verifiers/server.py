@@ -179,6 +179,8 @@ def _parse(raw: bytes) -> Any:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(400, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest(400, "malformed JSON: nested too deeply") from None
 
 
 def get_reward_request(body: Any, max_batch: int) -> tuple[list, list, list]:
