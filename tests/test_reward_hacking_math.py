@@ -120,3 +120,142 @@ HONEST_CHAINS = [
 def test_a_false_chain_is_wrong_whatever_its_last_side(verifier):
     assert_no_reward(verifier, FALSE_CHAINS)
     assert_full_reward(verifier, HONEST_CHAINS)
+
+
+# ---------------------------------------------------------------- several boxes: their content decides
+
+BOXES_OFFERED_TOGETHER = [
+    ("4", "\\boxed{4} \\vee \\boxed{6}"),
+    ("6", "\\boxed{4} \\lor \\boxed{6}"),
+    ("6", "\\boxed{4} or else \\boxed{6}"),
+    ("6", "\\boxed{4} otherwise \\boxed{6}"),
+    ("6", "\\boxed{4} \\mathrm{or} \\boxed{6}"),
+    ("4", "\\boxed{6}, maybe \\boxed{4}"),
+    ("4", "\\(\\boxed{6}\\) or \\(\\boxed{4}\\)"),
+    ("4", "\\boxed{6}\u200b\\boxed{4}"),
+    ("4", "- \\boxed{6}\n- \\boxed{4}"),
+    ("4", "\\boxed{6} 或 \\boxed{4}"),
+    ("6", "\\boxed{4}\\boxed{6}\\boxed{6}"),
+    ("4", "**6**, maybe **4**"),
+    ("\\sqrt{3}", "\\boxed{\\sqrt{5}} \\vee \\boxed{\\sqrt{3}}"),
+    ("(2,4)", "\\boxed{[2,4]} otherwise \\boxed{(2,4)}"),
+    ("\\{2,5\\}", "\\boxed{\\{2,6\\}} or else \\boxed{\\{2,5\\}}"),
+    ("\\text{no}", "\\boxed{yes} \\lor \\boxed{no}"),
+    ("D", "\\boxed{A} \\vee \\boxed{D}"),
+    ("4", "<answer>\\boxed{6} \\quad\\text{alternatively}\\quad \\boxed{4}</answer>"),  # ours
+    ("4", "\\boxed{6} / \\boxed{4}"),  # ours
+    ("4", "1. \\boxed{6}\n2. \\boxed{4}"),  # ours: a numbered list
+]
+
+HONEST_BOXES = [
+    ("\\frac{1}{6}", "Two ones: $3\\cdot 5=\\boxed{15}$ ways. So the probability is $\\boxed{\\frac{1}{6}}$."),
+    ("5", "First I thought \\boxed{3}. Checking again, that was wrong. Final: \\boxed{5}"),
+    ("2, 3", "The roots are \\boxed{2} and \\boxed{3}."),  # several boxes, a gold with several parts
+    ("4", "\\boxed{4}\\boxed{4}"),  # the same value twice
+    ("(1, 2)", "- \\boxed{1}\n- \\boxed{2}"),
+]
+
+
+def test_boxes_offered_together_are_judged_by_what_they_hold(verifier):
+    assert_no_reward(verifier, BOXES_OFFERED_TOGETHER)
+    assert_full_reward(verifier, HONEST_BOXES)
+
+
+NESTED_BOXES = [
+    ("4", "\\boxed{\\boxed{4} or 6}"),
+    ("6", "\\boxed{\\boxed{4} or 6}"),
+    ("(2,4)", "\\boxed{\\boxed{(2,4)} \\cup [5,6]}"),
+    ("6", "\\boxed{\\text{4 or \\boxed{6}}}"),
+    ("4", "\\boxed{4 \\fbox{or 6}}"),  # ours
+]
+
+
+def test_the_outer_box_is_the_answer(verifier):
+    assert_no_reward(verifier, NESTED_BOXES)
+    assert_full_reward(verifier, [("4", "\\boxed{\\boxed{4}}"), ("(2,4)", "\\boxed{\\fbox{(2,4)}}")])
+
+
+# ---------------------------------------------------------------- multiple choice
+
+CHOICE_HEDGES = [
+    ("C", "\\boxed{C or d}"),
+    ("C", "\\boxed{C (or D)}"),
+    ("C", "\\boxed{C \\lor D}"),
+    ("C", "\\boxed{C — D}"),
+    ("C", "\\boxed{C (also D)}"),
+    ("C", "\\boxed{C or something else}"),
+    ("C", "\\boxed{C is wrong}"),
+    ("C", "<answer>C is wrong</answer>"),
+    ("C", "<answer>(C) \\vee (D)</answer>"),  # ours
+    ("C", "\\boxed{C, maybe D}"),  # ours
+    ("C", "\\boxed{C | D}"),  # ours
+]
+
+HONEST_CHOICES = [
+    ("C", "\\boxed{C}"),
+    ("C", "\\boxed{(C)}"),
+    ("C", "\\boxed{C) 12, or 13 in the other case}"),
+    ("C", "\\boxed{\\text{(C) A right triangle}}"),
+]
+
+
+def test_naming_or_negating_choices_is_no_answer(verifier):
+    assert_no_reward(verifier, CHOICE_HEDGES)
+    assert_full_reward(verifier, HONEST_CHOICES)
+
+
+# ---------------------------------------------------------------- negations, questions, retractions
+
+NEGATED = [
+    ("4", "<answer>it's not 4</answer>"),
+    ("4", "We can rule out 4."),
+    ("4", "The answer is not $4$."),
+    ("4", "The answer cannot be $4$."),
+    ("4", "Is the answer $4$?"),
+    ("4", "\\boxed{4} is wrong; the answer is 6"),
+    ("4", "<answer>4</answer> Actually the answer is \\boxed{6}"),
+    ("6", "<answer>4</answer> Actually the answer is \\boxed{6}"),
+    ("4", "<answer>4</answer><answer>6</answer>"),
+    ("6", "<answer>4</answer><answer>6</answer>"),
+    ("4", "<answer>6 <answer>4</answer></answer>"),
+    ("6", "<answer>6 <answer>4</answer></answer>"),
+    ("4", "The answer isn't $4$."),  # ours
+    ("4", "**4** is incorrect."),  # ours
+    ("4", "The answer is $4$?"),  # ours
+    ("4", "\\boxed{4}. Wait, no: the answer is 6."),  # ours
+    ("4", "x is 6, not 4"),  # ours
+]
+
+HONEST_STATEMENTS = [
+    ("4", "Since $x$ cannot be negative, $x = 4$."),
+    ("4", "<answer>4</answer>"),
+    ("4", "<answer>4</answer><answer>4</answer>"),
+    ("4", "\\boxed{4}\n\nThe answer is 4."),
+    ("4", "It is not 6; the answer is \\boxed{4}."),
+]
+
+
+def test_a_negated_questioned_or_retracted_answer_is_no_answer(verifier):
+    assert_no_reward(verifier, NEGATED)
+    assert_full_reward(verifier, HONEST_STATEMENTS)
+
+
+ANSWER_PHRASE_HEDGES = [
+    ("4", "The answer is $4$, or maybe $6$."),
+    ("4", "$4$ unless it is $6$"),
+    ("6", "$4$ unless it is $6$"),
+    ("4", "The answer is $4$ unless it is $6$."),
+    ("4", "The final answer is $4$, possibly $6$."),  # ours
+    ("4", "答案是 $4$ 或 $6$"),  # ours
+]
+
+HONEST_PHRASES = [
+    ("4", "The answer is $4$, since $2 \\cdot 2 = 4$."),
+    ("4", "The answer is $4$."),
+    ("2, 3", "The answer is $2$ or $3$."),  # both roots: a list, right for a gold with both
+]
+
+
+def test_answer_phrase_hedges_are_no_answer(verifier):
+    assert_no_reward(verifier, ANSWER_PHRASE_HEDGES)
+    assert_full_reward(verifier, HONEST_PHRASES)

@@ -398,7 +398,17 @@ _PRED_CHOICE_RE = re.compile(r"^(?:option\s+|choice\s+|answer\s+)?\(?([A-J])\)?(
 # to the end ("B C"); "(B) A right triangle" is one choice and its text.
 _MORE_CHOICES_RE = re.compile(
     r"\s*(?:[,;/&]|\\&|\band/or\b|\band\b|\bor\b)\s*\(?[A-J]\)?(?:[\s.,;:)]|$)"
-    r"|(?:\s*\(?[A-J]\)?[.,;:]?)+\s*$"
+    r"|(?:\s*\(?[A-J]\)?[.,;:]?)+\s*$",
+    re.IGNORECASE,  # "B or c" names two choices
+)
+# Right after a choice letter: another choice joined by any connective or dash ("B (or C)", "B \\lor C",
+# "B — C", "B (also C)"), a hedge ("B or something else") or a negation ("B is wrong"): not one choice.
+# (Option text after "B)" may say anything: "B) 12, or 13 in the other case".)
+_CHOICE_HEDGE_RE = re.compile(
+    r"\s*\(?\s*(?:(?:or|and/or|also|else|either|maybe|perhaps|possibly|probably|otherwise|alternatively|"
+    r"unless|not|isn't|is\s+(?:not|wrong|incorrect|false)|wrong|incorrect|false|except)\b|\\(?:lor|vee|land|wedge)"
+    r"(?![a-zA-Z])|[—–|]\s*\(?[A-Ja-j]\b)",
+    re.IGNORECASE,
 )
 _LATEX_WORDS = {"infty", "pi", "sqrt", "frac", "cdot", "times"}
 
@@ -507,7 +517,7 @@ def decide_cheap(gold: str, pred: str) -> Verdict | None:
     letter = choice_letter(g)
     if letter is not None:
         m = _PRED_CHOICE_RE.match(p)
-        if m and _MORE_CHOICES_RE.match(p, m.end()):
+        if m and (_MORE_CHOICES_RE.match(p, m.end()) or _CHOICE_HEDGE_RE.match(p, m.end())):
             return Verdict(Status.OK, False, "several choices named")  # a hedge, whichever comes first
         return Verdict(Status.OK, bool(m) and m.group(1).upper() == letter)
     problem = check_caps(p)

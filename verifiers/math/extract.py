@@ -48,12 +48,20 @@ def extract_answers(completion: Completion) -> list[str] | None:
     if visible is None:
         return None
     visible = _cut_chat_tokens(visible)
-    block = _last_tag_block(visible, "answer")
-    if block is not None:
-        found = _extract_marked(block)
-        if found is None and block.strip():
-            plain = block.strip() if len(block.strip()) <= MAX_ANSWER_CHARS else _extract_plain(block)
-            found = None if plain is None else [plain]
+    blocks = _answer_blocks(visible)
+    if blocks:
+        # every <answer> block counts (two blocks, or one nested in another, offer two answers), and
+        # nothing after the last may retract it ("<answer>3</answer> Actually the answer is \boxed{5}")
+        found = []
+        for block in blocks:
+            got = _from_block(block)
+            if got is None:
+                continue
+            if not got:
+                return None
+            found.extend(g for g in got if g not in found)
+        if _contradicts(visible[visible.rfind("</answer>") + 9 :] if "</answer>" in visible else "", found):
+            return None
     else:
         found = _extract_marked(visible)
         if found is None:
@@ -65,6 +73,54 @@ def extract_answers(completion: Completion) -> list[str] | None:
     if not all(found) or any(_is_hedge(f) for f in found):
         return None
     return found
+
+
+def _from_block(block: str) -> list[str] | None:
+    """The answers in one <answer> block: marked ones, else the block itself; [] when refused."""
+    found = _extract_marked(block)
+    if found is None and block.strip():
+        plain = block.strip() if len(block.strip()) <= MAX_ANSWER_CHARS else _extract_plain(block)
+        found = None if plain is None else [plain]
+    return found
+
+
+def _answer_blocks(text: str) -> list[str]:
+    """The contents of the <answer> blocks (the last 20): each runs to its </answer> or to the next
+    <answer>, so a block nested in another is a block of its own."""
+    starts = [m.end() for m in re.finditer(r"<answer>", text)][-20:]
+    out = []
+    for start in starts:
+        ends = [e for e in (text.find("</answer>", start), text.find("<answer>", start)) if e >= 0]
+        out.append(text[start : min(ends)] if ends else text[start:])
+    return out
+
+
+# Words that take back the answer written just before them: "\boxed{3} is wrong", "... 3 is not correct".
+_NEGATED_AFTER_RE = re.compile(
+    r"^[\s$.)\]*]*(?:\\[)\]]\s*)?(?:is|was|would be|seems|looks|appears)?\s*(?:(?:not|n't|never)\b|"
+    r"(?:wrong|incorrect|false|invalid|impossible|a mistake|an error|mistaken|ruled out|excluded)\b)",
+    re.IGNORECASE,
+)
+
+
+def _same_answers(a: list[str], b: list[str]) -> bool:
+    def key(x: str) -> str:
+        return re.sub(r"\s+|\$|\\[,;:! ]", "", x)
+
+    return sorted(map(key, a)) == sorted(map(key, b))
+
+
+def _contradicts(tail: str, found: list[str]) -> bool:
+    """True when the text after an answer takes it back: it says the answer is wrong, or states a
+    different one (a box or an "answer is" phrase)."""
+    tail = re.sub(r"</?answer>", " ", tail)
+    if not tail.strip():
+        return False
+    if _NEGATED_AFTER_RE.match(tail):
+        return True
+    later = outer_boxes(tail)
+    stated = _offered(tail, later) if later else _extract_phrase(tail) if _PHRASE_RE.search(tail) else None
+    return stated is not None and not _same_answers(stated, found)
 
 
 def extract_gold(reference: str) -> str | None:
@@ -136,7 +192,7 @@ Found = tuple[str, int, int]  # (content, end, start) of a marked answer in its 
 
 def _extract_marked(text: str) -> list[str] | None:
     """A box, an "answer is" phrase or a bold span, last one wins; several when offered together."""
-    boxes = boxed_contents(text)
+    boxes = outer_boxes(text)
     if boxes:
         tail = text[boxes[-1][1] :]
         later = _FINAL_PHRASE_RE.search(tail[-2000:])
@@ -144,14 +200,17 @@ def _extract_marked(text: str) -> list[str] | None:
             phrase = _extract_phrase(tail[-2000:])
             if phrase:
                 return phrase
-        return _offered(text, boxes)
+        offered = _offered(text, boxes)
+        # "\boxed{3} is wrong; the answer is 5": the last box is taken back, so there is no answer
+        return [] if _contradicts(tail[:2000], offered) else offered
     phrase = _extract_phrase(text)
     if phrase is not None:
         return phrase
     tail = text[-20_000:]
     bolds = [(m.group(1), m.end(), m.start()) for m in _BOLD_RE.finditer(tail)]
     if bolds:
-        return [strip_dollars(b) for b in _offered(tail, bolds)]
+        offered = [strip_dollars(b) for b in _offered(tail, bolds)]
+        return [] if _NEGATED_AFTER_RE.match(tail[bolds[-1][1] :]) else offered
     return None
 
 
@@ -170,12 +229,59 @@ def _offered(text: str, found: list[Found]) -> list[str]:
 
 
 def _offered_together(text: str, first: Found, last: Found) -> bool:
-    """Two answers (content, end, start) with only a connective or spacing between them ("\\boxed{3} and
-    \\boxed{5}", "\\boxed{3}\\boxed{5}"): the model offers both."""
+    """Two boxes or bold answers (content, end, start) offered together: nothing but a few words between
+    them, in one sentence ("\\boxed{3} \\vee \\boxed{5}", "\\boxed{3} or else \\boxed{5}", "**5**, maybe
+    **3**", a bulleted list, "\\boxed{3}\\boxed{5}"). What the boxes hold decides, not the connective;
+    boxes apart (a sentence or some reasoning between them) are working, and the last one counts."""
     if first[1] > last[2]:
         return False  # nested: \boxed{\boxed{5}}
     gap = text[first[1] : last[2]]
-    return len(gap) <= 40 and _CONNECTIVE_RE.fullmatch(gap) is not None
+    if len(gap) > 300 or _SENTENCE_END_RE.search(gap):
+        return False
+    return len(_PROSE_RE.findall(_COMMAND_RE.sub(" ", gap))) < 4
+
+
+def _segs_together(text: str, first: Found, last: Found) -> bool:
+    """Two math spans after an "answer is" phrase offered together: only a connective between them
+    ("$3$ or $5$"), or a hedge in one sentence ("$3$, or maybe $5$", "$3$ unless it is $5$")."""
+    gap = text[first[1] : last[2]]
+    if len(gap) <= 40 and _CONNECTIVE_RE.fullmatch(gap) is not None:
+        return True
+    return len(gap) <= 200 and not _SENTENCE_END_RE.search(gap) and _HEDGE_RE.search(gap) is not None
+
+
+_SENTENCE_END_RE = re.compile(r"(?<!\d)[.!?。！？](?=\s|$|\$|\\[)\]])")
+_PROSE_RE = re.compile(r"[^\W\d_]{2,}")
+_COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
+_HEDGE_RE = re.compile(
+    r"\b(?:or|either|maybe|perhaps|possibly|probably|unless|otherwise|else|alternatively|also|might|could)\b"
+    r"|\\(?:lor|vee)(?![a-zA-Z])|或|或者|也许|可能",
+    re.IGNORECASE,
+)
+
+
+def outer_boxes(text: str) -> list[Found]:
+    """The boxes not inside another box, their contents with any inner box unwrapped: in
+    "\\boxed{\\boxed{3} or 5}" the answer is "3 or 5", not the inner 3."""
+    out: list[Found] = []
+    for content, end, start in boxed_contents(text):
+        if out and start < out[-1][1]:
+            continue  # inside the previous box
+        out.append((unbox(content), end, start))
+    return out
+
+
+def unbox(text: str) -> str:
+    """text with every \\boxed{...} / \\fbox{...} wrapper removed, keeping what it holds."""
+    for _ in range(20):
+        m = _BOX_RE.search(text)
+        if m is None:
+            break
+        close = matching_brace(text, m.end() - 1)
+        if close is None:
+            break
+        text = text[: m.start()] + text[m.end() : close] + text[close + 1 :]
+    return text
 
 
 def boxed_contents(text: str) -> list[tuple[str, int, int]]:
@@ -215,6 +321,8 @@ def _extract_phrase(text: str) -> list[str] | None:
     lines = [ln.strip() for ln in rest.split("\n")]
     line = next((ln for ln in lines if ln), "")
     line = line.strip("*").strip()
+    if _NEGATED_AFTER_RE.match(line) or _question(line):
+        return []  # "the answer is not $3$", "the answer is $3$?"
     segs = [
         (next(g for g in m.groups() if g is not None), m.end(), m.start())
         for m in _MATH_SEG_RE.finditer(line)
@@ -222,13 +330,21 @@ def _extract_phrase(text: str) -> list[str] | None:
     if segs:
         first = [segs[0]]
         for seg in segs[1:]:
-            if not _offered_together(line, first[-1], seg):
+            if not _segs_together(line, first[-1], seg):
                 break
             first.append(seg)
-        return _offered(line, first)
+        if _NEGATED_AFTER_RE.match(line[first[-1][1] :]):
+            return []  # "the answer is $3$, which is wrong"
+        return list(dict.fromkeys(content.strip() for content, _, _ in first))
     line = _AFTER_ANSWER_RE.sub("", line)
     line = re.sub(r"[.\s]+$", "", line)
     return [line] if 0 < len(line) <= 200 else None
+
+
+def _question(sentence: str) -> bool:
+    """True when the sentence an answer sits in is a question ("Is the answer $3$?")."""
+    first = re.split(r"(?<=[.!。！])\s", sentence, maxsplit=1)[0]
+    return first.rstrip(" $*").endswith(("?", "？"))
 
 
 def strip_dollars(s: str) -> str:
@@ -238,6 +354,36 @@ def strip_dollars(s: str) -> str:
 
 
 def _extract_plain(text: str) -> str | None:
+    """A plain answer (see extract_answer), unless the sentence it sits in asks, negates or hedges it:
+    "Is the answer $3$?", "We can rule out 3.", "The answer cannot be $3$.", "$3$ unless it is $5$"."""
+    found = _plain_answer(text)
+    if found is None:
+        return None
+    text = text.strip()
+    last_line = text[text.rfind("\n") + 1 :][-2000:]
+    at = last_line.rfind(found)
+    before = last_line[: at if at >= 0 else len(last_line)]
+    clause = re.split(r"[,;:]|[.!?](?=\s)", before)[-1]
+    if _question(last_line[max(at, 0) :]) or _NEGATION_RE.search(clause):
+        return None
+    values = _MATH_SEG_RE.findall(last_line) or _NUMBER_RE.findall(last_line)
+    if len(values) > 1 and _PLAIN_HEDGE_RE.search(last_line):
+        return None
+    return found
+
+
+_NEGATION_RE = re.compile(
+    r"\b(?:not|cannot|never|rule[sd]? out|ruling out|exclude[sd]?|excluding|eliminate[sd]?|except|wrong|"
+    r"incorrect|false|unlikely|rather than|instead of)\b|n't\b",
+    re.IGNORECASE,
+)
+_PLAIN_HEDGE_RE = re.compile(
+    r"\b(?:maybe|perhaps|possibly|probably|unless|otherwise|alternatively|either|or else)\b|或|也许",
+    re.IGNORECASE,
+)
+
+
+def _plain_answer(text: str) -> str | None:
     text = text.strip()
     if not text:
         return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from verifiers.math.extract import boxed_contents, strip_dollars
+from verifiers.math.extract import outer_boxes, strip_dollars
 
 _UNWRAP_RE = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mbox|operatorname)"
@@ -114,7 +114,7 @@ def normalize(answer: str, *, gold: bool = False) -> str:
     s = str(answer).translate(_INVISIBLE).strip()
     if _DOUBLED_RE.search(s):  # "\\\\frac{1}{2}": text escaped twice on its way here
         s = s.replace("\\\\", "\\")
-    boxes = boxed_contents(s)
+    boxes = outer_boxes(s)  # the outermost: "\\boxed{\\boxed{3} or 5}" is "3 or 5"
     if boxes:
         s = boxes[-1][0]
     s = strip_dollars(s)
