@@ -1,4 +1,5 @@
-"""Code sandboxes side by side: per-completion overhead and completions/s on a 10-case stdio suite.
+"""Code sandboxes side by side: per-completion overhead and completions/s on a 10-case stdio suite,
+and what one assert test costs before and after the test moved out of the solution's process.
 
 Every contender runs the same program against the same suite through the same harness
 (sandboxes/runner.py) and is graded the same way (sandboxes.suite.grade), in one run:
@@ -63,7 +64,7 @@ class BareRunner:
         job = suites.build_job(code, suite, "python")
         out = subprocess.run(
             [HOST_PYTHON, "-I", str(RUNNER), "-"],
-            input=json.dumps(job).encode(),
+            input=suites.job_frames(job),
             capture_output=True,
             timeout=60,
         )
@@ -149,6 +150,76 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+# ---------------------------------------------------------------- assert suites: before and after the split
+
+ASSERT_PROGRAM = "def add(a, b):\n    return a + b\n"
+ASSERT_SUITE = {
+    "type": "assert",
+    "entry_point": "add",
+    "test": "def check(candidate):\n" + "".join(f"    assert candidate({i}, {i + 1}) == {2 * i + 1}\n" for i in range(20)),
+}
+# The last runner that ran the test in the solution's interpreter (in-process, a nonce and a
+# strict ==): the "before" of the split, taken from git history so both run side by side.
+BEFORE_SPLIT = "6d1e881"
+
+
+def before_split_sandbox(max_concurrency: int):
+    """The local backend with the in-process assert harness of BEFORE_SPLIT, or None without git."""
+    from sandboxes import local
+
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{BEFORE_SPLIT}:sandboxes/runner.py"],
+            cwd=RUNNER.parent, capture_output=True, check=True, timeout=30,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+    class BeforeSplit(local.LocalSandbox):
+        old_code: bytes | None = None
+
+        def _payload(self, job):  # that runner read the whole job as one JSON text
+            if self.old_code is None:
+                self.old_code = local._compile_runner(self.python, source)
+            return self.old_code + json.dumps(job).encode()
+
+    return BeforeSplit(max_concurrency=max_concurrency)
+
+
+def assert_costs(runs: int) -> None:
+    """Median latency of one 20-assert HumanEval-style test: local before/after the split, docker pool."""
+    from sandboxes.docker import DockerSandbox
+    from sandboxes.local import LocalSandbox
+
+    contenders = [("local, test in the solution's process (before)", before_split_sandbox(1))]
+    contenders += [("local, test in its own process (after)", LocalSandbox(max_concurrency=1))]
+    contenders += [("docker warm pool (after; fresh interpreter for the solution)", DockerSandbox(max_concurrency=1))]
+    contenders = [(name, sb) for name, sb in contenders if sb is not None]
+    times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    bad = dict.fromkeys(times, 0)
+    try:
+        for _, sb in contenders:
+            sb.run(ASSERT_PROGRAM, ASSERT_SUITE)  # warm-up
+        for _ in range(runs):  # interleaved, so background load hits all alike
+            for name, sb in contenders:
+                start = time.perf_counter()
+                result = sb.run(ASSERT_PROGRAM, ASSERT_SUITE)
+                times[name].append(time.perf_counter() - start)
+                bad[name] += result.status != "passed"
+    finally:
+        for _, sb in contenders:
+            sb.close()
+    print(f"\nAssert suite (20 asserts, HumanEval-style check), {runs} interleaved runs each:\n")
+    print("| harness | latency (median) | not passed |")
+    print("|---|---|---|")
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    for name in times:
+        print(f"| {name} | {medians[name] * 1000:.1f} ms | {bad[name]} |")
+    names = list(medians)
+    if len(names) >= 2 and "before" in names[0]:
+        print(f"\nsplit cost on the local backend: {(medians[names[1]] - medians[names[0]]) * 1000:+.1f} ms per test")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--completions", type=int, default=64, help="completions per contender and thread count")
@@ -156,7 +227,10 @@ def main() -> int:
     ap.add_argument("--latency-runs", type=int, default=15, help="sequential completions for the latency")
     ap.add_argument("--concurrency", default="1,2,4,8", help="comma-separated caller thread counts")
     ap.add_argument("--skip", default="", help="comma-separated contenders to leave out: bare,local,pool,run")
+    ap.add_argument("--assert-runs", type=int, default=30, help="runs per harness for the assert-suite costs (0: skip)")
     args = ap.parse_args()
+    if args.assert_runs:
+        assert_costs(args.assert_runs)
     levels = [int(x) for x in args.concurrency.split(",")]
     skip = set(filter(None, args.skip.split(",")))
     tests = make_suite()

@@ -167,7 +167,7 @@ class LocalSandbox:
         return opts
 
     def _execute(self, suite: suites.Suite, job: dict[str, Any]) -> RunResult:
-        payload = self._runner_code + suites.job_frames(job)
+        payload = self._payload(job)
         # The runner's output is bounded: the output it keeps over all cases (stdout and
         # stderr may each fill what is left in the last case), JSON escapes a byte as 6 bytes
         # at most, plus each case's own fields.
@@ -200,6 +200,10 @@ class LocalSandbox:
                 f"the sandbox produced no result (exit code {proc.returncode}): {detail}", len(suite.cases)
             )
         return suites.grade(suite, raw)
+
+    def _payload(self, job: dict[str, Any]) -> bytes:
+        """What the sandbox reads on stdin: the compiled runner, then the job (test last)."""
+        return self._runner_code + suites.job_frames(job)
 
     def _command(self, argv: list[str] | None = None) -> list[str]:
         argv = argv or [self.python, "-I", "-c", BOOTSTRAP, "-"]
@@ -267,13 +271,13 @@ class LocalSandbox:
         return str(result.info.get("error") or f"a trivial program ended with status {result.status}")[-300:]
 
 
-def _compile_runner(python: str) -> bytes:
-    """runner.py as a length-prefixed marshalled code object of `python`'s own version."""
+def _compile_runner(python: str, source: bytes | None = None) -> bytes:
+    """runner.py (or `source`) as a length-prefixed marshalled code object of `python`'s own version."""
     script = "import marshal, sys; sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), 'runner.py', 'exec')))"
     try:
         proc = subprocess.run(
             [python, "-I", "-c", script],
-            input=RUNNER_PATH.read_bytes(),
+            input=RUNNER_PATH.read_bytes() if source is None else source,
             capture_output=True,
             timeout=60,
             env=_scrubbed_env(),
