@@ -7,12 +7,14 @@ Skipped without a Docker daemon, except with CI=true, where a missing daemon fai
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -424,3 +426,48 @@ def test_build_without_a_daemon_says_so(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(RuntimeError, match="no Docker daemon"):
         list(build_images())
+
+
+def test_the_toolkit_in_a_container_grades_code_through_the_host_socket(client, tmp_path):
+    # What the README documents for the toolkit image: `docker run -v /var/run/docker.sock:...
+    # --group-add <socket gid>` and a config with backend docker. Here the toolkit's own code and
+    # its installed dependencies are mounted into the sandbox image's python instead of building
+    # the toolkit image (its `pip install` needs a registry this test must not depend on).
+    import docker as docker_sdk
+
+    from sandboxes.docker import SANDBOX_IMAGE
+
+    repo = Path(__file__).resolve().parents[2]
+    deps = Path(docker_sdk.__file__).resolve().parents[1]  # the site-packages holding the SDK, yaml, rich
+    sock = "/var/run/docker.sock"
+    if not os.path.exists(sock):
+        pytest.skip("the daemon is not on the default unix socket")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "code.yaml").write_text(
+        "components:\n  tests: {verifier: code, weight: 1.0, params: {backend: docker, max_concurrency: 1}}\n"
+    )
+    work.chmod(0o777)
+    for path in (tmp_path, *tmp_path.parents):
+        if path == Path("/"):
+            break
+        path.chmod(path.stat().st_mode | 0o011)  # searchable by the container's unprivileged user
+    out = client.containers.run(
+        SANDBOX_IMAGE,
+        ["python3", "-m", "verifiers", "score", "/app/examples/data/code.jsonl", "--config", "/work/code.yaml",
+         "-o", "/work/out.jsonl"],
+        volumes={sock: {"bind": sock, "mode": "rw"}, str(repo): {"bind": "/app", "mode": "ro"},
+                 str(deps): {"bind": "/deps", "mode": "ro"}, str(work): {"bind": "/work", "mode": "rw"}},
+        environment={"PYTHONPATH": "/app:/deps", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+        user="10001:10001", group_add=[str(os.stat(sock).st_gid)], network_mode="none",
+        remove=True, stdout=True, stderr=True,
+    )  # fmt: skip
+    rows = [json.loads(line) for line in (work / "out.jsonl").read_text().splitlines()]
+    assert rows and all(r["status"] != "error" for r in rows), out.decode()[-2000:]
+    assert {r["info"]["components"]["tests"].get("isolation") for r in rows} - {None} == {"docker"}
+    assert b"code sandbox: docker" in out
+    from verifiers import Sample, get_verifier
+
+    with get_verifier("code") as here:  # the same rows scored in this process, on the local backend
+        expected = here.score_batch([Sample(r["completion"], reference=r["reference"]) for r in rows])
+    assert [r["reward"] for r in rows] == [s.value for s in expected]
