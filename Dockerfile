@@ -1,4 +1,8 @@
 # The r1-verifiers toolkit image: `docker run IMAGE score in.jsonl --config r1.yaml -o out.jsonl`.
+# Code rows: the local sandbox cannot run in here (no bubblewrap, no user namespaces under Docker's
+# seccomp profile); grade them with the docker backend through the host's socket (README):
+#   docker run -v /var/run/docker.sock:/var/run/docker.sock --group-add $(stat -c %g /var/run/docker.sock) \
+#       -v $PWD/examples:/data IMAGE score /data/data/code.jsonl --config /data/r1_docker.yaml -o /tmp/out.jsonl
 # Where no registry is reachable, pass a locally built base (`verifiers sandbox build` makes one):
 #   docker build --build-arg BASE=r1-verifiers/debian-python:bookworm -t r1-verifiers .
 ARG BASE=python:3.12-slim

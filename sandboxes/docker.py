@@ -11,20 +11,21 @@ no network, a read-only root, tmpfs for /sandbox (work dirs) and /tmp, pids / me
 the agent uses, to drop to the program uid), no-new-privileges, log driver none, and a
 label naming the owning process.
 
-The agent (`_AGENT`, stdlib only) is root inside the container and ignores every signal;
-programs run as an unprivileged uid (by default a random one in 20000-59999 per container,
-so the host-wide per-uid process limit one container's fork bomb reaches does not starve
-the others; `uid=65534` pins it), so they can neither signal the agent nor read its memory.
-Per run the agent forks a child that drops to that uid, makes a fresh work dir holding
-job.json, and runs runner.py's main on it (runner.py is sent once, compiled in the agent:
-no interpreter start per run). The harness enforces per-case limits and the total budget
-itself. The agent reads the harness's result with a byte cap, then (as the program uid)
-kills whatever that uid left running and wipes /sandbox, /tmp and /dev/shm, and replies.
+The agent (`sandboxes/agent.py`, stdlib only) is root inside the container and ignores every
+signal; programs run as an unprivileged uid (by default a random one in 20000-59999 per container,
+so the host-wide per-uid process limit one container's fork bomb reaches does not starve the
+others; `uid=65534` pins it), so they can neither signal the agent nor read its memory. Per run
+the agent forks a child that drops to that uid, makes a fresh work dir and runs runner.py's
+execute on the job it holds in memory (runner.py is sent once, compiled in the agent: no
+interpreter start per run; an assert suite's solution gets a fresh interpreter). The harness
+enforces per-case limits and the total budget itself. The agent reads the harness's result with
+a byte cap, then (as the program uid) kills whatever that uid left running, wipes /sandbox, /tmp,
+/dev/shm and /dev/mqueue, checks they are as the container started, and replies.
 
 The parent waits for the reply with a deadline (the suite's budget plus slack); past it it
 removes the container, which ends everything inside (no client process is ever killed). A
 container is replaced after a timeout, a memory error, an infrastructure error, an
-unreadable harness result, leftovers, or `max_runs` runs. Expected outputs never enter the
+unreadable harness result, leftovers (or a shared dir whose owner or mode changed), or `max_runs` runs. Expected outputs never enter the
 container: suite.build_job leaves them out, and suite.grade compares in this process.
 
 Orphans: every container carries the label `LABEL=<boot id>:<hostname>:<pid>:<start time>`
@@ -57,8 +58,9 @@ RUNNER_PATH = Path(__file__).resolve().parent / "runner.py"
 AGENT_PATH = Path(__file__).resolve().parent / "agent.py"  # PID 1 of each container
 CHILD_SETUP_FAILED = 125  # the agent's child could not drop privileges or make the work dir
 
-# PID 1 of every container starts as `python3 -c _BOOT`, which reads this agent's source from
-# stdin and runs it (short command lines in `ps`; agent and library never disagree).
+# PID 1 of every container starts as `python3 -c _BOOT`, which reads the agent's source
+# (sandboxes/agent.py) from stdin and runs it (short command lines in `ps`; agent and library
+# never disagree).
 # Protocol on its stdin: frames of a 4-byte big-endian length and a payload; first the agent's
 # source, then {"runner": source, "output_cap": n} as JSON, then {"job": json text, "uid": n}
 # per run. Each run is answered on stdout with 8 bytes (header length, body length), a JSON

@@ -17,15 +17,17 @@ private size-limited /tmp, a scrubbed environment, and per case the runner's rli
 PID 1 of the namespace: the program cannot kill it, and when it exits or is killed the
 kernel kills everything else in the namespace.
 
-Without bubblewrap it falls back to util-linux `unshare` (pid/net/mount/ipc/uts namespaces,
-every mount read-only, private tmpfs /tmp and /dev/shm, the runner as PID 1; as root the
-program runs as uid 65534, otherwise as root of a user namespace with every capability
-dropped). That fallback does not hide the host's filesystem: the program can read what
-uid 65534 (or your user) can read.
+Without bubblewrap the constructor refuses, saying how to install it. isolation="unshare" opts
+into a named weaker isolation (util-linux `unshare`: pid/net/mount/ipc/uts namespaces, every
+mount read-only, private tmpfs /tmp and /dev/shm, the runner as PID 1; as root each run's
+program gets its own uid, so the process limit is per run; otherwise it is root of a user
+namespace with every capability dropped). It does not hide the host's filesystem: the program
+can read what that uid (or your user) can read; results carry info["isolation_note"].
 
 The runner also puts each program under a seccomp filter (x86_64) that refuses the
-syscalls kernel exploits favour (ptrace, bpf, userfaultfd, io_uring, keyrings,
-perf_event_open, namespaces, mounts, modules) and kills 32-bit/x32 syscall entry.
+syscalls kernel exploits favour (ptrace, process_vm_*, pidfd_getfd, bpf, userfaultfd,
+io_uring, keyrings, perf_event_open, namespaces through unshare/setns/clone/clone3, mounts,
+modules) and kills 32-bit/x32 syscall entry.
 
 Not protected against (both modes): kernel exploits through the syscalls that remain (this
 is a deny list on the host kernel, not a VM), memory across processes (RLIMIT_AS is per

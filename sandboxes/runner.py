@@ -15,8 +15,14 @@ descendant it finds in /proc. It makes itself non-dumpable so programs running a
 uid cannot read its memory or /proc entries, and ignores signals it can.
 
 Python programs run in a fork of the runner (no interpreter start per case); C++ is
-compiled once with g++ and exec'd per case. Call and assert suites report completion
-through a separate pipe carrying a per-run nonce, so exiting early never counts as done.
+compiled once with g++ and exec'd per case. Call suites report completion through a
+separate pipe carrying a per-run nonce, so exiting early never counts as done. Assert suites
+run the test in a process of its own that calls the solution's process through proxies (see
+"assert suites: two processes"); only the test's process holds the nonce.
+
+Input: `runner.py job.json`, or `runner.py -` with frames on stdin (a 4-byte length and JSON):
+the job without an assert suite's test, then the test (suite.job_frames), so the solution's
+process can be forked between the two reads.
 """
 
 from __future__ import annotations
