@@ -21,6 +21,7 @@ import os
 import platform
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -82,6 +83,14 @@ def naive_language_ratio(model, text: str, target: str) -> float:
     return sum(model.predict(w, k=1)[0][0] == label for w in words) / len(words)
 
 
+def with_cpu(fn, *args) -> tuple[float, float]:
+    """fn's result (a wall-clock time) and the CPU seconds (user + system) its child processes used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = fn(*args)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 SHAPING_COMPONENTS = (
     "  repetition: {verifier: repetition, weight: 0.1}\n"
     "  steps: {verifier: reasoning_steps, weight: 0.1}\n"
@@ -139,7 +148,8 @@ def main() -> None:
         applied = sum(r["components"]["language"] is not None for r in scored) / len(scored)
         shaped = tmp / "shaped.yaml"
         shaped.write_text(config.read_text() + SHAPING_COMPONENTS)
-        cli_shaped = {w: time_cli(data, shaped, w) for w in (1, 2)}
+        # each config's wall clock and the CPU seconds its processes used (steady under other load)
+        cli_shaped = {w: (with_cpu(time_cli, data, config, w), with_cpu(time_cli, data, shaped, w)) for w in (1, 2)}
         scored = [json.loads(line) for line in data.with_suffix(".w1.out.jsonl").open()]
         shaped_ok = sum(r["components"]["length"] is not None for r in scored) / len(scored)
 
@@ -164,9 +174,11 @@ def main() -> None:
         print(f"| {w} | {s:.2f} | {args.rows / s:,.0f} |")
     print("\n`verifiers score` with the shaping components added (repetition, reasoning_steps, overlong, "
           f"cosine_length over math; the length component scored {shaped_ok:.0%} of the rows), same rows:\n")
-    print("| workers | format + language rows/s | + shaping rows/s | ratio |\n|---|---|---|---|")
-    for w, s in cli_shaped.items():
-        print(f"| {w} | {args.rows / cli[w]:,.0f} | {args.rows / s:,.0f} | {cli[w] / s:.2f} |")
+    print("| workers | format + language: rows/s (rows per CPU-second) | + shaping: rows/s (per CPU-second) "
+          "| ratio (CPU) |\n|---|---|---|---|")
+    for w, ((base, base_cpu), (shape, shape_cpu)) in cli_shaped.items():
+        print(f"| {w} | {args.rows / base:,.0f} ({args.rows / base_cpu:,.0f}) | {args.rows / shape:,.0f} "
+              f"({args.rows / shape_cpu:,.0f}) | {base / shape:.2f} ({base_cpu / shape_cpu:.2f}) |")
     print(f"\nlanguage_ratio on {len(pairs)} chains of thought (mean {sum(map(len, thoughts)) / len(thoughts):,.0f} chars):\n")
     print("| implementation | calls/s | ratio |\n|---|---|---|")
     print(f"| verifiers.language.language_ratio | {ours:,.0f} | {ours / naive:.1f}x |")
