@@ -43,8 +43,8 @@ def anchor_server(config: str, port: int) -> None:
     from fastapi.responses import Response
 
     from verifiers.composite import load_reward
+    from verifiers.integrations.lazy import warm_up
     from verifiers.integrations.openrlhf import score_queries
-    from verifiers.server import warm_up
 
     reward = load_reward(config)
     warm_up(reward)  # as ours does at start-up

@@ -13,8 +13,9 @@ the same kind (integer, fraction, matrix, ...), as a policy's wrong answers usua
   signal timeouts work (TRL turns them off in other threads).
 - ours sync: `trl_reward({"components": {"accuracy": {"verifier": "math"}}})`.
 - ours async: the same with `asynchronous=True`, awaited on a daemon event loop as TRL 1.16 does.
-Each measurement runs in a fresh process (nothing cached from an earlier call): one small warm-up call
-(imports, worker start), then one timed step. Prints a markdown table for benchmarks/RESULTS.md, and
+Each measurement runs in a fresh process (nothing cached from an earlier call): a warm-up (imports,
+our `warm_up()` that starts the math workers, one small call on problems kept out of the timed step),
+then one timed step. Prints a markdown table for benchmarks/RESULTS.md, and
 how often the two agree and how each does on the labelled pairs.
 """
 
@@ -40,9 +41,16 @@ DEFAULT_DATA = next(
 METHODS = ("trl", "ours_sync", "ours_async")
 
 
-def make_step(data: Path, prompts: int, group: int, seed: int) -> dict:
-    """One GRPO step's reward inputs and, where the pair is labelled, the expected verdict."""
+def load_items(data: Path) -> tuple[list[dict], list[dict]]:
+    """(items for the timed step, a few other items for the warm-up call), so the warm-up fills no cache
+    the timed step could use."""
     items = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    random.Random(12345).shuffle(items)
+    return items[16:], items[:16]
+
+
+def make_step(items: list[dict], prompts: int, group: int, seed: int) -> dict:
+    """One GRPO step's reward inputs and, where the pair is labelled, the expected verdict."""
     rng = random.Random(seed)
     by_type: dict[str, list[dict]] = {}
     for item in items:
@@ -61,8 +69,9 @@ def make_step(data: Path, prompts: int, group: int, seed: int) -> dict:
 
 
 def run_child(method: str, data: Path, prompts: int, group: int, seed: int) -> dict:
-    step = make_step(data, prompts, group, seed)
-    warm = make_step(data, 2, 2, seed + 1000)
+    timed_items, warm_items = load_items(data)
+    step = make_step(timed_items, prompts, group, seed)
+    warm = make_step(warm_items, 8, 4, seed)
     kwargs = {k: step[k] for k in ("prompts", "completions", "solution")}
     warm_kwargs = {k: warm[k] for k in ("prompts", "completions", "solution")}
     if method == "trl":
@@ -74,6 +83,7 @@ def run_child(method: str, data: Path, prompts: int, group: int, seed: int) -> d
         from verifiers.integrations.trl import trl_reward
 
         f = trl_reward({"components": {"accuracy": {"verifier": "math"}}}, asynchronous=method == "ours_async")
+        f.warm_up()  # start the sympy workers now, as a trainer would before its first step
         if method == "ours_sync":
             def call(kw):
                 return f(**kw)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from verifiers.core import Sample, Score, Status
+from verifiers.integrations.lazy import warm_up
 
 MAX_BODY_BYTES = 32 << 20
 MAX_BATCH = 8192
@@ -43,15 +44,6 @@ class BadRequest(Exception):
 # ---------------------------------------------------------------- scoring (in threads or processes)
 
 _process_reward = None
-
-
-def warm_up(reward: Any) -> None:
-    """Start what a reward's components start lazily (the math verifier's sympy workers), so the first
-    requests do not pay for it."""
-    for comp in getattr(reward, "components", {}).values():
-        start = getattr(comp.verifier, "warm_up", None)
-        if callable(start):
-            start()
 
 
 def _init_process(config: str | dict) -> None:

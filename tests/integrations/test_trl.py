@@ -241,3 +241,11 @@ def test_grpo_trainer_conversational_dataset_with_per_component_functions(tiny_l
     assert all(same(a, b) for a, b in zip(want, total, strict=True))
     assert all(t == pytest.approx(a + 0.3 * f, abs=1e-6) for t, a, f in zip(total, acc, fmt, strict=True))
     assert "rewards/format/mean" in trainer.state.log_history[0]
+
+
+def test_warm_up_after_unpickling_then_score():
+    f = pickle.loads(pickle.dumps(trl_reward(CONFIG)))
+    f.warm_up()  # builds the reward in this process and starts the math workers before the first step
+    assert f(prompts=["p"], completions=["<think>x</think><answer>\\sqrt{8}</answer>"], solution=["2\\sqrt{2}"]) == [
+        pytest.approx(1.3)
+    ]

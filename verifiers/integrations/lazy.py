@@ -46,6 +46,14 @@ def composite_config(reward: Any) -> dict[str, Any] | None:
     return config
 
 
+def warm_up(reward: Any) -> None:
+    """Start what a reward (or each of its components) starts lazily: the math verifier's sympy workers."""
+    for verifier in [c.verifier for c in getattr(reward, "components", {}).values()] or [reward]:
+        start = getattr(verifier, "warm_up", None)
+        if callable(start):
+            start()
+
+
 class LazyReward:
     """A reward config (YAML path, mapping, CompositeReward or any Verifier) built once per process.
 
@@ -94,6 +102,13 @@ class LazyReward:
                 reward = load_reward(self.config)
                 _BUILT[(os.getpid(), self.key)] = reward
         self._obj, self._owner = reward, os.getpid()
+        return reward
+
+    def warm_up(self) -> Verifier:
+        """Build the reward for this process and start what its components start lazily (the math
+        verifier's sympy workers), so the first batch does not pay for it."""
+        reward = self.get()
+        warm_up(reward)
         return reward
 
     def __getstate__(self) -> dict[str, Any]:

@@ -161,6 +161,11 @@ class _RewardFunction:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.__name__}>"
 
+    def warm_up(self) -> None:
+        """Build the reward in this process and start its workers now (e.g. before training), so the
+        first step does not pay for it."""
+        self._scorer.reward.warm_up()
+
     def _values(self, scores: list[Score], log_extra: Callable | None, log_metric: Callable | None) -> list[float | None]:
         if self.component is not None:
             # a reward None under the None policy is None for every component: no partial sums in TRL
