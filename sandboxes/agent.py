@@ -124,16 +124,11 @@ def baseline(roots=SHARED) -> dict:
 
 
 def wipe(shared: dict, sysv: tuple = SYSV_IPC) -> list[str]:
-    """As the program uid: kill its processes, empty the shared areas, then check they are
+    """Empty the shared areas (as the program uid: what it made), then check they are
     empty and owned and permissioned as in `shared` ({area: (owner, mode)}, see baseline),
     and that no SysV IPC object is left. Returns what is wrong (empty: the container is as
     fresh as at its start)."""
     problems = []
-    try:
-        os.kill(-1, signal.SIGKILL)  # as the program uid: exactly its processes, never the agent
-        problems.append("processes of the program uid were still running")
-    except ProcessLookupError:
-        pass
     for root, (_owner, mode) in shared.items():
         try:
             st = os.lstat(root)
@@ -202,10 +197,21 @@ def forked(fn, *args):
     return pid
 
 
+def kill_all() -> bool:
+    """As the program uid, kill(-1) reaches exactly that uid's processes (never the root agent).
+    Never call it as root. Returns whether any was left."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def clean(uid: int, shared: dict) -> int:
     """The cleaner's body: 0 when the container is clean, 1 otherwise (reasons on fd 2)."""
     become(uid)
-    problems = wipe(shared)
+    problems = ["processes of the program uid were still running"] if kill_all() else []
+    problems += wipe(shared)
     if problems:
         try:
             write_all(("; ".join(problems) + "\n").encode(), 2)

@@ -544,12 +544,18 @@ def _run_program(code, then, nonce: str | None) -> None:
     _H.exit(exit_code)
 
 
-def _print_exception(exc: BaseException, skip_first: bool = False) -> None:
+def _print_exception(exc: BaseException, skip_first: bool = False, only=None) -> None:
+    """Print a traceback like python would; only: keep just the frames of these file names."""
     try:
         import traceback
 
         tb = exc.__traceback__.tb_next if skip_first and exc.__traceback__ else exc.__traceback__
-        traceback.print_exception(type(exc), exc, tb)
+        if only is None:
+            traceback.print_exception(type(exc), exc, tb)
+        else:
+            frames = [f for f in traceback.extract_tb(tb) if f.filename in only]
+            lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+            sys.stderr.write("".join(lines + traceback.format_exception_only(type(exc), exc)))
     except BaseException:  # noqa: B036 - still say what it was, without allocating much
         _write_all(2, b"\n" + type(exc).__name__.encode("ascii", "replace") + b"\n")
 
@@ -857,7 +863,7 @@ def _test_main(job: dict, compiled, nonce: str) -> None:
         exit_code = _exit_code(exc) or 1  # a test that exits did not reach its end
     except BaseException as exc:  # noqa: B036 - a failed assert, or the solution's process gone
         exit_code = 1
-        _print_exception(exc)
+        _print_exception(exc, only=("test.py", "setup.py"))
     if chan.unsupported:
         record = _H.encode({"unsupported": chan.unsupported})
     elif chan.broken:

@@ -241,3 +241,51 @@ def test_runner_runs_standalone_with_a_job_file(tmp_path):
         S.grade(S.validate({"type": "stdio", "cases": [{"input": "abc", "output": "cba"}]}), raw).status
         == "passed"
     )
+
+
+def test_without_bubblewrap_it_refuses_unless_the_weaker_isolation_is_named(tmp_path, monkeypatch):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("setpriv", "unshare"):
+        (tools / name).symlink_to(shutil.which(name))
+    monkeypatch.setenv("PATH", str(tools))  # a machine without bwrap
+    with pytest.raises(RuntimeError, match="install bubblewrap"):
+        LocalSandbox()
+    with LocalSandbox(isolation="unshare") as sb:
+        result = sb.run("print('ok')", OK)
+    assert result.status == "passed" and result.info["isolation"] == "unshare"
+    assert "host filesystem is readable" in result.info["isolation_note"]
+
+
+CLONE_NS = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+for flags in (0x10000000 | 0x40000000 | 17, 0x20000000 | 17, 0x00020000 | 17):  # NEWUSER|NEWNET, NEWPID, NEWNS
+    print(libc.syscall(56, flags, 0, 0, 0, 0), ctypes.get_errno())
+print(libc.syscall(435, 0, 0), ctypes.get_errno())  # clone3
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the syscall filter is x86_64-only")
+@pytest.mark.parametrize("isolation", [pytest.param("bwrap", marks=needs_bwrap), "unshare"])
+def test_no_new_namespaces_through_clone_or_clone3(isolation):
+    with LocalSandbox(isolation=isolation) as sb:
+        out = sb.run(CLONE_NS, OK).cases[0].stdout.split("\n")
+    assert out[:4] == ["-1 1", "-1 1", "-1 1", "-1 38"]  # EPERM x3, ENOSYS
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="per-run uids need root")
+def test_unshare_process_limit_is_per_run_not_per_host_uid():
+    holder = "import os, time\nfor _ in range(56):\n    if os.fork() == 0:\n        time.sleep(3)\n        os._exit(0)\nprint('held')\ntime.sleep(2.5)\n"
+    honest = "import os\nkids = [os.fork() for _ in range(16)]\nfor k in kids:\n    if k == 0:\n        os._exit(0)\nfor k in kids:\n    os.waitpid(k, 0)\nprint('ok')\n"
+    with LocalSandbox(isolation="unshare", max_concurrency=2) as sb:
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(
+                sb.run,
+                holder,
+                {"type": "stdio", "cases": [{"input": "", "output": "held"}], "time_limit_s": 5},
+            )
+            time.sleep(1.0)
+            result = sb.run(honest, OK)
+            assert held.result().cases[0].stdout.startswith("held")
+    assert result.status == "passed", result.cases
