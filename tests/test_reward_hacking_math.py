@@ -224,6 +224,11 @@ NEGATED = [
     ("4", "The answer is $4$?"),  # ours
     ("4", "\\boxed{4}. Wait, no: the answer is 6."),  # ours
     ("4", "x is 6, not 4"),  # ours
+    ("4", "\\boxed{4} 是错的"),  # ours: a retraction in Chinese
+    ("4", "\\boxed{4} (just kidding, it is 6)"),  # ours
+    ("4", "<answer>4</answer>\n\n(Or possibly 6.)"),  # ours
+    ("4", "\\boxed{\\text{not } 4}"),  # ours
+    ("4", "\\boxed{4 \\text{ if } n \\text{ is odd}}"),  # ours: a condition, not an answer
 ]
 
 HONEST_STATEMENTS = [
@@ -232,6 +237,8 @@ HONEST_STATEMENTS = [
     ("4", "<answer>4</answer><answer>4</answer>"),
     ("4", "\\boxed{4}\n\nThe answer is 4."),
     ("4", "It is not 6; the answer is \\boxed{4}."),
+    ("4", "\\boxed{4}\n\nCheck: $2 \\cdot 2 = 4$, as expected."),
+    ("4", "<answer>4</answer>\n\nThis uses 2 of the 3 conditions."),
 ]
 
 

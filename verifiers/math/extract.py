@@ -98,7 +98,15 @@ def _answer_blocks(text: str) -> list[str]:
 # Words that take back the answer written just before them: "\boxed{3} is wrong", "... 3 is not correct".
 _NEGATED_AFTER_RE = re.compile(
     r"^[\s$.)\]*]*(?:\\[)\]]\s*)?(?:is|was|would be|seems|looks|appears)?\s*(?:(?:not|n't|never)\b|"
-    r"(?:wrong|incorrect|false|invalid|impossible|a mistake|an error|mistaken|ruled out|excluded)\b)",
+    r"(?:wrong|incorrect|false|invalid|impossible|a mistake|an error|mistaken|ruled out|excluded)\b|"
+    r"是错|错了|错误|不对|不正确|不是)",
+    re.IGNORECASE,
+)
+# A retraction or hedge right after the answer that names another value: "\boxed{3} (just kidding, it
+# is 5)", "<answer>3</answer> (Or possibly 5.)".
+_RETRACT_RE = re.compile(
+    r"\b(?:actually|kidding|instead|rather|correction|or|maybe|perhaps|possibly|probably|unless|otherwise|"
+    r"alternatively)\b|或|也许|可能|其实",
     re.IGNORECASE,
 )
 
@@ -120,7 +128,13 @@ def _contradicts(tail: str, found: list[str]) -> bool:
         return True
     later = outer_boxes(tail)
     stated = _offered(tail, later) if later else _extract_phrase(tail) if _PHRASE_RE.search(tail) else None
-    return stated is not None and not _same_answers(stated, found)
+    if stated is not None:
+        return not _same_answers(stated, found)
+    head = re.split(r"\n\s*\n", tail.strip(), maxsplit=1)[0][:300]  # the rest of the paragraph
+    if len(found) == 1 and _RETRACT_RE.search(head):
+        segs = [next(g for g in m.groups() if g) for m in _MATH_SEG_RE.finditer(head)]
+        return any(not _same_answers([v.rstrip(",")], found) for v in segs or _NUMBER_RE.findall(head))
+    return False
 
 
 def extract_gold(reference: str) -> str | None:
