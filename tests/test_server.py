@@ -151,6 +151,15 @@ def test_token_is_required_when_set(service):
         assert httpx.get(f"{base}/health").status_code == 200
 
 
+def test_on_none_raise_answers_503_and_a_number_is_used(service):
+    body = {"query": [GOOD, GOOD], "labels": ["5", ""]}
+    with running(create_app(service, on_none="raise")) as base:
+        r = httpx.post(f"{base}/get_reward", json=body)
+        assert r.status_code == 503 and "reward is None (invalid_reference)" in r.json()["error"]
+    with running(create_app(service, on_none=-1.0)) as base:
+        assert httpx.post(f"{base}/get_reward", json=body).json()["rewards"] == [pytest.approx(1.3), -1.0]
+
+
 def test_64_concurrent_clients_get_their_own_answers(url):
     async def client(i: int, http: httpx.AsyncClient):
         answer = str(i % 7)

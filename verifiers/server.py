@@ -13,7 +13,8 @@ malformed JSON 400, wrong shapes 422, each with {"error": "..."} naming the prob
 never a 500. Scoring runs off the event loop, in threads or `workers` processes: requests that wait
 while the scorers are busy are merged into one batch (the verifiers are batch-first), and several
 scoring lanes run at once, so one slow batch never blocks the others or /health. In /get_reward a None reward is NaN (the `NaN` literal, which
-Python's json and OpenRLHF's client read) unless `on_none` says otherwise; in /score it is null.
+Python's json and OpenRLHF's client read) unless `on_none` says otherwise (a number, or "raise":
+503); in /score it is null. Scoring that fails as a whole (a worker process lost) is a 503.
 """
 
 import asyncio
@@ -293,11 +294,10 @@ def create_app(
             return error(exc)
         except ValueError as exc:
             return error(BadRequest(422, str(exc)))
-        scores = await service.score(samples)
         try:
-            result = openrlhf_result(service.reward, scores, on_none=on_none)
-        except RuntimeError as exc:  # on_none="raise": no reward for this batch
-            return _json_response({"error": str(exc)}, 503)
+            result = openrlhf_result(service.reward, await service.score(samples), on_none=on_none)
+        except Exception as exc:  # an outage (or on_none="raise"): no reward for this batch, never a made-up one
+            return _json_response({"error": f"scoring failed: {type(exc).__name__}: {exc}"}, 503)
         return _json_response(result, allow_nan=True)
 
     @app.post("/score")
@@ -312,7 +312,10 @@ def create_app(
                 samples.append(row_to_sample(row, fields))
             except ValueError as exc:
                 errors[i] = f"row {i}: {exc}"
-        scores = iter(await service.score(samples)) if samples else iter(())
+        try:
+            scores = iter(await service.score(samples))
+        except Exception as exc:  # an outage: no scores for this batch
+            return _json_response({"error": f"scoring failed: {type(exc).__name__}: {exc}"}, 503)
         out = []
         for i, row in enumerate(rows):
             if i in errors:
