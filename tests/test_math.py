@@ -391,24 +391,23 @@ def test_adversarial_batch_from_a_thread_is_bounded(verifier):
     assert elapsed < 2 * timeout + 5
 
 
-def test_math_equal_from_threads_returns_within_timeout():
+def test_math_equal_alone_returns_within_timeout_from_a_thread():
+    from verifiers.math.workers import default_pool
+
     timeout = 0.5
-    math_equal("\\sqrt{4}", "2")  # warm the default pool
-    elapsed: dict[int, float] = {}
-    results: dict[int, bool] = {}
+    default_pool().start_all()
+    out: dict[str, float | bool] = {}
 
-    def call(i: int) -> None:
+    def call() -> None:
         start = time.monotonic()
-        results[i] = math_equal(SLOW_GOLD, SLOW_PRED, timeout=timeout)
-        elapsed[i] = time.monotonic() - start
+        out["equal"] = math_equal(SLOW_GOLD, SLOW_PRED, timeout=timeout)
+        out["elapsed"] = time.monotonic() - start
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert results == {i: False for i in range(4)}
-    assert max(elapsed.values()) <= timeout + SLACK
+    t = threading.Thread(target=call)
+    t.start()
+    t.join(30)
+    assert out["equal"] is False  # too slow to decide: a timeout, never True
+    assert out["elapsed"] <= timeout + SLACK
     assert math_equal("\\sqrt{9}", "3", timeout=5)  # the pool recovered
 
 

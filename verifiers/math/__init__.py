@@ -17,8 +17,10 @@ How a pair is decided, cheapest first:
    decimals, fractions, percentages) compared as `fractions.Fraction`, products of rationals, square roots
    and powers of pi in a canonical form, words compared case-insensitively.
 3. Anything else goes to a pool of worker processes that parse atoms with latex2sympy2_extended and compare
-   with sympy (symbolic.py). A worker that runs past the deadline is killed and replaced, so a
-   call returns within timeout + 0.2 s from any thread, asyncio task or Ray worker.
+   with sympy (symbolic.py). `timeout` is each pair's own worker time, counted from when a warm
+   worker takes it; past it the worker is killed and replaced (its restart is not charged to anyone).
+   Waiting for a free worker is not charged either; no worker within limits.WORKER_WAIT_SECONDS is an
+   outage (status error). A gold whose parse alone runs past the limit is invalid_reference.
 
 Gold and prediction are not symmetric. The gold sets the precision: gold "0.33" accepts 1/3 (1/3 rounds to
 0.33), but gold "1/3" accepts a decimal only when it has at least 3 significant digits and is 1/3 rounded

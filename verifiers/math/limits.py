@@ -16,6 +16,7 @@ MAX_POLY_TERMS = 400  # expanding (a+b+c)^20 and the like is sympy's job (under 
 MAX_POLY_POWER = 12  # degree cap: answers are low-degree; bigger expansions go to sympy
 WORKER_MEMORY_BYTES = 2 << 30  # address-space limit per worker: a runaway expansion fails, not the host
 STARTUP_SECONDS = 60.0  # a new worker imports sympy; that time is not charged to any sample
+WORKER_WAIT_SECONDS = 300.0  # the longest a sample waits for a free worker before it is an outage (None)
 VERDICT_CACHE_SIZE = 8192  # decided (gold, answer) pairs kept in the calling process
 PARSE_CACHE_SIZE = 4096  # parsed atoms kept in each worker
 

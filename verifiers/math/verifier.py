@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
@@ -28,34 +27,42 @@ from verifiers.math.compare import Verdict, decide_cheap
 from verifiers.math.extract import extract_answers, extract_gold
 from verifiers.math.limits import VERDICT_CACHE_SIZE
 
-__all__ = ["MathVerifier", "clear_cache", "decide", "math_equal"]
+__all__ = ["MathVerifier", "MathWorkerUnavailable", "clear_cache", "decide", "math_equal"]
 
 _cache = LRU(VERDICT_CACHE_SIZE)  # (gold, answer) -> Verdict: a GRPO group repeats the same answers
+_slow_golds = LRU(
+    VERDICT_CACHE_SIZE
+)  # gold -> its invalid_reference Verdict once it proved too slow to parse
+
+
+class MathWorkerUnavailable(RuntimeError):
+    """math_equal could not get a sympy worker (none free within the wait, one failed to start or died,
+    the pool was closed): an infrastructure failure, which a bool cannot state."""
 
 
 def _remember(key: tuple[str, str], verdict: Verdict) -> None:
     if verdict.status in (Status.OK, Status.INVALID_REFERENCE):  # timeouts and crashes are no facts
         _cache.put(key, verdict)
+    if verdict.status == Status.INVALID_REFERENCE and verdict.reason.startswith("reference too slow"):
+        _slow_golds.put(key[0], verdict)
+
+
+def _known(key: tuple[str, str]) -> Verdict | None:
+    return _cache.get(key) or _slow_golds.get(key[0])
 
 
 def clear_cache() -> None:
     """Forget every decided pair (benchmarks measure cold decisions with it)."""
     _cache.clear()
+    _slow_golds.clear()
 
 
-def decide(
-    gold: str, pred: str, *, timeout: float, pool: Any = None, deadline: float | None = None
-) -> Verdict:
-    """The verdict for one pair; uses the cache, the cheap path, then a worker within the deadline."""
+def decide(gold: str, pred: str, *, timeout: float, pool: Any = None) -> Verdict:
+    """The verdict for one pair: the cache, the cheap path, then a worker with `timeout` of its time."""
     key = (gold, pred)
-    cached = _cache.get(key)
-    if cached is not None:
-        return cached
-    start = time.monotonic()
-    verdict = decide_cheap(gold, pred)
+    verdict = _known(key) or decide_cheap(gold, pred)
     if verdict is None:
-        pool = pool or _default_pool()
-        verdict = _run_guarded(pool, (gold, pred), deadline=deadline or start + timeout)
+        verdict = _run_guarded(pool or _default_pool(), key, timeout=timeout)
     _remember(key, verdict)
     return verdict
 
@@ -66,24 +73,29 @@ def _default_pool() -> Any:
     return default_pool()
 
 
-def _run_guarded(pool: Any, pair: tuple[str, str], **limits: float) -> Verdict:
+def _run_guarded(pool: Any, pair: tuple[str, str], *, timeout: float) -> Verdict:
     """pool.run, with a failure to start or talk to a worker reported as status error (value None)."""
     try:
-        return pool.run(pair, key=pair[0], **limits)
+        return pool.run(pair, key=pair[0], timeout=timeout)
     except Exception as exc:
         return Verdict(Status.ERROR, reason=f"math worker unavailable: {type(exc).__name__}: {exc}")
 
 
 def math_equal(gold: Any, pred: Any, *, timeout: float = 5.0) -> bool:
     """True when pred is mathematically equal to gold (gold first; see the module docstring for the
-    asymmetry). Returns within timeout + 0.2 s from any thread; a timeout, an unusable gold or an
-    unparseable prediction all give False."""
+    asymmetry). A timeout, an unusable gold or an unparseable prediction give False.
+
+    `timeout` bounds this pair's own compute in a worker: alone, a call returns within timeout + 0.2 s
+    from any thread; under contention it first waits for a free worker (the wait is not charged), and
+    when it cannot get one it raises MathWorkerUnavailable (a RuntimeError), never a False."""
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
     gold_answer = extract_gold(_as_text(gold))
     if gold_answer is None:
         return False
     verdict = decide(gold_answer, _as_text(pred), timeout=timeout)
+    if verdict.status == Status.ERROR:
+        raise MathWorkerUnavailable(verdict.reason)
     return verdict.status == Status.OK and verdict.equal
 
 
@@ -101,10 +113,12 @@ def _as_text(x: Any) -> str:
 class MathVerifier(Verifier):
     """Math answer equivalence: 1.0 when the completion's final answer equals the gold, else 0.0.
 
-    timeout: seconds of worker time per sample (the hard limit; the worker is killed past it).
+    timeout: seconds of worker time per sample (the hard limit; the worker is killed past it), counted
+    from when a warm worker takes the sample: waiting for a free worker is not charged.
     workers: worker processes; None shares one module-wide pool of os.cpu_count() workers.
-    Statuses: ok (1.0 / 0.0), no_answer (0.0), timeout (0.0), invalid_reference (None), error (None,
-    a worker died, or a completion that is neither a string nor chat messages). info: "extracted" (the
+    Statuses: ok (1.0 / 0.0), no_answer (0.0), timeout (0.0), invalid_reference (None: also a gold too
+    slow to parse), error (None: no worker free in time, a worker died, or a completion that is neither
+    a string nor chat messages). info: "extracted" (the
     answer string), "gold", and "error" with the reason.
     think_prefilled, end_tokens: the rule every verifier shares (core.read_completion): a completion
     that starts inside a pre-filled <think> and never closes it has no answer (no_answer, 0.0).
@@ -154,7 +168,7 @@ class MathVerifier(Verifier):
                     scores[i] = early
                     continue
                 pair = (gold, pred)
-                verdict = _cache.get(pair) or decide_cheap(gold, pred)
+                verdict = _known(pair) or decide_cheap(gold, pred)
                 if verdict is not None:
                     _remember(pair, verdict)
                     scores[i] = _to_score(verdict, gold, pred)
@@ -175,7 +189,9 @@ class MathVerifier(Verifier):
         return [s if s is not None else error_score("internal: sample left unscored") for s in scores]
 
     def _run_one(self, pool: Any, pair: tuple[str, str]) -> Verdict:
-        verdict = _run_guarded(pool, pair, timeout=self.timeout)
+        verdict = _known(pair) or _run_guarded(
+            pool, pair, timeout=self.timeout
+        )  # a gold found slow meanwhile
         _remember(pair, verdict)
         return verdict
 

@@ -19,13 +19,16 @@ from multiprocessing.connection import Connection
 
 from verifiers.core import Status
 from verifiers.math.compare import Verdict
-from verifiers.math.limits import STARTUP_SECONDS, WORKER_MEMORY_BYTES
+from verifiers.math.limits import STARTUP_SECONDS, WORKER_MEMORY_BYTES, WORKER_WAIT_SECONDS
+
+GOLD_PARSED = "gold parsed"  # what a worker says once the gold's atoms are parsed, before comparing
 
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def worker_main(read_fd: int, write_fd: int) -> None:
-    """Worker loop: announce readiness, then receive (gold, pred) and answer (status, equal, reason)."""
+    """Worker loop: announce readiness, then receive (gold, pred), say when the gold is parsed, and answer
+    (status, equal, reason)."""
     try:
         import resource
 
@@ -45,7 +48,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
         if task is None:
             return
         try:
-            result = symbolic.check(*task)
+            result = symbolic.check(*task, on_gold_parsed=lambda: outbox.send(GOLD_PARSED))
         except BaseException as exc:  # noqa: B036 - MemoryError, RecursionError: report, keep serving
             result = (Status.OK.value, False, f"comparison failed: {type(exc).__name__}")
         try:
@@ -134,27 +137,30 @@ class WorkerPool:
         for w in idle:
             w.wait_ready(wait)
 
-    def run(
-        self, task: tuple[str, str], *, key: str, timeout: float | None = None, deadline: float | None = None
-    ):
-        """Run task on a worker and return its Verdict. deadline (monotonic) bounds the whole call,
-        waiting for a free worker included; otherwise timeout counts from when a worker takes the task."""
-        worker = self._acquire(hash(key) % self.size, deadline)
+    def run(self, task: tuple[str, str], *, key: str, timeout: float, wait: float = WORKER_WAIT_SECONDS):
+        """Run task on a worker and return its Verdict. `timeout` counts only the task's own compute, from
+        when a warm worker holds it: waiting for a free worker (up to `wait` seconds) and a worker's start
+        are not charged. No worker within `wait` is an infrastructure failure (status error), never a
+        timeout. A task killed before its gold was parsed has an unusable gold (invalid_reference)."""
+        worker = self._acquire(hash(key) % self.size, time.monotonic() + wait)
         if worker is None:
             if self._closed:  # close() from another thread: an outage (None), not the policy's 0
                 return Verdict(Status.ERROR, reason="math worker pool closed")
-            return Verdict(Status.TIMEOUT, reason="no worker became free before the deadline")
-        if deadline is None:  # the sample's budget starts once a warm worker holds it
-            if not worker.wait_ready(STARTUP_SECONDS):
-                self._replace(worker)
-                return Verdict(Status.ERROR, reason="math worker failed to start")
-            deadline = time.monotonic() + (timeout if timeout is not None else 5.0)
+            return Verdict(Status.ERROR, reason=f"no math worker became free within {wait:g} s")
+        if not worker.wait_ready(STARTUP_SECONDS):
+            self._replace(worker)
+            return Verdict(Status.ERROR, reason="math worker failed to start")
+        deadline = time.monotonic() + timeout
+        gold_parsed = False
         try:
             worker.to_child.send(task)
             while worker.from_child.poll(max(0.0, deadline - time.monotonic())):
                 message = worker.from_child.recv()
                 if message == "ready":  # a new worker finished warming up; the answer comes next
                     worker.ready = True
+                    continue
+                if message == GOLD_PARSED:
+                    gold_parsed = True
                     continue
                 status, equal, reason = message
                 self._release(worker)
@@ -163,9 +169,13 @@ class WorkerPool:
             self._replace(worker)
             return Verdict(Status.ERROR, reason=f"math worker died: {type(exc).__name__}")
         self._replace(worker)
+        if not gold_parsed:
+            return Verdict(
+                Status.INVALID_REFERENCE, reason=f"reference too slow to parse (over {timeout:g} s)"
+            )
         return Verdict(Status.TIMEOUT, reason="comparison ran past the time limit; worker killed")
 
-    def _acquire(self, slot: int, deadline: float | None) -> _Worker | None:
+    def _acquire(self, slot: int, deadline: float) -> _Worker | None:
         with self._cond:
             self._drop_dead()
             while not self._idle:
@@ -175,8 +185,8 @@ class WorkerPool:
                     self._idle.append(_Worker(self._started))
                     self._started += 1
                     break
-                wait = None if deadline is None else deadline - time.monotonic()
-                if wait is not None and wait <= 0:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
                     return None
                 self._cond.wait(wait)
             if self._closed:
