@@ -77,14 +77,14 @@ def test_all_good_exits_zero_and_keeps_input_fields(tmp_path, cfg):
 def test_field_mapping_with_dotted_paths(tmp_path):
     cfg = write(tmp_path / "r.yaml", "components:\n  f: {verifier: format}\nroutes:\n  math: [f]\n")
     row = {"response": GOOD, "meta": {"kind": "math"}}
-    bad = {"uid": "q7"}  # no completion: its error row still carries the mapped id
+    bad = {"uid": "q7", "other": [1]}  # no completion: its error row keeps every input column
     src = write(tmp_path / "in.jsonl", json.dumps(row) + "\n" + json.dumps(bad) + "\n")
     out = tmp_path / "out.jsonl"
     args = ["score", str(src), "--config", str(cfg), "-o", str(out), "-q"]
     assert main(args + ["--field", "completion=response", "--field", "task=meta.kind", "--field", "id=uid"]) == 1
     good, bad = rows(out)
     assert good["reward"] == 1.0
-    assert bad["id"] == "q7" and "missing field 'response'" in bad["error"]
+    assert bad["uid"] == "q7" and bad["other"] == [1] and "missing field 'response'" in bad["error"]
     assert main(args + ["--field", "bogus=x"]) == 2
 
 
@@ -186,3 +186,259 @@ def test_a_sandbox_that_cannot_run_is_one_clear_error(tmp_path, capsys):
     assert main(["score", str(src), "--config", str(cfg), "-o", str(tmp_path / "out.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "local sandbox cannot run here" in err and not (tmp_path / "out.jsonl").exists()
+
+
+# ---------------------------------------------------------------- the CLI as a user meets it (subprocesses)
+
+R1_YAML = Path(__file__).resolve().parent.parent / "examples" / "r1.yaml"
+RIGHT = "<think>6*7 is 42</think><answer>42</answer>"
+WRONG = "<think>6*7 is 41</think><answer>41</answer>"
+
+
+def cli(*args: str, stdin: bytes | None = None, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "verifiers", *args], input=stdin, capture_output=True,
+                          timeout=timeout, **kw)
+
+
+def jsonl(path: Path, items: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in items))
+    return path
+
+
+def test_output_equal_to_input_is_refused_and_the_input_survives(tmp_path, cfg):
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": GOOD}] * 3)
+    before = src.read_bytes()
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(src))
+    assert res.returncode == 2 and b"is the input file" in res.stderr
+    link = tmp_path / "link.jsonl"
+    os.link(src, link)  # the same inode under another name
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(link))
+    assert res.returncode == 2 and b"is the input file" in res.stderr
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(tmp_path / "." / "in.jsonl"))
+    assert res.returncode == 2
+    assert src.read_bytes() == before
+
+
+def test_rows_without_a_task_get_accuracy_from_their_reference(tmp_path):
+    # TRL / open-r1 / GSM8K rows have no task column: the right and the wrong answer must differ
+    src = jsonl(tmp_path / "in.jsonl", [
+        {"prompt": "What is 6*7?", "completion": RIGHT, "reference": "42"},
+        {"prompt": "What is 6*7?", "completion": WRONG, "reference": "42"},
+    ])
+    out = tmp_path / "out.jsonl"
+    res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    right, wrong = rows(out)
+    assert right["components"]["accuracy"] == 1.0 and wrong["components"]["accuracy"] == 0.0
+    assert right["reward"] > wrong["reward"] + 0.9
+    assert right["info"]["route"] == "math"
+    text = res.stdout.decode()
+    for name in ("accuracy", "code_tests", "format", "language"):  # every component, with its applied count
+        assert name in text
+    assert "component 'code_tests' applied to no row" in text and "route 'code' matched no row" in text
+
+
+def test_a_reference_under_another_name_is_a_warning_and_task_sets_the_route(tmp_path):
+    src = jsonl(tmp_path / "in.jsonl", [{"prompt": "What is 6*7?", "completion": RIGHT, "answer": "42"}])
+    out = tmp_path / "out.jsonl"
+    res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out))
+    assert res.returncode == 0
+    assert "component 'accuracy' applied to no row" in res.stdout.decode()
+    res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out), "--task", "math", "-q")
+    assert res.returncode == 0
+    [row] = rows(out)  # routed to math, but the gold is still missing: None, never a silent 0
+    assert row["reward"] is None and row["status"] == "invalid_reference"
+    res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out), "--field", "reference=answer", "-q")
+    [row] = rows(out)
+    assert res.returncode == 0 and row["components"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("column", ["status", "info", "reward", "line"])
+def test_input_columns_are_never_overwritten(tmp_path, cfg, column):
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": GOOD, column: "mine"}])
+    out = tmp_path / "out.jsonl"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out))
+    assert res.returncode == 2 and f"column '{column}'".encode() in res.stderr and b"--prefix" in res.stderr
+    assert not out.exists() or out.read_text() == ""
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--prefix", "score_", "-q")
+    assert res.returncode == 0
+    [row] = rows(out)
+    assert row[column] == "mine" and row["score_reward"] == 1.0 and row["score_line"] == 1
+
+
+def test_a_clash_later_in_the_file_stops_with_the_output_so_far_intact(tmp_path, cfg):
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": GOOD}] * 5 + [{"completion": GOOD, "reward": 3}])
+    out = tmp_path / "out.jsonl"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--batch-size", "2", "-q")
+    assert res.returncode == 2 and b"line 6" in res.stderr
+    assert [r["line"] for r in rows(out)] == [1, 2, 3, 4]
+
+
+def test_error_rows_keep_the_input_columns(tmp_path, cfg):
+    src = jsonl(tmp_path / "in.jsonl", [{"prompt": "p", "id": 7, "extra": {"a": [1]}, "completion": 42}])
+    out = tmp_path / "out.jsonl"
+    assert cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q").returncode == 1
+    [row] = rows(out)
+    assert (row["prompt"], row["id"], row["extra"], row["completion"]) == ("p", 7, {"a": [1]}, 42)
+    assert row["status"] == "error" and row["reward"] is None and "got int" in row["error"]
+
+
+def test_resume_refuses_another_input_or_config(tmp_path, cfg):
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": GOOD}] * 4)
+    out = tmp_path / "out.jsonl"
+    assert cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q").returncode == 0
+    with out.open("r+b") as f:  # as if interrupted after two rows
+        f.truncate(len(b"".join(out.read_bytes().splitlines(keepends=True)[:2])))
+    other = jsonl(tmp_path / "other.jsonl", [{"completion": "x"}] * 4)
+    res = cli("score", str(other), "--config", str(cfg), "-o", str(out), "--resume", "-q")
+    assert res.returncode == 2 and b"input file" in res.stderr
+    cfg2 = write(tmp_path / "r2.yaml", FORMAT_YAML.replace("1.0", "0.5"))
+    res = cli("score", str(src), "--config", str(cfg2), "-o", str(out), "--resume", "-q")
+    assert res.returncode == 2 and b"reward config" in res.stderr
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--resume", "--prefix", "s_", "-q")
+    assert res.returncode == 2 and b"options" in res.stderr
+    assert len(rows(out)) == 2  # nothing was mixed in
+    assert cli("score", str(src), "--config", str(cfg), "-o", str(out), "--resume", "-q").returncode == 0
+    assert [r["line"] for r in rows(out)] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("where", ["missing_dir/out.jsonl", "in.jsonl/out.jsonl", "."])
+def test_an_unwritable_output_is_a_one_line_usage_error(tmp_path, cfg, where):
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": GOOD}])
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(tmp_path / where))
+    assert res.returncode == 2, res.stderr
+    assert b"Traceback" not in res.stderr and len(res.stderr.decode().strip().splitlines()) == 1
+
+
+def test_a_full_disk_is_a_one_line_error(tmp_path, cfg):
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": GOOD}] * 10)
+    res = cli("score", str(src), "--config", str(cfg), "-o", "/dev/full", "-q")
+    assert res.returncode == 4 and b"No space left" in res.stderr and b"Traceback" not in res.stderr
+
+
+def test_running_out_of_file_size_midway_leaves_a_resumable_output(tmp_path, cfg):
+    import resource
+
+    src = jsonl(tmp_path / "in.jsonl", [{"id": i, "completion": GOOD, "pad": "x" * 50} for i in range(2000)])
+    out = tmp_path / "out.jsonl"
+
+    def limit_file_size():  # as a disk that fills up: writes past 64 KiB fail with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--batch-size", "64", "-q",
+              preexec_fn=limit_file_size)
+    assert res.returncode == 4 and b"Traceback" not in res.stderr and b"--resume" in res.stderr
+    assert 0 < out.stat().st_size <= 64 << 10
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q", "--resume")
+    assert res.returncode == 0, res.stderr
+    got = rows(out)
+    assert [r["id"] for r in got] == list(range(2000)) and all(r["reward"] == 1.0 for r in got)
+
+
+def test_stdin_to_stdout_with_the_summary_on_stderr(tmp_path, cfg):
+    data = b"".join(json.dumps({"id": i, "completion": GOOD}).encode() + b"\n" for i in range(3))
+    res = cli("score", "-", "--config", str(cfg), "-o", "-", stdin=data)
+    assert res.returncode == 0
+    got = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["id"] for r in got] == [0, 1, 2] and all(r["reward"] == 1.0 for r in got)
+    assert b"reward summary" in res.stderr
+
+
+def test_gzip_in_and_out(tmp_path, cfg):
+    import gzip
+
+    src = tmp_path / "in.jsonl.gz"
+    with gzip.open(src, "wt") as f:
+        f.write("".join(json.dumps({"id": i, "completion": GOOD}) + "\n" for i in range(5)))
+    out = tmp_path / "out.jsonl.gz"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    with gzip.open(out, "rt") as f:
+        got = [json.loads(line) for line in f]
+    assert [r["id"] for r in got] == list(range(5)) and all(r["reward"] == 1.0 for r in got)
+
+
+def test_version():
+    import verifiers
+
+    res = cli("--version")
+    assert res.returncode == 0 and verifiers.__version__ in res.stdout.decode()
+
+
+def test_hostile_lines_become_error_rows_and_the_run_goes_on(tmp_path, cfg):
+    lines = [
+        json.dumps({"id": 0, "completion": GOOD}).encode(),
+        b"[" * 4000,  # nested too deeply for the JSON parser
+        b'{"id": 2, "completion": "\\ud800 a lone surrogate"}',
+        b'{"id": 3, "completion": "' + b"x" * 5000 + b'"}',  # over the --max-line-bytes cap below
+        b'{"id": 4, "completion": "\xff\xfe not utf-8"}',
+        json.dumps({"id": 5, "completion": GOOD}).encode(),
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out.jsonl"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--max-line-bytes", "4096", "-q")
+    assert res.returncode == 1 and b"Traceback" not in res.stderr
+    data = out.read_bytes()
+    data.decode("utf-8")  # the whole output is valid UTF-8
+    got = [json.loads(line) for line in data.splitlines()]
+    assert [r["line"] for r in got] == [1, 2, 3, 4, 5, 6]
+    assert got[0]["reward"] == 1.0 and got[5]["reward"] == 1.0
+    assert "nested too deeply" in got[1]["error"]
+    assert "cannot be encoded" in got[2]["error"] and got[2]["id"] == 2
+    assert got[2]["completion"] == "\ud800 a lone surrogate"  # kept, written as its JSON escape
+    assert "longer than 4,096 bytes" in got[3]["error"]
+    assert "not valid UTF-8" in got[4]["error"]
+    # and a resume gets past every one of them
+    with out.open("r+b") as f:
+        f.truncate(len(b"".join(data.splitlines(keepends=True)[:1])))
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--max-line-bytes", "4096", "-q", "--resume")
+    assert res.returncode == 1 and out.read_bytes() == data
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    dist = tmp_path / "slow_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[verifiers.plugins]\nslow = slow_plugin:Slow\n")
+    cfg = write(tmp_path / "slow.yaml", "components:\n  s: {verifier: slow}\n")
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": "x"}] * 2000)
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-m", "verifiers", "score", str(src), "--config", str(cfg), "-o",
+                             str(out), "--batch-size", "4", "-q"], env=env, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 8):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert b"--resume" in stderr and b"Traceback" not in stderr
+    assert subprocess.run([sys.executable, "-m", "verifiers", "score", str(src), "--config", str(cfg), "-o",
+                           str(out), "--batch-size", "64", "-q", "--resume"], env=env, timeout=120).returncode == 0
+    assert [r["line"] for r in rows(out)] == list(range(1, 2001))
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_whatever_the_row_count(tmp_path, cfg):
+    """Peak RSS scoring 200k rows is about that of 20k rows: nothing is kept per row."""
+    # VmHWM: this process image's peak RSS (ru_maxrss would also count the forked test process before exec)
+    probe = ("import re, sys\nfrom verifiers.cli import main\nrc = main(sys.argv[1:])\n"
+             "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1), file=sys.stderr)\n"
+             "sys.exit(rc)\n")
+    peaks = {}
+    for n in (20_000, 200_000):
+        src = tmp_path / f"in{n}.jsonl"
+        line = json.dumps({"completion": GOOD, "pad": "y" * 100})
+        src.write_text((line + "\n") * n)
+        out = tmp_path / f"out{n}.jsonl"
+        res = subprocess.run([sys.executable, "-c", probe, "score", str(src), "--config", str(cfg), "-o", str(out)],
+                             capture_output=True, timeout=900)
+        assert res.returncode == 0, res.stderr[-2000:]
+        peaks[n] = int(res.stderr.decode().strip().splitlines()[-1])  # KiB
+        with out.open("rb") as f:
+            assert sum(1 for _ in f) == n
+        src.unlink()
+    assert peaks[200_000] - peaks[20_000] < 15_000, peaks  # < 15 MB more for 10x the rows

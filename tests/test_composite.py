@@ -1,10 +1,14 @@
+import pickle
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from verifiers import Sample, Score, Status, Verifier, load_reward, register
-from verifiers.composite import ConfigError
+from verifiers.composite import ConfigError, infer_task
 
 
 class Fixed(Verifier):
@@ -137,3 +141,216 @@ def test_yaml_file_errors(tmp_path):
     bad.write_text("components: [unclosed\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_reward(bad)
+
+
+# ---------------------------------------------------------------- routing rows that have no task
+
+ROUTED = {
+    "components": {
+        "accuracy": {"verifier": "fixed", "weight": 1.0, "params": {"value": 1.0}},
+        "tests": {"verifier": "fixed", "weight": 1.0, "params": {"value": 0.5}},
+        "format": {"verifier": "fixed", "weight": 0.3, "params": {"value": 1.0}},
+    },
+    "routes": {"math": ["accuracy", "format"], "code": ["tests", "format"], "default": ["format"]},
+}
+
+
+@pytest.mark.parametrize(
+    "reference, task",
+    [
+        ("42", "math"),
+        ("\\frac{1}{2}", "math"),
+        ("{1, 2, 3}", "math"),  # a set, not a test suite
+        (42, "math"),
+        (0.5, "math"),
+        ({"type": "stdio", "cases": []}, "code"),
+        ('{"type": "stdio", "cases": [{"input": "1", "output": "1"}]}', "code"),
+        ('{"type": "assert", "test": "assert f() == 1"}', "code"),
+        (None, None),
+        ("  ", None),
+        (float("nan"), None),
+        (True, None),
+        ([1, 2], None),
+    ],
+)
+def test_infer_task_from_the_reference(reference, task):
+    assert infer_task(reference) == task
+
+
+def test_rows_without_a_task_are_routed_by_their_reference():
+    reward = load_reward(ROUTED)
+    math, code, none, explicit = reward.score_batch([
+        Sample("x", reference="42"),
+        Sample("x", reference={"type": "stdio", "cases": []}),
+        Sample("x"),
+        Sample("x", reference="42", task="general"),  # a task always wins; "general" has no route: default
+    ])
+    assert math.value == pytest.approx(1.3) and math.info["route"] == "math"
+    assert code.value == pytest.approx(0.8) and code.info["route"] == "code"
+    assert none.value == pytest.approx(0.3) and none.info["route"] == "default"
+    assert explicit.value == pytest.approx(0.3) and explicit.info["route"] == "default"
+
+
+def test_the_example_r1_config_gives_accuracy_to_trl_style_rows():
+    reward = load_reward(Path(__file__).resolve().parent.parent / "examples" / "r1.yaml")
+    try:
+        right, wrong = reward.score_batch([
+            Sample("<think>6*7=42</think><answer>42</answer>", prompt="What is 6*7?", reference="42"),
+            Sample("<think>6*7=41</think><answer>41</answer>", prompt="What is 6*7?", reference="42"),
+        ])
+    finally:
+        reward.close()
+    assert right.components["accuracy"] == 1.0 and wrong.components["accuracy"] == 0.0
+    assert right.value - wrong.value == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- hostile configs
+
+BOMB_LEVELS = "\n".join(
+    f"      l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)
+)
+ALIAS_BOMB = (
+    "components:\n  format:\n    verifier: format\n    params:\n"
+    "      l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + BOMB_LEVELS + "\n    weight: *l9\n"
+)
+
+
+def test_a_yaml_alias_bomb_is_rejected_at_once(tmp_path):
+    assert len(ALIAS_BOMB) < 1000  # 9^10 values once expanded
+    path = tmp_path / "bomb.yaml"
+    path.write_text(ALIAS_BOMB)
+    probe = ("import sys\nfrom verifiers.composite import ConfigError, load_reward\n"
+             "try:\n    load_reward(sys.argv[1])\nexcept ConfigError as exc:\n    print(exc)\n")
+    # Before the limits this ran for minutes and took gigabytes; the bound here only catches a hang.
+    res = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "too large" in res.stdout, res.stderr[-500:]
+    params_bomb = ALIAS_BOMB.replace("weight: *l9", "weight: 1.0\n    on_none: *l9")
+    path.write_text(params_bomb)
+    res = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "too large" in res.stdout
+
+
+def test_an_oversized_or_deep_config_is_rejected(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("components:\n  format: {verifier: format}\n# " + "x" * (2 << 20) + "\n")
+    with pytest.raises(ConfigError, match="larger than"):
+        load_reward(big)
+    deep: dict = {"verifier": "format"}
+    for _ in range(100):
+        deep = {"x": deep}
+    with pytest.raises(ConfigError, match="nested deeper"):
+        load_reward({"components": {"a": {"verifier": "format", "params": deep}}})
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        (tmp_path / "bin.yaml").write_bytes(b"components: \xff\n")
+        load_reward(tmp_path / "bin.yaml")
+
+
+# ---------------------------------------------------------------- a composite where trainers put it
+
+REAL = {
+    "components": {
+        "accuracy": {"verifier": "math", "weight": 1.0, "params": {"timeout": 5}},
+        "format": {"verifier": "format", "weight": 0.3},
+        "language": {"verifier": "language", "weight": 0.2, "params": {"target": "en"}},
+    }
+}
+REAL_SAMPLES = [
+    Sample("<think>Six times seven is forty two.</think><answer>42</answer>", reference="42"),
+    Sample("<think>Six times seven is forty one.</think><answer>41</answer>", reference="42"),
+    Sample("<think>The derivative squared.</think><answer>\\sin^2 x</answer>", reference="1-\\cos^2 x"),  # sympy
+]
+
+
+def _values(scores):
+    return [round(s.value, 6) if s.value is not None else None for s in scores]
+
+
+def test_a_composite_pickles_and_scores_on_the_other_side():
+    reward = load_reward(REAL)
+    try:
+        expected = _values(reward.score_batch(REAL_SAMPLES))
+        copy = pickle.loads(pickle.dumps(reward))
+        assert _values(copy.score_batch(REAL_SAMPLES)) == expected
+        copy.close()
+        fresh = pickle.loads(pickle.dumps(load_reward(REAL)))  # never used before pickling
+        assert _values(fresh.score_batch(REAL_SAMPLES)) == expected
+        fresh.close()
+    finally:
+        reward.close()
+    assert expected[0] == pytest.approx(1.5) and expected[1] == pytest.approx(0.5) and expected[2] == pytest.approx(1.5)
+
+
+def _score_in_child(reward, samples, conn):
+    conn.send(_values(reward.score_batch(samples)))
+    conn.close()
+
+
+FORMAT_ONLY = {"components": {"format": {"verifier": "format"}}}
+
+
+@pytest.mark.parametrize("config", [FORMAT_ONLY, REAL], ids=["one component", "math+format+language"])
+@pytest.mark.parametrize("parent_used_it", [True, False])
+def test_a_composite_works_in_a_forked_child(config, parent_used_it):
+    import multiprocessing as mp
+
+    reward = load_reward(config)
+    try:
+        # a one-component reward used once left an idle pool thread that a forked child waited on forever
+        expected = [1.5, 0.5, 1.5] if config is REAL else [1.0, 1.0, 1.0]
+        if parent_used_it:
+            assert _values(reward.score_batch(REAL_SAMPLES)) == pytest.approx(expected)
+        ctx = mp.get_context("fork")
+        parent_end, child_end = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_score_in_child, args=(reward, REAL_SAMPLES, child_end))
+        child.start()
+        child_end.close()
+        got = parent_end.recv() if parent_end.poll(60) else "the child hung"
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+        assert got == pytest.approx(expected)
+    finally:
+        reward.close()
+
+
+def test_close_mid_batch_turns_the_unfinished_samples_into_errors():
+    cfg = {"components": {"fast": {"verifier": "fixed"}, "slow": {"verifier": "fixed", "params": {"delay": 30}}}}
+    reward = load_reward(cfg)
+    result: list = []
+    worker = threading.Thread(target=lambda: result.extend(reward.score_batch([Sample("a"), Sample("b")])))
+    worker.start()
+    time.sleep(0.3)
+    reward.close()
+    worker.join(20)
+    assert not worker.is_alive(), "score_batch did not return after close()"
+    assert all(s.value is None and s.status is Status.ERROR for s in result)
+    assert all("closed while scoring" in s.info["error"] for s in result)
+    assert all(s.components["fast"] == 1.0 for s in result)  # what finished is still reported
+
+
+FD_PROBE = """
+import os, resource, sys
+from verifiers import Sample, load_reward
+reward = load_reward({"components": {"accuracy": {"verifier": "math", "params": {"workers": 2}},
+                                     "format": {"verifier": "format"}}})
+samples = [Sample("\\\\boxed{\\\\sin^2 x}", reference="1-\\\\cos^2 x")]
+count = lambda: len(os.listdir("/proc/self/fd"))
+base = count()
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (base + 3, hard))  # a process out of file descriptors
+starved = [reward.score_batch(samples)[0] for _ in range(6)]
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+after = count()
+reward.close()
+ok = reward.score_batch(samples)[0]
+reward.close()
+print(base, after, [s.value for s in starved], [str(s.status) for s in starved], ok.value)
+"""
+
+
+def test_running_out_of_file_descriptors_is_an_outage_and_leaks_none():
+    res = subprocess.run([sys.executable, "-c", FD_PROBE], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    base, after, rest = res.stdout.strip().split(" ", 2)
+    assert int(after) == int(base), res.stdout  # every pipe made for a worker that could not start is closed
+    assert "[None, None, None, None, None, None]" in rest and "error" in rest and rest.endswith("1.0")

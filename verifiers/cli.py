@@ -1,8 +1,9 @@
 """The `verifiers` command line: score, filter and evaluate JSONL completions, list verifiers, build sandboxes.
 
-Exit codes: 0 every row scored; 1 some rows had input errors (each still has an
-output row); 2 usage or config error (nothing scored); 3 an outage (a code sandbox failed
-during the run: those rows are errors with reward null).
+Exit codes: 0 every row scored; 1 some rows had input errors (each still has an output row); 2 usage
+or config error (nothing more is written; an output begun stays resumable); 3 an outage (a code sandbox
+failed during the run: those rows are errors with reward null); 4 the output could not be written (a
+full disk): free space and rerun with --resume; 130 interrupted (Ctrl-C): rerun with --resume.
 """
 
 from __future__ import annotations
@@ -10,151 +11,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verifiers.core import Sample, split_completion
+from verifiers.rows import MAX_LINE_BYTES, row_to_sample
+from verifiers.rows import MISSING as _MISSING
+from verifiers.rows import (
+    SAMPLE_FIELDS as SAMPLE_FIELDS,  # re-exported: the server reads rows as the CLI does
+)
+from verifiers.rows import lookup as _lookup
+from verifiers.rows import parse_field_map as _parse_field_map
 
-SAMPLE_FIELDS = ("completion", "prompt", "reference", "task", "id")
-EXIT_OK, EXIT_INPUT_ERRORS, EXIT_USAGE, EXIT_OUTAGE = 0, 1, 2, 3
+EXIT_OK, EXIT_INPUT_ERRORS, EXIT_USAGE, EXIT_OUTAGE, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 class UsageError(Exception):
     """Bad arguments or config: exit 2."""
 
 
-# ---------------------------------------------------------------- rows
+class WriteFailed(Exception):
+    """The output could not be written: exit 4."""
 
 
 def parse_field_map(pairs: list[str]) -> dict[str, str]:
     """`--field reference=answer` pairs -> {"reference": "answer"}; sources may be dotted paths."""
-    mapping = {}
-    for pair in pairs:
-        ours, sep, theirs = pair.partition("=")
-        if not sep or not theirs or ours not in SAMPLE_FIELDS:
-            raise UsageError(f"--field {pair!r}: expected FIELD=SOURCE with FIELD one of {', '.join(SAMPLE_FIELDS)}")
-        mapping[ours] = theirs
-    return mapping
-
-
-def _lookup(row: dict, path: str) -> Any:
-    if path == "*":  # the whole row (code datasets keep their tests in several columns)
-        return row
-    value: Any = row
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
-
-
-_MISSING = object()
-
-
-def row_to_sample(row: Any, fields: dict[str, str]) -> Sample:
-    """Turn one parsed JSONL row into a Sample; ValueError names what is wrong."""
-    if not isinstance(row, dict):
-        raise ValueError(f"row must be a JSON object, got {type(row).__name__}")
-    got = {name: _lookup(row, fields.get(name, name)) for name in SAMPLE_FIELDS}
-    completion = got["completion"]
-    if completion is _MISSING:
-        raise ValueError(f"missing field {fields.get('completion', 'completion')!r}")
     try:
-        split_completion(completion)
-    except TypeError as exc:
-        raise ValueError(f"field {fields.get('completion', 'completion')!r}: {exc}") from None
-    prompt = None if got["prompt"] is _MISSING else got["prompt"]
-    if prompt is not None and not isinstance(prompt, (str, list)):
-        raise ValueError(f"field 'prompt' must be a string or messages, got {type(prompt).__name__}")
-    task = None if got["task"] is _MISSING else got["task"]
-    if task is not None and not isinstance(task, str):
-        raise ValueError(f"field 'task' must be a string, got {type(task).__name__}")
-    reference = None if got["reference"] is _MISSING else got["reference"]
-    return Sample(completion, prompt=prompt, reference=reference, task=task)
-
-
-@dataclass
-class RowStat:
-    reward: float | None
-    status: str
-    components: dict[str, float | None] = field(default_factory=dict)
-    input_error: bool = False
-    outage: str | None = None  # an infrastructure failure (the code sandbox) behind this row
-    isolation: str | None = None  # the code sandbox that ran it
-
-
-def _sandbox_signals(info: dict) -> tuple[str | None, str | None]:
-    """(outage, isolation) that a code component put in a score's info (or its components')."""
-    found = [info, *(c for c in (info.get("components") or {}).values() if isinstance(c, dict))]
-    outage = next((str(c["outage"]) for c in found if c.get("outage")), None)
-    isolation = next((str(c["isolation"]) for c in found if c.get("isolation")), None)
-    return outage, isolation
+        return _parse_field_map(pairs)
+    except ValueError as exc:
+        raise UsageError(f"--field {exc}") from None
 
 
 def _dump(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False, default=str) + "\n"
-
-
-def score_lines(reward: Any, lines: list[tuple[int, str]], fields: dict[str, str]) -> tuple[str, list[RowStat]]:
-    """Score numbered raw JSONL lines; returns the output text (one row per line, in order) and stats."""
-    rows: list[dict | None] = []
-    samples: list[Sample] = []
-    errors: dict[int, str] = {}
-    for k, (lineno, raw) in enumerate(lines):
-        row = None
-        try:
-            if not raw.strip():
-                raise ValueError("empty line")
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"malformed JSON: {exc}") from None
-            samples.append(row_to_sample(row, fields))
-        except ValueError as exc:
-            errors[k] = f"line {lineno}: {exc}"
-        rows.append(row if isinstance(row, dict) else None)
-    scores = iter(reward.score_batch(samples)) if samples else iter(())
-
-    out, stats = [], []
-    for k, (lineno, raw) in enumerate(lines):
-        if k in errors:
-            row = {"line": lineno}
-            row_id = _MISSING if rows[k] is None else _lookup(rows[k], fields.get("id", "id"))
-            if row_id is not _MISSING:
-                row["id"] = row_id
-            row.update(reward=None, status="error", error=errors[k])
-            if rows[k] is None:
-                row["raw"] = raw[:200]
-            stats.append(RowStat(None, "error", input_error=True))
-        else:
-            score = next(scores)
-            row = {**rows[k], "line": lineno, **score.to_dict()}
-            stats.append(RowStat(score.value, str(score.status), dict(score.components), False,
-                                 *_sandbox_signals(score.info)))
-        out.append(_dump(row))
-    return "".join(out), stats
-
-
-# ---------------------------------------------------------------- worker processes
-
-_worker_reward = None
-_worker_fields: dict[str, str] = {}
-
-
-def _init_worker(config: str, fields: dict[str, str]) -> None:
-    global _worker_reward, _worker_fields
-    from verifiers.composite import load_reward
-
-    _worker_reward, _worker_fields = load_reward(config), fields
-
-
-def _score_in_worker(lines: list[tuple[int, str]]) -> tuple[str, list[RowStat]]:
-    return score_lines(_worker_reward, lines, _worker_fields)
 
 
 def _chunks(path: Path, skip: int, size: int) -> Iterator[list[tuple[int, str]]]:
@@ -171,37 +64,45 @@ def _chunks(path: Path, skip: int, size: int) -> Iterator[list[tuple[int, str]]]
         yield chunk
 
 
-def _count_lines(path: Path) -> int:
-    n, last = 0, b"\n"
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (last != b"\n")
+# ---------------------------------------------------------------- score
 
 
-def resume_point(output: Path) -> tuple[int, list[RowStat]]:
-    """Rows already in `output`: drop a torn last line (a kill mid-write), check they are in order."""
-    if not output.exists():
-        return 0, []
-    data = output.read_bytes()
-    cut = data.rfind(b"\n") + 1
-    if cut != len(data):
-        with output.open("r+b") as f:
-            f.truncate(cut)
-    stats = []
-    for n, raw in enumerate(data[:cut].splitlines(), 1):
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse what would lose data before anything is opened for writing."""
+    src, dst = args.input, args.output
+    if src != "-" and not Path(src).is_file():
+        raise UsageError(f"input file {src!r} not found")
+    if args.workers < 1 or args.batch_size < 1 or args.max_line_bytes < 1:
+        raise UsageError("--workers, --batch-size and --max-line-bytes must be at least 1")
+    if dst == "-":
+        if args.resume:
+            raise UsageError("--resume needs an output file, not stdout")
+        return
+    if src != "-":
+        same = Path(src).resolve() == Path(dst).resolve()
         try:
-            row = json.loads(raw)
-        except json.JSONDecodeError:
-            raise UsageError(f"--resume: {output} line {n} is not JSON; not an output of `verifiers score`") from None
-        if not isinstance(row, dict) or row.get("line") != n:
-            raise UsageError(f"--resume: {output} row {n} has line {row.get('line')!r}; it does not continue this input")
-        stats.append(RowStat(row.get("reward"), str(row.get("status")), row.get("components") or {}, "error" in row))
-    return len(stats), stats
+            same = same or os.path.samefile(src, dst)
+        except OSError:  # the output does not exist yet
+            pass
+        if same:
+            raise UsageError(f"the output {dst!r} is the input file; write the scores to another file")
+    parent = Path(dst).parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {dst!r}: folder {str(parent)!r} does not exist")
+    if Path(dst).is_dir():
+        raise UsageError(f"cannot write {dst!r}: it is a folder")
+    if args.resume:
+        if src == "-":
+            raise UsageError("--resume needs an input file, not stdin (nothing could check the rows match)")
+        if dst.endswith(".gz"):
+            raise UsageError("--resume needs a plain .jsonl output (a gzip stream cannot be cut at a torn row)")
 
 
-# ---------------------------------------------------------------- commands
+def _resume_command(argv: list[str]) -> str:
+    words = list(argv)
+    if "--resume" not in words:
+        words.append("--resume")
+    return "verifiers " + shlex.join(words)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -209,105 +110,160 @@ def cmd_score(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from verifiers.composite import ConfigError, load_reward
+    from verifiers.scoring import (
+        ColumnClash,
+        Fingerprint,
+        Options,
+        ResumeError,
+        Summary,
+        chunked,
+        open_input,
+        open_output,
+        read_lines,
+        resume_point,
+        scan_input,
+        score_stream,
+    )
 
     err = Console(stderr=True)
     fields = parse_field_map(args.field)
-    src, dst = Path(args.input), Path(args.output)
-    if not src.is_file():
-        raise UsageError(f"input file {str(src)!r} not found")
-    if args.workers < 1 or args.batch_size < 1:
-        raise UsageError("--workers and --batch-size must be at least 1")
+    if args.task is not None and "task" in fields:
+        raise UsageError("--task sets every row's task; it cannot be combined with --field task=...")
+    _check_paths(args)
+    options = Options(fields, args.task, args.prefix, args.max_line_bytes)
     try:
         reward = load_reward(args.config)  # validates the config before any row is read
     except ConfigError as exc:
         raise UsageError(f"config {args.config}: {exc}") from None
+    components, routes = list(reward.components), list(reward.routes)
 
-    done, stats = resume_point(dst) if args.resume else (0, [])
-    total = _count_lines(src)
-    if done > total:
-        raise UsageError(f"--resume: {dst} has {done} rows but {src} has only {total} lines")
-    chunks = _chunks(src, done, args.batch_size)
-    pool = None
+    total: int | None = None
+    fingerprint = None
+    done, summary = 0, Summary()
+    try:
+        if args.input != "-":
+            total, digest = scan_input(args.input)
+            fingerprint = Fingerprint.of(digest, args.config, options)
+        if args.resume and Path(args.output).exists():
+            assert fingerprint is not None
+            problem = fingerprint.mismatch(args.output)
+            if problem:
+                raise UsageError(f"--resume: {problem}; score into a new output file")
+            try:
+                done, summary = resume_point(args.output, args.prefix)
+            except ResumeError as exc:
+                raise UsageError(f"--resume: {exc}") from None
+            if total is not None and done > total:
+                raise UsageError(f"--resume: {args.output} has {done} rows but {args.input} has only {total} lines")
+        try:
+            out = open_output(args.output, append=args.resume)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
+        if fingerprint is not None and Path(args.output).is_file():
+            fingerprint.save(args.output)
+    except BaseException:
+        reward.close()
+        raise
+
     if args.workers > 1:
-        import multiprocessing as mp
-
         reward.close()  # the workers build their own
-        ctx = mp.get_context("forkserver" if sys.platform == "linux" else "spawn")
-        pool = ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.config, fields))
-        results = pool.imap(_score_in_worker, chunks)
-    else:
-        results = (score_lines(reward, chunk, fields) for chunk in chunks)
-
-    start = time.perf_counter()
+    scored, start = 0, time.perf_counter()
+    summary_console = err if args.output == "-" else Console()
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn())
+    source = open_input(args.input)
     try:
-        with dst.open("a" if args.resume else "w", encoding="utf-8") as out, \
-                Progress(*columns, console=err, disable=args.quiet, transient=False) as bar:
+        lines = read_lines(source, args.max_line_bytes, skip=done)
+        results = score_stream(reward, chunked(lines, args.batch_size), options, workers=args.workers,
+                               config=args.config)
+        with Progress(*columns, console=err, disable=args.quiet, transient=False) as bar:
             task = bar.add_task("score", total=total, completed=done, rate="")
-            scored = 0
-            for text, chunk_stats in results:
-                out.write(text)
-                out.flush()  # rows survive a kill -9 of this process
-                stats.extend(chunk_stats)
+            for data, chunk_stats in results:
+                try:
+                    out.write(data)
+                    out.flush()  # rows survive a kill -9 of this process
+                except OSError as exc:
+                    raise WriteFailed(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
+                for stat in chunk_stats:
+                    summary.add(stat)
                 scored += len(chunk_stats)
                 rate = scored / max(time.perf_counter() - start, 1e-9)
                 bar.update(task, advance=len(chunk_stats), rate=f"{rate:,.0f} rows/s")
+    except ColumnClash as exc:
+        raise UsageError(str(exc)) from None
+    except WriteFailed as exc:
+        err.print(f"[bold red]error:[/] {_escape(str(exc))}", highlight=False, soft_wrap=True)
+        if args.output != "-":
+            err.print(f"{done + scored} rows are in the output; free space, then: {_escape(_resume_command(args.argv))}",
+                      highlight=False, soft_wrap=True)
+        return EXIT_WRITE_FAILED
+    except KeyboardInterrupt:
+        if args.output != "-":
+            err.print(f"interrupted: {done + scored} rows are in {_escape(args.output)}; continue with:\n  "
+                      f"{_escape(_resume_command(args.argv))}", highlight=False, soft_wrap=True)
+        return EXIT_INTERRUPTED
     finally:
-        if pool is not None:
-            pool.terminate()
+        if source is not sys.stdin.buffer:
+            source.close()
+        if out is not sys.stdout.buffer:
+            try:
+                out.close()
+            except OSError:
+                pass  # a full disk at the final flush: already reported or about to be
         reward.close()
     elapsed = time.perf_counter() - start
     if not args.quiet:
-        print_summary(stats, elapsed, scored, resumed=done)
-    outages = [s.outage for s in stats if s.outage]
-    if outages:
-        from rich.markup import escape
-
-        err.print(f"[bold red]error:[/] the code sandbox failed for {len(outages)} rows (reward null): "
-                  f"{escape(outages[0])}", highlight=False)
+        print_summary(summary, components, routes, elapsed, scored, resumed=done, console=summary_console)
+    if summary.outages:
+        err.print(f"[bold red]error:[/] the code sandbox failed for {summary.outages} rows (reward null): "
+                  f"{_escape(summary.first_outage or '')}", highlight=False, soft_wrap=True)
         return EXIT_OUTAGE
-    return EXIT_INPUT_ERRORS if any(s.input_error for s in stats) else EXIT_OK
+    return EXIT_INPUT_ERRORS if summary.input_errors else EXIT_OK
 
 
-def print_summary(stats: list[RowStat], elapsed: float, scored: int, resumed: int = 0) -> None:
-    """The end-of-run table: rows, mean reward, per-component mean and pass rate, statuses."""
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def print_summary(summary: Any, components: list[str], routes: list[str], elapsed: float, scored: int,
+                  resumed: int = 0, console: Any = None) -> None:
+    """The end-of-run table: rows, mean reward, every component's applied count, mean and pass rate,
+    statuses, and warnings for a component that applied to no row or a route no row took."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    rewards = [s.reward for s in stats if s.reward is not None]
-    comp_values: dict[str, list[float]] = defaultdict(list)
-    for s in stats:
-        for name, value in s.components.items():
-            if value is not None:
-                comp_values[name].append(value)
+    console = console or Console()
     table = Table(title="reward summary", show_header=True)
     table.add_column("")
     table.add_column("rows", justify="right")
     table.add_column("mean", justify="right")
     table.add_column("pass rate", justify="right")
-    mean = f"{sum(rewards) / len(rewards):.4f}" if rewards else "-"
-    table.add_row("reward", str(len(rewards)), mean, "")  # rows with a value; statuses below count all
-    for name, values in comp_values.items():
-        passed = sum(v >= 1.0 - 1e-9 for v in values) / len(values)
-        table.add_row(f"  {name}", str(len(values)), f"{sum(values) / len(values):.4f}", f"{passed:.1%}")
+    mean = f"{summary.reward_total / summary.rewards:.4f}" if summary.rewards else "-"
+    table.add_row("reward", str(summary.rewards), mean, "")  # rows with a value; statuses below count all
+    for name, c in summary.component_rows(components):
+        mean = f"{c.total / c.valued:.4f}" if c.valued else "-"
+        rate = f"{c.passed / c.valued:.1%}" if c.valued else "-"
+        table.add_row(f"  {name}", f"{c.applied} applied", mean, rate)
     console.print(table)
-    statuses = Counter(s.status for s in stats)
-    status_table = Table(title=f"status of {len(stats)} rows", show_header=True)
+    status_table = Table(title=f"status of {summary.rows} rows", show_header=True)
     status_table.add_column("status")
     status_table.add_column("rows", justify="right")
-    for status, n in statuses.most_common():
+    for status, n in summary.statuses.most_common():
         status_table.add_row(status, str(n))
-    input_errors = sum(s.input_error for s in stats)
-    if input_errors:
-        status_table.add_row("(of which input errors)", str(input_errors))
+    if summary.input_errors:
+        status_table.add_row("(of which input errors)", str(summary.input_errors))
     console.print(status_table)
+    if summary.routes:
+        console.print("rows by route: " + ", ".join(f"{r} {n}" for r, n in summary.routes.most_common()))
+    for warning in summary.warnings(components, routes):
+        console.print(f"[bold yellow]warning:[/] {_escape(warning)}", highlight=False, soft_wrap=True)
     note = f" ({resumed} rows resumed from the output)" if resumed else ""
     console.print(f"scored {scored} rows in {elapsed:.2f} s ({scored / max(elapsed, 1e-9):,.0f} rows/s){note}")
-    isolations = Counter(s.isolation for s in stats if s.isolation)
-    if isolations:
-        console.print("code sandbox: " + ", ".join(f"{name} ({n} rows)" for name, n in isolations.items()))
+    if summary.isolations:
+        console.print("code sandbox: " + ", ".join(f"{name} ({n} rows)" for name, n in summary.isolations.items()),
+                      highlight=False, soft_wrap=True)
 
 
 def cmd_filter(args: argparse.Namespace) -> int:
@@ -496,18 +452,31 @@ def cmd_sandbox_build(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from verifiers import __version__
+
     p = argparse.ArgumentParser(prog="verifiers", description="Verifiers and rewards for R1-style RL.")
+    p.add_argument("--version", action="version", version=f"verifiers (r1-verifiers) {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("score", help="score a JSONL file of completions with a reward config")
-    s.add_argument("input", help="JSONL: one object per line with completion, prompt, reference, task, id")
+    s.add_argument("input", help="JSONL (or .jsonl.gz; - for stdin): one object per line with completion, "
+                                 "prompt, reference, task")
     s.add_argument("--config", required=True, help="reward YAML (see examples/r1.yaml)")
-    s.add_argument("--output", "-o", required=True, help="output JSONL: one row per input line, in order")
-    s.add_argument("--workers", type=int, default=1, help="scoring processes (default 1)")
+    s.add_argument("--output", "-o", required=True,
+                   help="output JSONL (.gz to compress, - for stdout): one row per input line, in order")
+    s.add_argument("--workers", type=int, default=1,
+                   help="scoring processes (default 1; see the README before raising it)")
     s.add_argument("--batch-size", type=int, default=256, help="rows per scoring batch (default 256)")
-    s.add_argument("--resume", action="store_true", help="continue an interrupted run, appending to --output")
+    s.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run, appending to --output (same input, config and options)")
     s.add_argument("--field", action="append", default=[], metavar="FIELD=SOURCE",
                    help="read FIELD from another key, e.g. reference=answer or reference=reward_model.ground_truth")
+    s.add_argument("--task", default=None, help="the task (route) of every row, e.g. math")
+    s.add_argument("--prefix", default="",
+                   help="put the output columns under a prefix (e.g. score_) when the input has columns "
+                        "named line, reward, status, components, info, error or raw")
+    s.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES,
+                   help=f"a longer input line is an error row (default {MAX_LINE_BYTES:,})")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     s.set_defaults(func=cmd_score)
 
@@ -560,13 +529,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return args.func(args)
     except UsageError as exc:
         from rich.console import Console
         from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -10,6 +10,12 @@
 
 The reward is sum(weight * value) over the components that apply to the sample.
 
+Routing. A sample's task picks its route. A sample without a task (TRL, open-r1 and GSM8K rows have
+none) is routed by its reference (`infer_task`): a test suite (a dict, or a JSON object string with
+"cases" or "test") is "code", any other reference (a gold answer string or number) is "math", no
+reference at all is the "default" route. A task with no route of its own takes "default". The route
+taken is reported in Score.info["route"].
+
 The None policy:
   - A component the sample is not routed to, or that answers status
     not_applicable, drops out of the sum.
@@ -26,9 +32,13 @@ not apply), with its status and info under Score.info["components"].
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import reprlib
+import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +60,36 @@ class Component:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def infer_task(reference: Any) -> str | None:
+    """The task a sample without one is routed as: "code" for a test suite (a dict, or a string
+    holding a JSON object with "cases" or "test"), "math" for a gold answer (a non-empty string or a
+    number), None when there is no usable reference (the "default" route)."""
+    if isinstance(reference, dict):
+        return "code"
+    if isinstance(reference, bool) or reference is None:
+        return None
+    if isinstance(reference, (int, float)):
+        return "math" if reference == reference else None  # NaN: a missing answer
+    if isinstance(reference, str):
+        text = reference.strip()
+        if text.startswith("{") and ('"cases"' in text or '"test"' in text):
+            try:
+                if isinstance(json.loads(text), dict):
+                    return "code"
+            except (ValueError, RecursionError):
+                pass
+        return "math" if text else None
+    return None
+
+
 class CompositeReward(Verifier):
-    """Weighted sum of named verifier components, optionally routed by Sample.task."""
+    """Weighted sum of named verifier components, optionally routed by Sample.task.
+
+    Lives where trainers put it: picklable (the copy rebuilds its per-process state lazily), usable
+    in a forked child (the thread pool is per process: a child never waits on its parent's threads),
+    and thread-safe. `close()` from another thread while a batch is in flight turns that batch's
+    unfinished samples into error Scores (value None); a later batch starts afresh.
+    """
 
     name = "composite"
 
@@ -72,42 +110,97 @@ class CompositeReward(Verifier):
                         f"routes.{task}[{i}]: unknown component {n!r}; components: {', '.join(self.components)}"
                     )
         self.renormalize = renormalize
-        self._pool = ThreadPoolExecutor(max(1, len(self.components)), thread_name_prefix="reward")
+        self._reset_process_state()
 
-    def _route(self, sample: Sample) -> list[str] | None:
+    def _reset_process_state(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._inflight: set[Future] = set()  # one "closed" signal per batch in flight
+        self._executor: ThreadPoolExecutor | None = None  # started on first use, in this process
+
+    def _state(self) -> tuple[threading.Lock, set[Future]]:
+        if self._pid != os.getpid():  # a forked child: the parent's lock, threads and batches are not ours
+            self._reset_process_state()
+        return self._lock, self._inflight
+
+    def _pool(self) -> ThreadPoolExecutor:
+        lock, _ = self._state()
+        with lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(len(self.components), thread_name_prefix="reward")
+            return self._executor
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for key in ("_pid", "_lock", "_inflight", "_executor"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_process_state()
+
+    def route(self, sample: Sample) -> tuple[str | None, list[str] | None]:
+        """(route key, component names) for a sample; names None when no route applies."""
         if not self.routes:
-            return list(self.components)
-        key = sample.task if sample.task in self.routes else "default"
-        return self.routes.get(key)
+            return None, list(self.components)
+        task = sample.task if sample.task is not None else infer_task(sample.reference)
+        key = task if task in self.routes else "default"
+        return key, self.routes.get(key)
 
     def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
         samples = as_samples(samples)
-        routes = [self._route(s) for s in samples]
-        # Each component scores the samples routed to it, all components at once:
-        # the slow ones (math workers, sandboxes, GPU judges) overlap.
-        jobs = {}
-        for name, comp in self.components.items():
-            idx = [i for i, r in enumerate(routes) if r is not None and name in r]
+        routes = [self.route(s) for s in samples]
+        jobs: dict[str, list[int]] = {}
+        for name in self.components:
+            idx = [i for i, (_, r) in enumerate(routes) if r is not None and name in r]
             if idx:
-                jobs[name] = (idx, self._pool.submit(comp.verifier.score_batch, [samples[i] for i in idx]))
-        per_component: dict[str, dict[int, Score]] = {}
-        for name, (idx, future) in jobs.items():
-            try:
-                scores = future.result()
-                if len(scores) != len(idx):
-                    raise RuntimeError(f"returned {len(scores)} scores for {len(idx)} samples")
-            except Exception as exc:  # a broken verifier is an outage for these samples, not a crash
-                reason = f"component {name!r} failed: {type(exc).__name__}: {exc}"
-                scores = [error_score(reason) for _ in idx]
-            per_component[name] = dict(zip(idx, scores, strict=True))
-        return [self._combine(i, s, routes[i], per_component) for i, s in enumerate(samples)]
+                jobs[name] = idx
+        per_component = self._run(jobs, samples) if jobs else {}
+        return [self._combine(i, s, *routes[i], per_component) for i, s in enumerate(samples)]
 
-    def _combine(self, i: int, sample: Sample, route: list[str] | None, parts: dict) -> Score:
+    def _run(self, jobs: dict[str, list[int]], samples: list[Sample]) -> dict[str, dict[int, Score]]:
+        """Each component scores the samples routed to it, all components at once (the slow ones,
+        math workers, sandboxes, GPU judges, overlap), on threads that belong to this batch."""
+        executor = self._pool()
+        lock, inflight = self._state()
+        closed: Future = Future()
+        with lock:
+            inflight.add(closed)
+        try:
+            futures = {
+                executor.submit(self.components[name].verifier.score_batch, [samples[i] for i in idx]): name
+                for name, idx in jobs.items()
+            }
+            pending = set(futures)
+            while pending and not closed.done():
+                _, pending = wait(pending | {closed}, return_when=FIRST_COMPLETED)
+                pending.discard(closed)
+        finally:
+            with lock:
+                inflight.discard(closed)
+        per_component: dict[str, dict[int, Score]] = {}
+        for future, name in futures.items():
+            idx = jobs[name]
+            if not future.done():
+                scores = [error_score(f"component {name!r}: the reward was closed while scoring") for _ in idx]
+            else:
+                try:
+                    scores = future.result()
+                    if len(scores) != len(idx):
+                        raise RuntimeError(f"returned {len(scores)} scores for {len(idx)} samples")
+                except Exception as exc:  # a broken verifier is an outage for these samples, not a crash
+                    reason = f"component {name!r} failed: {type(exc).__name__}: {exc}"
+                    scores = [error_score(reason) for _ in idx]
+            per_component[name] = dict(zip(idx, scores, strict=True))
+        return per_component
+
+    def _combine(self, i: int, sample: Sample, key: str | None, route: list[str] | None, parts: dict) -> Score:
         values: dict[str, float | None] = {name: None for name in self.components}
         details: dict[str, Any] = {}
         if route is None:
-            reason = f"no route for task {sample.task!r} and no 'default' route"
-            return Score(None, Status.NOT_APPLICABLE, values, {"error": reason})
+            reason = f"no route for task {_short.repr(sample.task)} and no 'default' route"
+            return Score(None, Status.NOT_APPLICABLE, values, {"route": None, "error": reason})
         total, weight_used, failed = 0.0, 0.0, None
         for name in route:
             comp, score = self.components[name], parts[name][i]
@@ -119,7 +212,7 @@ class CompositeReward(Verifier):
                 continue
             total += comp.weight * score.value
             weight_used += comp.weight
-        info: dict[str, Any] = {"components": details}
+        info: dict[str, Any] = {"route": key, "components": details}
         if failed is not None:
             name, score = failed
             info["error"] = f"{name}: {score.info.get('error', score.status)}"
@@ -131,30 +224,80 @@ class CompositeReward(Verifier):
         return Score(total, Status.OK, values, info)
 
     def close(self) -> None:
+        """Close every component; a batch in flight returns at once, its unfinished samples as errors."""
+        lock, inflight = self._state()
+        with lock:
+            signals = list(inflight)
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)  # a component still running finishes on its own
+        for closed in signals:
+            try:
+                closed.set_result(None)
+            except Exception:  # InvalidStateError: another close() got there first
+                pass
         for comp in self.components.values():
             comp.verifier.close()
-        self._pool.shutdown(wait=False)
 
 
 _TOP_KEYS = {"components", "routes", "renormalize"}
 _COMPONENT_KEYS = {"verifier", "weight", "params", "on_none"}
 
+MAX_CONFIG_BYTES = 1 << 20  # a reward config is a few hundred bytes; a bigger file is a mistake
+MAX_CONFIG_NODES = 10_000  # values in the config with every YAML alias expanded (an alias bomb is rejected)
+MAX_CONFIG_DEPTH = 50
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother, _short.maxlevel = 60, 60, 3
+
+
+def _check_size(config: Any) -> None:
+    """ConfigError when the config, with shared (aliased) values counted each time they appear,
+    holds more than MAX_CONFIG_NODES values or nests deeper than MAX_CONFIG_DEPTH. Stops early."""
+    stack: list[tuple[Any, int]] = [(config, 0)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_CONFIG_NODES:
+            raise ConfigError(f"reward config too large: more than {MAX_CONFIG_NODES:,} values (a YAML alias bomb?)")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"reward config nested deeper than {MAX_CONFIG_DEPTH} levels")
+        if isinstance(value, Mapping):
+            stack.extend((v, depth + 1) for kv in value.items() for v in kv)
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read reward config {str(path)!r}: {exc.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes; not a reward config")
+    try:
+        return yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
+
 
 def load_reward(config: str | Path | Mapping[str, Any]) -> CompositeReward:
     """Build a CompositeReward from a YAML file path or an already-parsed mapping.
 
-    Raises ConfigError naming the bad key for any malformed config.
+    Raises ConfigError naming the bad key for any malformed config. YAML is loaded safely (no
+    Python objects) within limits: MAX_CONFIG_BYTES of text and MAX_CONFIG_NODES values with every
+    alias expanded, so an alias bomb is refused at once.
     """
     if isinstance(config, (str, Path)):
-        import yaml
-
-        path = Path(config)
-        try:
-            config = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read reward config {str(path)!r}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        config = _read_yaml(Path(config))
+    _check_size(config)
     if not isinstance(config, Mapping):
         raise ConfigError(f"reward config must be a mapping, got {type(config).__name__}")
     unknown = set(config) - _TOP_KEYS
@@ -172,7 +315,7 @@ def load_reward(config: str | Path | Mapping[str, Any]) -> CompositeReward:
                 raise ConfigError(f"routes.{task}: must be a list of component names")
     renormalize = config.get("renormalize", False)
     if not isinstance(renormalize, bool):
-        raise ConfigError(f"renormalize: must be true or false, got {renormalize!r}")
+        raise ConfigError(f"renormalize: must be true or false, got {_short.repr(renormalize)}")
 
     specs = []
     for name, spec in raw.items():
@@ -186,13 +329,13 @@ def load_reward(config: str | Path | Mapping[str, Any]) -> CompositeReward:
             raise ConfigError(f"{key}.verifier: required, the name of a registered verifier")
         weight = spec.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
-            raise ConfigError(f"{key}.weight: must be a finite number, got {weight!r}")
+            raise ConfigError(f"{key}.weight: must be a finite number, got {_short.repr(weight)}")
         params = spec.get("params") or {}
         if not isinstance(params, Mapping):
             raise ConfigError(f"{key}.params: must be a mapping")
         on_none = spec.get("on_none", "fail")
         if on_none not in ("fail", "drop"):
-            raise ConfigError(f"{key}.on_none: must be 'fail' or 'drop', got {on_none!r}")
+            raise ConfigError(f"{key}.on_none: must be 'fail' or 'drop', got {_short.repr(on_none)}")
         specs.append((name, key, spec["verifier"], float(weight), dict(params), on_none))
 
     if routes is not None:  # check routes before building (and starting) any verifier

@@ -68,12 +68,15 @@ class _Worker:
     def __init__(self, slot: int):
         self.slot = slot
         self.ready = False
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        code = f"from verifiers.math.workers import worker_main; worker_main({to_child_r}, {from_child_w})"
+        opened: list[int] = []  # every fd made here is closed again if the start fails (e.g. EMFILE)
         try:
+            to_child_r, to_child_w = os.pipe()
+            opened += (to_child_r, to_child_w)
+            from_child_r, from_child_w = os.pipe()
+            opened += (from_child_r, from_child_w)
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+            code = f"from verifiers.math.workers import worker_main; worker_main({to_child_r}, {from_child_w})"
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code],
                 pass_fds=(to_child_r, from_child_w),
@@ -82,9 +85,12 @@ class _Worker:
                 stderr=subprocess.DEVNULL,
                 env=env,
             )
-        finally:
-            os.close(to_child_r)
-            os.close(from_child_w)
+        except BaseException:
+            for fd in opened:
+                os.close(fd)
+            raise
+        os.close(to_child_r)
+        os.close(from_child_w)
         self.to_child = Connection(to_child_w, readable=False)
         self.from_child = Connection(from_child_r, writable=False)
 

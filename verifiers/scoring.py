@@ -1,0 +1,423 @@
+"""The engine behind `verifiers score`: stream a JSONL file through a reward, in order, in bounded memory.
+
+    open_input(path) / open_output(path, append)   "-" is stdin/stdout, *.gz is gzip
+    scan_input(path) -> (lines, sha256)            one pass over a file (the progress total, the fingerprint)
+    Fingerprint                                    what --resume checks: input, config and options
+    read_lines(stream, max_bytes, skip)            numbered raw lines; an over-long line is never read whole
+    score_lines(reward, lines, options)            one chunk -> (output bytes, per-row stats)
+    score_stream(...)                              chunks through 1 or N processes, in order, bounded
+    resume_point(path, options)                    rows already in an output (a torn last line is dropped)
+    Summary                                        the end-of-run figures, computed on the fly
+
+Library code: nothing here prints; the CLI presents.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import signal
+import sys
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from verifiers.core import Score, error_score
+from verifiers.rows import (
+    MAX_LINE_BYTES,
+    dump_row,
+    encoding_problem,
+    error_row,
+    output_clash,
+    parse_row,
+    row_to_sample,
+    scored_row,
+)
+
+STDIO = "-"
+
+
+class ColumnClash(ValueError):
+    """An input column would be overwritten by an output column."""
+
+    def __init__(self, line: int, column: str) -> None:
+        super().__init__(line, column)
+        self.line, self.column = line, column
+
+    def __str__(self) -> str:
+        return (
+            f"line {self.line}: the input has a column {self.column!r}, which an output column would overwrite; "
+            "write the output columns under a prefix, e.g. --prefix score_ (to a new output file)"
+        )
+
+
+@dataclass(frozen=True)
+class Options:
+    """What decides an output row besides the reward config (part of the resume fingerprint)."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    task: str | None = None
+    prefix: str = ""
+    max_line_bytes: int = MAX_LINE_BYTES
+
+
+# ---------------------------------------------------------------- files
+
+
+def is_gzip(path: str) -> bool:
+    return path.endswith(".gz")
+
+
+def open_input(path: str) -> BinaryIO:
+    if path == STDIO:
+        return sys.stdin.buffer
+    if is_gzip(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+
+
+def open_output(path: str, append: bool = False) -> BinaryIO:
+    """OSError when the path cannot be written (a missing folder, no permission)."""
+    if path == STDIO:
+        return sys.stdout.buffer
+    if is_gzip(path):
+        return gzip.open(path, "ab" if append else "wb")  # type: ignore[return-value]
+    return open(path, "ab" if append else "wb")  # noqa: SIM115
+
+
+def scan_input(path: str) -> tuple[int, str]:
+    """(number of lines, sha256 of the file's bytes) in one pass of 1 MiB blocks."""
+    digest = hashlib.sha256()
+    lines, last = 0, b"\n"
+    with open(path, "rb") as raw:
+        while block := raw.read(1 << 20):
+            digest.update(block)
+            if not is_gzip(path):
+                lines += block.count(b"\n")
+                last = block[-1:]
+    if is_gzip(path):
+        with gzip.open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                lines += block.count(b"\n")
+                last = block[-1:]
+    return lines + (last != b"\n"), digest.hexdigest()
+
+
+def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES, skip: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, raw bytes without the newline) for each line after the first `skip`.
+
+    A line longer than `max_bytes` comes back cut to max_bytes + 1 bytes (so parse_row calls it too
+    long) and the rest of it is skipped in 1 MiB steps, never held in memory.
+    """
+    lineno = 0
+    while True:
+        raw = stream.readline(max_bytes + 2)
+        if not raw:
+            return
+        lineno += 1
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        elif len(raw) >= max_bytes + 2:
+            while (more := stream.readline(1 << 20)) and not more.endswith(b"\n"):
+                pass
+        if lineno > skip:
+            yield lineno, raw
+
+
+def chunked(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for item in lines:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# ---------------------------------------------------------------- the fingerprint
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What an output was made from; --resume refuses to continue an output made from anything else."""
+
+    input_sha256: str
+    config_sha256: str
+    options: dict[str, Any]
+
+    @classmethod
+    def of(cls, input_sha256: str, config_path: str, options: Options) -> Fingerprint:
+        config = hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
+        opts = asdict(options)
+        opts.pop("max_line_bytes")  # a different cap does not change a row that fits both
+        return cls(input_sha256, config, opts)
+
+    @staticmethod
+    def path_for(output: str) -> Path:
+        return Path(output + ".run.json")
+
+    def save(self, output: str) -> None:
+        self.path_for(output).write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
+
+    def mismatch(self, output: str) -> str | None:
+        """None when `output`'s stored fingerprint is this one, else what differs."""
+        path = self.path_for(output)
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return f"{path} is missing or unreadable, so nothing says what {output} was made from"
+        if not isinstance(stored, dict):
+            return f"{path} is not a fingerprint"
+        diffs = []
+        if stored.get("input_sha256") != self.input_sha256:
+            diffs.append("the input file's content")
+        if stored.get("config_sha256") != self.config_sha256:
+            diffs.append("the reward config")
+        if stored.get("options") != self.options:
+            diffs.append("the options (--field, --task, --prefix)")
+        return f"{output} was made with a different {', '.join(diffs)}" if diffs else None
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@dataclass
+class RowStat:
+    """What the summary needs of one output row."""
+
+    reward: float | None
+    status: str
+    applied: dict[str, float | None] = field(default_factory=dict)  # the components routed to this row
+    route: str | None = None
+    input_error: bool = False
+    outage: str | None = None  # an infrastructure failure (the code sandbox) behind this row
+    isolation: str | None = None  # the code sandbox that ran it
+
+    @classmethod
+    def of_score(cls, score: Score) -> RowStat:
+        return _stat(score.value, str(score.status), score.components, score.info, False)
+
+
+def _stat(reward: Any, status: str, components: Any, info: Any, input_error: bool) -> RowStat:
+    info = info if isinstance(info, dict) else {}
+    components = components if isinstance(components, dict) else {}
+    details = info.get("components")
+    applied = {n: components.get(n) for n in details} if isinstance(details, dict) else {}
+    route = info.get("route")
+    # what a code component reports about its sandbox, on the score or on a component's details
+    found = [info, *(c for c in (details or {}).values() if isinstance(c, dict))] if isinstance(details, dict) else [info]
+    outage = next((str(c["outage"]) for c in found if c.get("outage")), None)
+    isolation = next((str(c["isolation"]) for c in found if c.get("isolation")), None)
+    return RowStat(reward if isinstance(reward, (int, float)) and not isinstance(reward, bool) else None, status,
+                   applied, route if isinstance(route, str) else None, input_error, outage, isolation)
+
+
+def score_lines(reward: Any, lines: list[tuple[int, bytes]], options: Options) -> tuple[bytes, list[RowStat]]:
+    """Score numbered raw lines: the output bytes (one row per line, in order) and each row's stats.
+
+    A line that cannot be parsed or turned into a sample is an error row keeping the input's columns.
+    Raises ColumnClash for an input column the output would overwrite (nothing of this chunk is kept).
+    """
+    entries: list[tuple[int, Any, bytes, str | None]] = []
+    samples = []
+    for lineno, raw in lines:
+        try:
+            row = parse_row(raw, options.max_line_bytes)
+        except ValueError as exc:
+            entries.append((lineno, None, raw, str(exc)))
+            continue
+        clash = output_clash(row, options.prefix)
+        if clash is not None:
+            raise ColumnClash(lineno, clash)
+        problem = encoding_problem(row, raw)
+        if problem is not None:
+            entries.append((lineno, row, raw, problem))
+            continue
+        try:
+            samples.append(row_to_sample(row, options.fields, options.task))
+        except (ValueError, RecursionError) as exc:
+            entries.append((lineno, row, raw, str(exc) or type(exc).__name__))
+            continue
+        entries.append((lineno, row, raw, None))
+    scores: list[Score] = []
+    if samples:
+        try:
+            scores = reward.score_batch(samples)
+            if len(scores) != len(samples):
+                raise RuntimeError(f"the reward returned {len(scores)} scores for {len(samples)} samples")
+        except Exception as exc:  # a broken reward is an outage for these rows, never a lost run
+            scores = [error_score(f"scoring failed: {type(exc).__name__}: {exc}")] * len(samples)
+    it = iter(scores)
+    out, stats = [], []
+    for lineno, row, raw, problem in entries:
+        if problem is not None:
+            stat = RowStat(None, "error", input_error=True)
+            out_row = error_row(row, lineno, f"line {lineno}: {problem}", raw, options.prefix)
+        else:
+            score = next(it)
+            stat = RowStat.of_score(score)
+            out_row = scored_row(row, score, lineno, options.prefix)
+        try:
+            data = dump_row(out_row)
+        except (ValueError, TypeError, RecursionError) as exc:  # e.g. a verifier's info that JSON cannot hold
+            stat = RowStat(None, "error", input_error=True)
+            data = dump_row(error_row(None, lineno, f"line {lineno}: output not writable as JSON: {exc}", raw,
+                                      options.prefix))
+        out.append(data)
+        stats.append(stat)
+    return b"".join(out), stats
+
+
+_worker_reward: Any = None
+_worker_options = Options()
+
+
+def _init_worker(config: str, options: Options) -> None:
+    global _worker_reward, _worker_options
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    from verifiers.composite import load_reward
+
+    _worker_reward, _worker_options = load_reward(config), options
+
+
+def _score_in_worker(lines: list[tuple[int, bytes]]) -> tuple[bytes, list[RowStat]]:
+    return score_lines(_worker_reward, lines, _worker_options)
+
+
+def score_stream(
+    reward: Any, chunks: Iterable[list[tuple[int, bytes]]], options: Options, *, workers: int = 1, config: str = ""
+) -> Iterator[tuple[bytes, list[RowStat]]]:
+    """Score chunks in order. With workers > 1, `config` is loaded in each of that many processes and at
+    most 2 * workers chunks are in flight, so memory stays bounded whatever the input's size."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield score_lines(reward, chunk, options)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("forkserver" if sys.platform == "linux" else "spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config, options))
+    window: deque = deque()
+    try:
+        for chunk in chunks:
+            window.append(pool.submit(_score_in_worker, chunk))
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:
+        for future in window:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ---------------------------------------------------------------- resuming
+
+
+class ResumeError(ValueError):
+    """An output that --resume cannot continue."""
+
+
+def resume_point(output: str, prefix: str = "") -> tuple[int, Summary]:
+    """The rows already in `output` and their summary, streaming. A torn last line (a kill mid-write)
+    is cut off the file. ResumeError when a row is not JSON or its line is not the next one."""
+    summary = Summary()
+    path = Path(output)
+    if not path.exists():
+        return 0, summary
+    n, good_end = 0, 0
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break  # torn: written by a run that was killed mid-line
+            try:
+                row = json.loads(raw)
+            except (ValueError, RecursionError):
+                raise ResumeError(f"{output} line {n + 1} is not JSON; not an output of `verifiers score`") from None
+            if not isinstance(row, dict) or row.get(prefix + "line") != n + 1:
+                got = row.get(prefix + "line") if isinstance(row, dict) else None
+                raise ResumeError(f"{output} row {n + 1} has line {got!r}; it does not continue this input")
+            n += 1
+            good_end += len(raw)
+            summary.add(_stat_of_row(row, prefix))
+    if good_end != path.stat().st_size:
+        with path.open("r+b") as f:
+            f.truncate(good_end)
+    return n, summary
+
+
+def _stat_of_row(row: dict, prefix: str) -> RowStat:
+    input_error = prefix + "error" in row and prefix + "info" not in row  # error rows carry no info
+    return _stat(row.get(prefix + "reward"), str(row.get(prefix + "status")), row.get(prefix + "components"),
+                 row.get(prefix + "info"), input_error)
+
+
+# ---------------------------------------------------------------- the summary
+
+
+@dataclass
+class ComponentStats:
+    applied: int = 0  # rows routed to it
+    valued: int = 0  # of those, rows where it gave a value
+    total: float = 0.0
+    passed: int = 0  # value >= 1
+
+
+class Summary:
+    """Running figures over every output row; constant memory whatever the row count."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.input_errors = 0
+        self.statuses: Counter[str] = Counter()
+        self.routes: Counter[str] = Counter()
+        self.rewards = 0
+        self.reward_total = 0.0
+        self.components: dict[str, ComponentStats] = {}
+        self.outages = 0
+        self.first_outage: str | None = None
+        self.isolations: Counter[str] = Counter()
+
+    def add(self, stat: RowStat) -> None:
+        self.rows += 1
+        self.input_errors += stat.input_error
+        self.statuses[stat.status] += 1
+        if stat.route is not None:
+            self.routes[stat.route] += 1
+        if stat.reward is not None:
+            self.rewards += 1
+            self.reward_total += stat.reward
+        if stat.outage:
+            self.outages += 1
+            self.first_outage = self.first_outage or stat.outage
+        if stat.isolation:
+            self.isolations[stat.isolation] += 1
+        for name, value in stat.applied.items():
+            c = self.components.setdefault(name, ComponentStats())
+            c.applied += 1
+            if isinstance(value, (int, float)):
+                c.valued += 1
+                c.total += value
+                c.passed += value >= 1.0 - 1e-9
+
+    def component_rows(self, names: Iterable[str]) -> list[tuple[str, ComponentStats]]:
+        """Every configured component (in config order), with zeros where it applied to no row."""
+        return [(name, self.components.get(name, ComponentStats())) for name in names]
+
+    def warnings(self, components: Iterable[str], routes: Iterable[str]) -> list[str]:
+        """Components that applied to no row and routes that no row took: a reward silently missing."""
+        out = []
+        scored = self.rows - self.input_errors
+        if scored:
+            for name, c in self.component_rows(components):
+                if c.applied == 0:
+                    out.append(f"component {name!r} applied to no row")
+            for route in routes:
+                if route != "default" and self.routes[route] == 0:
+                    out.append(f"route {route!r} matched no row")
+        return out
