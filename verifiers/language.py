@@ -246,7 +246,10 @@ _KNOWN_COMMANDS = frozenset(
     arctan sinh cosh tanh partial nabla prime begin end item label ref cite section emph newline hline
     limits nolimits operatorname setminus mid nmid lfloor rfloor lceil rceil langle rangle lvert rvert
     vert Vert ell hbar Re Im wedge vee oplus otimes star ast bullet dagger checkmark therefore because
-    tag nonumber qed square blacksquare""".split()
+    tag nonumber qed square blacksquare overrightarrow overleftarrow widehat widetilde tilde dot ddot
+    mathfrak mathscr mathsf mathtt textrm textsf texttt cfrac dbinom tbinom nmid lnot leftrightarrow
+    longrightarrow Longrightarrow uparrow downarrow cong simeq doteq odot bigcup bigcap sqcup subsetneq
+    supset supseteq aleph mathring not hspace vspace phantom color textcolor underbrace overbrace""".split()
 )
 
 
