@@ -10,13 +10,12 @@ import pytest
 
 from verifiers import Sample, Status
 from verifiers.math import MathVerifier, math_equal
+from verifiers.math.compare import decide_cheap
 from verifiers.math.verifier import MathWorkerUnavailable, clear_cache
 from verifiers.math.workers import WorkerPool
 
-# Each needs sympy (a sum under a square root in a denominator) and takes it well under a second.
-EQUAL_SYMPY_PAIRS = [
-    (f"\\frac{{{k}}}{{\\sqrt{{5}}-1}}", f"\\frac{{{k}(\\sqrt{{5}}+1)}}{{4}}") for k in range(1, 33)
-]
+# Each needs sympy (no exact form of the cheap path reads a logarithm) and takes it well under a second.
+EQUAL_SYMPY_PAIRS = [(str(k), f"\\ln(e^{{{k}}})") for k in range(1, 33)]
 # Passes every cap, yet expanding it takes sympy far longer than any timeout used here.
 SLOW_GOLD, SLOW_PRED = "(a^2+2ab+b^2+c+d)^{40}", "((a+b)^2+c+d)^{40}"
 
@@ -25,6 +24,7 @@ SLOW_GOLD, SLOW_PRED = "(a^2+2ab+b^2+c+d)^{40}", "((a+b)^2+c+d)^{40}"
 def test_contended_callers_never_lose_a_correct_pair():
     """32 threads on 2 workers, each with an equal pair that needs sympy, slow pairs mixed in: every
     equal pair is judged equal, however long it waited behind the slow ones."""
+    assert all(decide_cheap(g, p) is None for g, p in EQUAL_SYMPY_PAIRS)  # they do reach the workers
     clear_cache()
     timeout = 2.0
     results: dict[int, object] = {}

@@ -157,8 +157,13 @@ class Surd:
     def inverse(self) -> Surd:
         if not self.terms:
             raise ZeroDivisionError
+        if len(self.terms) == 2 and all(k == 0 for (_, k), _ in self.terms):
+            # 1 / (u + v) = (u - v) / (u^2 - v^2) with u, v rational multiples of square roots
+            ((r1, _), c1), ((r2, _), c2) = self.terms
+            denominator = c1 * c1 * r1 - c2 * c2 * r2  # nonzero: distinct square-free radicands
+            return _surd_from({(r1, 0): c1 / denominator, (r2, 0): -c2 / denominator})
         if len(self.terms) > 1:
-            raise NeedSympy  # 1 / (1 + sqrt 2) needs rationalising: sympy's
+            raise NeedSympy  # three or more terms, or pi in a sum: sympy's
         (((r, k), c),) = self.terms
         return Surd.of(1 / (c * r), r, -k)
 
