@@ -10,6 +10,10 @@ implement R1's language reward by hand: fastText on every whitespace-separated w
 Format: our strict check beside the one-regex format reward common in open-source GRPO recipes.
 Shaping: the same CLI run with the shaping components added (repetition, reasoning_steps, overlong, and
 cosine_length around the math verifier), beside format + language alone.
+Math end to end: `verifiers score` with examples/r1_zero.yaml (math accuracy + format) on generated math
+rows without a task column (TRL-style: routed by their reference), 1 and 2 workers, beside the anchor
+a user would otherwise write: math-verify's parse + verify per row in a loop (same rows, same process
+count of one), with how many rows each scored as correct (every row's answer equals its gold).
 Prints a markdown table for benchmarks/RESULTS.md.
 """
 
@@ -57,6 +61,37 @@ def make_row(i: int, rng: random.Random) -> dict:
     answer = rng.choice(["<answer>\\frac{1}{2}</answer>", "<answer>1/2</answer> trailing", "1/2"])
     return {"id": i, "prompt": prompt, "completion": f"<think>\n{thinking}\n</think>\n{answer}", "task": "math",
             "reference": "\\frac{1}{2}"}
+
+
+def make_math_row(i: int, rng: random.Random) -> dict:
+    """A math row whose final answer equals its gold in another form: plain numbers (the cheap exact path),
+    fractions and decimals, and a symbolic tenth that needs sympy. Values differ per row (no cache hits)."""
+    a, b = rng.randint(2, 999), rng.randint(2, 99)
+    kind = rng.random()
+    if kind < 0.6:
+        gold, answer = str(a * b), f"\\boxed{{{a * b}}}"
+    elif kind < 0.9:
+        gold, answer = f"\\frac{{{a}}}{{{b * 2}}}", f"{a}/{b * 2}"
+    else:
+        gold, answer = f"{a} \\sin^2 x", f"{a} - {a}\\cos^2 x"
+    thinking = f"We need {a} and {b}. " + EN[: rng.randint(100, 400)]
+    return {"id": i, "prompt": f"Compute the value for {a} and {b}.",
+            "completion": f"<think>\n{thinking}\n</think>\n<answer>{answer}</answer>", "reference": gold}
+
+
+def math_verify_loop(rows: list[dict]) -> tuple[float, int]:
+    """The anchor: math-verify's parse + verify per row, the way a hand-written reward loop does."""
+    from math_verify import parse, verify
+
+    start = time.perf_counter()
+    correct = 0
+    for r in rows:
+        answer = r["completion"].split("<answer>")[-1].split("</answer>")[0]
+        try:
+            correct += bool(verify(parse(f"${r['reference']}$"), parse(answer)))
+        except Exception:
+            pass
+    return time.perf_counter() - start, correct
 
 
 def time_cli(rows_path: Path, config: Path, workers: int) -> float:
@@ -125,6 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--calls", type=int, default=5_000)
+    ap.add_argument("--math-rows", type=int, default=4_000)
     args = ap.parse_args()
 
     import fasttext
@@ -153,6 +189,15 @@ def main() -> None:
         scored = [json.loads(line) for line in data.with_suffix(".w1.out.jsonl").open()]
         shaped_ok = sum(r["components"]["length"] is not None for r in scored) / len(scored)
 
+        math_rows = [make_math_row(i, random.Random(i)) for i in range(args.math_rows)]
+        math_data = tmp / "math.jsonl"
+        math_data.write_text("".join(json.dumps(r) + "\n" for r in math_rows))
+        zero = ROOT / "examples" / "r1_zero.yaml"
+        math_cli = {w: time_cli(math_data, zero, w) for w in (1, 2)}
+        math_scored = [json.loads(line) for line in math_data.with_suffix(".w1.out.jsonl").open()]
+        math_right = sum(r["components"]["accuracy"] == 1.0 for r in math_scored)
+        anchor_s, anchor_right = math_verify_loop(math_rows)
+
     thoughts = [split_completion(r["completion"])[1].split("</think>")[0] for r in rows[: args.calls]]
     targets = ["zh" if r["prompt"].startswith("请") else "en" for r in rows[: args.calls]]
     pairs = list(zip(thoughts, targets, strict=True))
@@ -179,6 +224,14 @@ def main() -> None:
     for w, ((base, base_cpu), (shape, shape_cpu)) in cli_shaped.items():
         print(f"| {w} | {args.rows / base:,.0f} ({args.rows / base_cpu:,.0f}) | {args.rows / shape:,.0f} "
               f"({args.rows / shape_cpu:,.0f}) | {base / shape:.2f} ({base_cpu / shape_cpu:.2f}) |")
+    print(f"\n`verifiers score` on {args.math_rows} math rows with examples/r1_zero.yaml (math accuracy + format), "
+          "no task column, wall clock incl. start-up, beside math-verify parse + verify per row in one process:\n")
+    print("| scorer | seconds | rows/s | scored correct |\n|---|---|---|---|")
+    for w, sec in math_cli.items():
+        print(f"| verifiers score, {w} worker(s) | {sec:.2f} | {args.math_rows / sec:,.0f} "
+              f"| {math_right / args.math_rows:.1%} |")
+    print(f"| anchor: math-verify loop (in-process, no I/O) | {anchor_s:.2f} | {args.math_rows / anchor_s:,.0f} "
+          f"| {anchor_right / args.math_rows:.1%} |")
     print(f"\nlanguage_ratio on {len(pairs)} chains of thought (mean {sum(map(len, thoughts)) / len(thoughts):,.0f} chars):\n")
     print("| implementation | calls/s | ratio |\n|---|---|---|")
     print(f"| verifiers.language.language_ratio | {ours:,.0f} | {ours / naive:.1f}x |")
