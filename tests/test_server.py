@@ -92,14 +92,19 @@ def test_score_in_our_schema_keeps_bad_rows(url):
     r = httpx.post(f"{url}/score", json={"rows": rows, "fields": {"reference": "answer"}})
     assert r.status_code == 200
     out = r.json()["rows"]
-    assert [o["index"] for o in out] == [0, 1, 2, 3]
+    assert [o["line"] for o in out] == [1, 2, 3, 4]  # as `verifiers score` writes them
     assert out[0]["reward"] == pytest.approx(1.3) and out[0]["extra"] == [1, 2] and out[0]["status"] == "ok"
     assert out[0]["components"] == {"accuracy": 1.0, "format": 1.0} and "info" in out[0]
-    assert out[1] == {"index": 1, "id": "b", "reward": None, "status": "error", "error": "row 1: missing field 'completion'"}
+    assert out[1] == {"id": "b", "prompt": "no completion", "line": 2, "reward": None, "status": "error",
+                      "error": "line 2: missing field 'completion'"}
     assert out[2]["reward"] is None and out[2]["status"] == "invalid_reference"
     assert out[3]["status"] == "error" and "must be a JSON object" in out[3]["error"]
-    # a bare list of rows works too
+    # a bare list of rows works too; a task for every row; a prefix for rows that have output columns
     assert httpx.post(f"{url}/score", json=[{"completion": GOOD}]).json()["rows"][0]["components"]["format"] == 1.0
+    r = httpx.post(f"{url}/score", json={"rows": [{"completion": GOOD, "reward": 7}]})
+    assert r.status_code == 422 and "'reward' that the output would overwrite" in r.json()["error"]
+    r = httpx.post(f"{url}/score", json={"rows": [{"completion": GOOD, "reference": "5", "reward": 7}], "prefix": "s_"})
+    assert r.json()["rows"][0]["reward"] == 7 and r.json()["rows"][0]["s_reward"] == pytest.approx(1.3)
 
 
 @pytest.mark.parametrize(
@@ -117,6 +122,7 @@ def test_score_in_our_schema_keeps_bad_rows(url):
         ("/score", b'{"rows": {"completion": "x"}}', 422, "field 'rows' must be a list, got dict"),
         ("/score", b'{"rows": [], "fields": {"answer": "reference"}}', 422, "'fields' must map"),
         ("/score", b'"just a string"', 422, "the body must be"),
+        ("/score", b'{"rows": [], "task": 3}', 422, "'task' must be a string"),
     ],
 )
 def test_bad_input_is_a_clear_4xx_never_a_500(url, path, content, status, message):

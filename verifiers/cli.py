@@ -1,4 +1,4 @@
-"""The `verifiers` command line: score, filter and evaluate JSONL completions, list verifiers, build sandboxes.
+"""The `verifiers` command line: score, filter and evaluate JSONL completions, serve rewards over HTTP, list verifiers, build sandboxes.
 
 Exit codes: 0 every row scored; 1 some rows had input errors (each still has an output row); 2 usage
 or config error (nothing more is written; an output begun stays resumable); 3 an outage (a code sandbox

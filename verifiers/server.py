@@ -2,9 +2,10 @@
 
     POST /get_reward   OpenRLHF's schema: {"query": [...], "prompts": [...], "labels": [...]}
                        -> {"rewards": [...], "scores": [...], "extra_logs": {component: [...]}}
-    POST /score        ours: {"rows": [row, ...], "fields": {"reference": "answer"}?}, rows as
-                       `verifiers score` reads them -> {"rows": [...]} as it writes them (a bad row
-                       becomes an error row with "index" and "error"; the others are still scored)
+    POST /score        ours: {"rows": [row, ...], "fields": {"reference": "answer"}?, "task": T?,
+                       "prefix": P?}, rows as `verifiers score` reads them -> {"rows": [...]} as it
+                       writes them (verifiers.rows: `line` is the row's 1-based place in the request;
+                       a bad row becomes an error row, the others are still scored)
     GET  /health       {"status": "ok", "components": [...]} (no token needed)
 
 Safe by default: it binds 127.0.0.1; with a token every POST needs `Authorization: Bearer <token>`
@@ -27,7 +28,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from verifiers.core import Sample, Score, Status
+from verifiers.core import Sample, Score
 from verifiers.integrations.lazy import warm_up
 
 MAX_BODY_BYTES = 32 << 20
@@ -200,9 +201,9 @@ def get_reward_request(body: Any, max_batch: int) -> tuple[list, list, list]:
     return queries, prompts, labels
 
 
-def score_request(body: Any, max_batch: int) -> tuple[list, dict[str, str]]:
-    """Our /score request -> (rows, field map); BadRequest names a wrong shape."""
-    from verifiers.cli import SAMPLE_FIELDS
+def score_request(body: Any, max_batch: int) -> tuple[list, dict[str, str], str | None, str]:
+    """Our /score request -> (rows, field map, task, prefix); BadRequest names a wrong shape."""
+    from verifiers.rows import SAMPLE_FIELDS, output_clash
 
     if isinstance(body, list):
         body = {"rows": body}
@@ -216,7 +217,17 @@ def score_request(body: Any, max_batch: int) -> tuple[list, dict[str, str]]:
         k in SAMPLE_FIELDS and isinstance(v, str) and v for k, v in fields.items()
     ):
         raise BadRequest(422, f"'fields' must map some of {', '.join(SAMPLE_FIELDS)} to source keys, got {fields!r}")
-    return rows, fields
+    task, prefix = body.get("task"), body.get("prefix", "")
+    if task is not None and not isinstance(task, str):
+        raise BadRequest(422, f"'task' must be a string (the route for every row), got {type(task).__name__}")
+    if not isinstance(prefix, str):
+        raise BadRequest(422, f"'prefix' must be a string, got {type(prefix).__name__}")
+    for i, row in enumerate(rows):
+        clash = output_clash(row, prefix)
+        if clash is not None:
+            raise BadRequest(422, f"rows[{i}] has a column {clash!r} that the output would overwrite; "
+                                  f"send a prefix for the output columns, e.g. \"prefix\": \"score_\"")
+    return rows, fields, task, prefix
 
 
 def _json_response(content: Any, status: int = 200, allow_nan: bool = False) -> Any:
@@ -251,7 +262,7 @@ def create_app(
     """The FastAPI app serving `service` (see the module doc)."""
     from fastapi import FastAPI, Request
 
-    from verifiers.cli import row_to_sample
+    from verifiers.rows import error_row, row_to_sample, scored_row
 
     app = FastAPI(title="r1-verifiers reward server", docs_url=None, redoc_url=None, openapi_url=None)
     expected = None if token is None else f"Bearer {token}".encode()
@@ -303,28 +314,24 @@ def create_app(
     @app.post("/score")
     async def score(request: Request) -> Any:
         try:
-            rows, fields = score_request(await read_body(request), max_batch)
+            rows, fields, task, prefix = score_request(await read_body(request), max_batch)
         except BadRequest as exc:
             return error(exc)
         samples, errors = [], {}
         for i, row in enumerate(rows):
             try:
-                samples.append(row_to_sample(row, fields))
+                samples.append(row_to_sample(row, fields, task))
             except ValueError as exc:
-                errors[i] = f"row {i}: {exc}"
+                errors[i] = f"line {i + 1}: {exc}"
         try:
             scores = iter(await service.score(samples))
         except Exception as exc:  # an outage: no scores for this batch
             return _json_response({"error": f"scoring failed: {type(exc).__name__}: {exc}"}, 503)
-        out = []
-        for i, row in enumerate(rows):
-            if i in errors:
-                bad: dict[str, Any] = {"index": i, "reward": None, "status": str(Status.ERROR), "error": errors[i]}
-                if isinstance(row, dict) and "id" in row:
-                    bad["id"] = row["id"]
-                out.append(bad)
-            else:
-                out.append({**row, "index": i, **_clean(next(scores).to_dict())})
+        out = [
+            error_row(row, i + 1, errors[i], prefix=prefix) if i in errors
+            else _clean(scored_row(row, next(scores), i + 1, prefix))
+            for i, row in enumerate(rows)
+        ]
         return _json_response({"rows": out})
 
     return app
