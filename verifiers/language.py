@@ -229,7 +229,7 @@ _ALNUM = "A-Za-z\u00c0-\u024f\u0370-\u052f\\d"  # letters of the alphabets used 
 _JOINED = re.compile(rf"(?:[{_ALNUM}]*_[{_ALNUM}_]*[ \t]*)+")  # names joined by underscores, in a row
 # What a not-prose span may hide: the prose in it still counts against the target (a French chain
 # of thought in $\text{...}$, code comments, string literals, fake tags, URLs or snake_case).
-_MATH_LETTERS = re.compile(r"\\[A-Za-z]+|([^\W\d_]{2,})")
+_MATH_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")  # letter runs in math that are not command names
 _COMMENT = re.compile(r"(?:#|//|--|/\*|\*|%|;)\s*(.*)")
 _STRING = re.compile(r"\"([^\"\n]*)\"|'([^'\n]{2,})'")
 _CODE_SYMBOL = re.compile(r"[=(){}\[\]<>+*/\\|&^%$@:;]")
@@ -258,7 +258,7 @@ def _hidden_prose(span: str) -> str:
     first = span[0]
     if first == "$" or span.startswith(("\\[", "\\(", "\\begin")):
         # the letter runs in math that are not command names: \text{...} and words in math italic
-        words = [w for w in _MATH_LETTERS.findall(span) if w]
+        words = _MATH_WORD.findall(span)
         return " ".join(words) if len(words) > 1 else ""
     if first in "`~":
         lines = []
@@ -289,15 +289,21 @@ def _split_hidden(text: str) -> tuple[str, str]:
     hidden: list[str] = []
 
     def blank(m: re.Match[str]) -> str:
-        prose = _hidden_prose(m.group())
+        span = m.group()
+        if span[0] == "$":  # the common case, inline: math with no words in it hides nothing
+            words = _MATH_WORD.findall(span)
+            if len(words) > 1:
+                hidden.append(" ".join(words))
+            return " "
+        prose = _hidden_prose(span)
         if prose.strip():
-            hidden.append(prose.replace("_", " "))
+            hidden.append(prose)
         return " "
 
     visible = _NOT_PROSE.sub(blank, text)
     if "_" in visible:
         visible = _JOINED.sub(blank, visible)
-    return visible, "\n".join(hidden)
+    return visible, "\n".join(hidden).replace("_", " ")
 
 
 _SENTENCE_END = re.compile(r"[.!?;。！？；\n؟؛۔।॥։።]+")
