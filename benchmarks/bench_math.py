@@ -5,9 +5,12 @@
 1. Accuracy per category on benchmarks/data/math_cases.jsonl (gold, completion, label): ours through
    MathVerifier.score, math-verify through its documented API, verify(parse(gold), parse(completion)),
    called on the main thread with its default (signal.alarm) timeouts.
-2. Throughput on an RL-style workload: GRPO groups of G=8 R1-format completions sharing one gold. Ours:
-   score_batch with its worker pool (2 workers, result cache cleared first). math-verify: one process, as
-   TRL's accuracy_reward runs it; a 2-process figure (multiprocessing.Pool, fork) is printed beside it.
+   Then the same on the shared real set ../shared/data/math_real.jsonl (labelled outside this project;
+   read where it lives, or from $MATH_REAL_DATA, never copied here), by subset and format.
+2. Throughput on an RL-style workload (GRPO groups of G=8 R1-format completions sharing one gold, answers
+   repeating within a group) and on all-distinct pairs (the real set). Ours: score_batch with its worker
+   pool (2 workers, result cache cleared first). math-verify: one process, as TRL's accuracy_reward runs
+   it; a 2-process figure (multiprocessing.Pool, fork) is printed beside it.
 3. Latency per sample (p50 / p99 / max) on the labelled set, one sample at a time.
 4. Worst latency on an adversarial set (power towers, factorials, 1 MB strings, deep nesting, unbalanced
    braces, degenerate repetition); math-verify runs those on the main thread with its own timeouts.
@@ -33,12 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from math_verify import parse, verify  # noqa: E402
 
 from verifiers import Sample  # noqa: E402
-from verifiers.math import MathVerifier, extract_answer  # noqa: E402
+from verifiers.math import MathVerifier  # noqa: E402
 from verifiers.math.compare import decide_cheap  # noqa: E402
+from verifiers.math.extract import extract_answers, extract_gold  # noqa: E402
 from verifiers.math.verifier import clear_cache  # noqa: E402
 
 logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # it logs every timeout with the whole input
 CASES = Path(__file__).parent / "data" / "math_cases.jsonl"
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "math_real.jsonl"
 TIMEOUT = 5.0
 
 
@@ -159,7 +164,8 @@ def run_accuracy(rows: list[dict], verifier: MathVerifier) -> tuple[dict, dict, 
         start = time.perf_counter()
         s = verifier.score(Sample(row["completion"], reference=row["gold"]))
         ours_lat.append(time.perf_counter() - start)
-        split = f"split: {row.get('note', 'dev') if row.get('note', '').startswith('holdout') else 'dev'}"
+        note = row.get("note", "")
+        split = f"split: {note if note.startswith(('holdout', 'round2')) else 'dev'}"
         for key in (row["category"], split):
             ours_ok[key].append((s.value == 1.0) == row["label"])
         start = time.perf_counter()
@@ -168,6 +174,42 @@ def run_accuracy(rows: list[dict], verifier: MathVerifier) -> tuple[dict, dict, 
         for key in (row["category"], split):
             mv_ok[key].append(got == row["label"])
     return ours_ok, mv_ok, ours_lat, mv_lat
+
+
+def real_rows() -> list[dict]:
+    path = Path(os.environ.get("MATH_REAL_DATA", REAL))
+    if not path.is_file():
+        path = Path("/work/shared/data/math_real.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_real(rows: list[dict], verifier: MathVerifier) -> None:
+    """Accuracy on the real set, ours vs math-verify, by subset; and each one's false 'equal' count."""
+    clear_cache()
+    ours = [
+        s.value == 1.0
+        for s in verifier.score_batch([Sample(r["completion"], reference=r["gold"]) for r in rows])
+    ]
+    mv = [mv_safe(r["gold"], _as_text(r["completion"])) for r in rows]
+    subsets: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        subsets["all"].append(i)
+        if not r["debatable"]:
+            subsets["non-debatable"].append(i)
+            subsets[
+                f"non-debatable, {'full completions' if r['kind'] == 'completion' else 'bare test answers'}"
+            ].append(i)
+            subsets[f"non-debatable, format {r['format']}"].append(i)
+    print("| math_real.jsonl subset | n | ours | math-verify |\n|---|---:|---:|---:|")
+    for name, idx in subsets.items():
+        o = sum(ours[i] == rows[i]["expected"] for i in idx)
+        m = sum(mv[i] == rows[i]["expected"] for i in idx)
+        print(f"| {name} | {len(idx)} | {o} ({o / len(idx):.1%}) | {m} ({m / len(idx):.1%}) |")
+    plain_neg = [i for i in subsets["non-debatable"] if not rows[i]["expected"]]
+    print(
+        f"| false 'equal' on non-debatable unequal items | {len(plain_neg)} | {sum(ours[i] for i in plain_neg)} "
+        f"| {sum(mv[i] for i in plain_neg)} |\n"
+    )
 
 
 def _mv_chunk(pairs: list[tuple[str, str]]) -> int:
@@ -235,6 +277,8 @@ def main() -> None:
         o_all = sum(sum(ours_ok[c]) for c in categories) / total
         m_all = sum(sum(mv_ok[c]) for c in categories) / total
         print(f"| **all** | {total} | **{o_all:.1%}** | **{m_all:.1%}** |\n")
+        real = real_rows()
+        run_real(real, verifier)
 
         print("| latency per sample (labelled set, one at a time) | p50 | p99 | max |\n|---|---:|---:|---:|")
         for name, lat in (("ours", ours_lat), ("math-verify", mv_lat)):
@@ -256,6 +300,10 @@ def main() -> None:
         (
             f"RL-style, groups of 8 ({'256' if args.quick else '1024'} R1 completions)",
             rl_workload(32 if args.quick else 128, 8),
+        ),
+        (
+            f"real set (math_real.jsonl), every pair distinct ({len(real)})",
+            [(r["gold"], _as_text(r["completion"])) for r in real],
         ),
         (
             f"labelled set, every pair distinct ({len(rows)})",
@@ -280,8 +328,8 @@ def sympy_share(pairs: list[tuple[str, str]]) -> float:
     """The fraction of pairs the calling process cannot decide alone (they go to the sympy workers)."""
     need = 0
     for gold, completion in pairs:
-        answer = extract_answer(completion)
-        need += answer is not None and decide_cheap(gold, answer) is None
+        answers = extract_answers(completion)
+        need += answers is not None and decide_cheap(extract_gold(gold) or "", ", ".join(answers)) is None
     return need / len(pairs)
 
 
