@@ -22,13 +22,8 @@ How a pair is decided, cheapest first:
    Waiting for a free worker is not charged either; no worker within limits.WORKER_WAIT_SECONDS is an
    outage (status error). A gold whose parse alone runs past the limit is invalid_reference.
 
-Gold and prediction are not symmetric. The gold sets the precision: gold "0.33" accepts 1/3 (1/3 rounds to
-0.33), but gold "1/3" accepts a decimal only when it has at least 3 significant digits and is 1/3 rounded
-or truncated to its own places ("0.333", not "0.33"). Two exact values (integers, fractions, terminating
-decimals, surds) must be exactly equal: gold "0.5" equals "1/2", and 1/2^99 never equals 1/2^98. A gold
-equation "x = 5" accepts the value "5"; a prediction "x = 5" is judged by its last side, and one without
-variables ("2 + 3 = 5") by every side, so "2 + 2 = 5" is not 5. Several answers offered together ("B or C",
-"\\boxed{3} and \\boxed{5}", "$3$ or $5$") are a hedge and never equal one gold.
+The policy (what counts as equal, where graders differ: rounding, percent, units, labels, several
+answers) is stated once, in the README's math section.
 """
 
 from verifiers.math.extract import extract_answer

@@ -78,7 +78,7 @@ def parse_number(s: str) -> Number | None:
 
 
 def numbers_equal(gold: Number, pred: Number) -> bool:
-    """Exact equality, percent-aware, with the decimal rounding rules of the module docstring."""
+    """Exact equality, percent-aware, with the decimal rounding rules of the README's math policy."""
     if gold.percent != pred.percent:
         pct, plain = (gold, pred) if gold.percent else (pred, gold)
         options = [(pct.value, plain.value), (pct.value / 100, plain.value)]

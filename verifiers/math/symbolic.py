@@ -111,7 +111,7 @@ def _atom_equal(gold: str, pred: str, notes: list[str]) -> bool:
 
 
 def values_equal(g: Any, p: Any, g_text: str = "", p_text: str = "") -> bool:
-    """Equality of two parsed atoms under the rules in the module docstring."""
+    """Equality of two parsed atoms under the README's math policy."""
     if g == p:
         return True
     if isinstance(g, sympy.MatrixBase) and isinstance(p, sympy.MatrixBase):  # an evaluated matrix expression

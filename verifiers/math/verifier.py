@@ -82,7 +82,7 @@ def _run_guarded(pool: Any, pair: tuple[str, str], *, timeout: float) -> Verdict
 
 
 def math_equal(gold: Any, pred: Any, *, timeout: float = 5.0) -> bool:
-    """True when pred is mathematically equal to gold (gold first; see the module docstring for the
+    """True when pred is mathematically equal to gold (gold first; see the README's math policy for the
     asymmetry). A timeout, an unusable gold or an unparseable prediction give False.
 
     `timeout` bounds this pair's own compute in a worker: alone, a call returns within timeout + 0.2 s
