@@ -71,8 +71,36 @@ def sandbox_processes(in_docker: bool | None = None) -> set[int]:
         except (OSError, StopIteration):
             continue
         if any(_is_sandbox_uid(u) for u in uids) and (in_docker is None or docker == in_docker):
-            found.add(int(entry))
+            if docker or not _someone_elses(int(entry)):
+                found.add(int(entry))
     return found
+
+
+_HELPERS = (b"bwrap", b"setpriv", b"unshare", b"python3")
+
+
+def _someone_elses(pid: int) -> bool:
+    """A local sandbox started by another process on this (shared) host: its ancestors reach a
+    process that is neither this one, nor init, nor part of a sandbox. Ours, and orphans that
+    escaped to init, are not someone else's."""
+    me = os.getpid()
+    for _ in range(64):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return False
+        pid = int(stat[stat.rindex(b")") + 2 :].split()[1])  # the parent
+        if pid in (me, 0, 1):
+            return False
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                comm = f.read().strip()
+        except OSError:
+            return False
+        if comm not in _HELPERS:
+            return True  # e.g. another engineer's pytest
+    return False
 
 
 def sandbox_files() -> set[str]:

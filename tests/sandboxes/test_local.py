@@ -277,7 +277,7 @@ def test_no_new_namespaces_through_clone_or_clone3(isolation):
 @pytest.mark.skipif(os.geteuid() != 0, reason="per-run uids need root")
 def test_unshare_process_limit_is_per_run_not_per_host_uid():
     holder = "import os, time\nfor _ in range(56):\n    if os.fork() == 0:\n        time.sleep(3)\n        os._exit(0)\nprint('held')\ntime.sleep(2.5)\n"
-    honest = "import os\nkids = [os.fork() for _ in range(16)]\nfor k in kids:\n    if k == 0:\n        os._exit(0)\nfor k in kids:\n    os.waitpid(k, 0)\nprint('ok')\n"
+    honest = "import os, time\nkids = []\nfor _ in range(16):\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(0.2)\n        os._exit(0)\n    kids.append(pid)\nfor k in kids:\n    os.waitpid(k, 0)\nprint('ok')\n"
     with LocalSandbox(isolation="unshare", max_concurrency=2) as sb:
         with ThreadPoolExecutor(1) as pool:
             held = pool.submit(
