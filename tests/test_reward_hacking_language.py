@@ -165,6 +165,17 @@ def test_the_benefit_of_the_doubt_is_bounded_when_mixed_with_the_target():
         assert counts["en"] / sum(counts.values()) < 0.8
 
 
+def test_words_glued_to_digits_are_words_when_they_are_more_than_a_unit():  # ours
+    # pinyin with tone numbers: every syllable was glued to a digit, so nothing counted (1.0 for en)
+    tones = (
+        "Shou3 xian1 wo3 men5 kan4 zhe4 ge4 wen4 ti2. Ran2 hou4 ji4 suan4 dao3 shu4. Deng3 yi2 xia4, "
+        "zhe4 li3 you3 cuo4 wu4. Suo3 yi3 da2 an4 shi4 shi2 er4. Rang4 wo3 zai4 jian3 cha2 yi2 xia4."
+    )
+    assert language_ratio(tones, "en") < 0.5
+    # a variable, a unit glued to its number and x_1 stay out of the count
+    assert language_counts("So x1 is 10cm and 5kg, and x2 = 2x.", "en") == {"en": 4}
+
+
 # ---------------------------------------------------------------- capitals
 
 

@@ -20,7 +20,8 @@ What counts as a word
     of thought change nothing; a French chain of thought in $\\text{...}$ is French).
   - Latin, Cyrillic, Greek: a run of 2+ letters. Single letters (math variables), acronyms
     (all capitals, up to ACRONYM_LETTERS letters: GCD, AM-GM), math function names (sin, log,
-    gcd, ...) and letter runs glued to a digit (x1, 2x) are not words. Acronyms are still read by
+    gcd, ...) and runs of one or two letters glued to a digit (x1, 2x, 10cm) are not words; longer
+    runs glued to digits are (pinyin with tone numbers, "suan4 shu4", was not counted at all). Acronyms are still read by
     fastText with their sentence, and in a sentence mostly in capitals every token is a word.
     Five or more single letters with one separator between each ("w o r d") are one word, and
     a word of LONG_WORD+ letters (words glued together) counts one word per 6 letters.
@@ -338,8 +339,9 @@ _MATH_NAMES = frozenset(
 
 
 def _alphabet_word(letters: str) -> re.Pattern[str]:
-    """Runs of 2+ letters of an alphabet used in math, not glued to a digit or underscore."""
-    return re.compile(rf"(?<![\d_{letters}])[{letters}]{{2,}}(?![\d_{letters}])")
+    """Runs of 2+ letters of an alphabet used in math; a run of 2 glued to a digit or underscore is not
+    a word (x1, 2x, cm in 10cm), a longer one is (pinyin with tone numbers: "suan4 shu4", "th1s")."""
+    return re.compile(rf"(?<![{letters}])(?:[{letters}]{{3,}}|(?<![\d_])[{letters}]{{2}}(?![\d_]))(?![{letters}])")
 
 
 def _words(candidates: list[str]) -> list[str]:
@@ -379,12 +381,23 @@ _ASCII = str.maketrans(
 
 def _ascii_words(sentence: str) -> list[str]:
     """_latin_words(sentence) for an ASCII sentence, in half the time."""
-    tokens = sentence.translate(_ASCII).split()
+    translated = sentence.translate(_ASCII)
+    tokens = translated.split()
     words = [w for w in tokens if len(w) > 1 and w.isalpha()]
     if len(tokens) - len(words) >= SPELLED_LETTERS and _SPELLED.search(sentence):
         tokens = _spell_out(sentence).translate(_ASCII).split()
         words = [w for w in tokens if len(w) > 1 and w.isalpha()]
+    if "0" in translated and _GLUED.search(translated):  # letters glued to digits (digits read as "0")
+        words = [
+            part
+            for w in tokens
+            for part in ((w,) if w.isalpha() else w.split("0"))
+            if len(part) > 1 and part.isalpha() and (len(part) > 2 or part is w)
+        ]
     return _words(words)
+
+
+_GLUED = re.compile(r"[A-Za-z]{3}0|0[A-Za-z]{3}")
 
 
 # A word spelled letter by letter ("w o r d s", "w-o-r-d-s"): single letters are not words, so such
