@@ -442,3 +442,31 @@ def test_memory_stays_flat_whatever_the_row_count(tmp_path, cfg):
             assert sum(1 for _ in f) == n
         src.unlink()
     assert peaks[200_000] - peaks[20_000] < 15_000, peaks  # < 15 MB more for 10x the rows
+
+
+def test_parquet_and_a_saved_datasets_folder_are_read_as_rows(tmp_path, cfg):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    items = [{"id": i, "completion": GOOD if i % 2 else "no tags", "when": None} for i in range(5)]
+    src = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(items), src, row_group_size=2)
+    out = tmp_path / "out.jsonl"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    got = rows(out)
+    assert [r["id"] for r in got] == list(range(5)) and [r["reward"] for r in got] == [0.0, 1.0] * 2 + [0.0]
+    assert [r["line"] for r in got] == [1, 2, 3, 4, 5]
+    with out.open("r+b") as f:  # interrupted after two rows: resume skips them
+        f.truncate(len(b"".join(out.read_bytes().splitlines(keepends=True)[:2])))
+    assert cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q", "--resume").returncode == 0
+    assert [r["id"] for r in rows(out)] == list(range(5))
+
+    datasets = pytest.importorskip("datasets")
+    folder = tmp_path / "saved"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(items)}).save_to_disk(str(folder))
+    res = cli("score", str(folder), "--config", str(cfg), "-o", str(out), "-q")
+    assert res.returncode == 2 and b"train" in res.stderr  # a DatasetDict: name the split
+    res = cli("score", str(folder / "train"), "--config", str(cfg), "-o", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    assert [r["id"] for r in rows(out)] == list(range(5))

@@ -70,7 +70,7 @@ def _chunks(path: Path, skip: int, size: int) -> Iterator[list[tuple[int, str]]]
 def _check_paths(args: argparse.Namespace) -> None:
     """Refuse what would lose data before anything is opened for writing."""
     src, dst = args.input, args.output
-    if src != "-" and not Path(src).is_file():
+    if src != "-" and not Path(src).is_file() and not Path(src).is_dir():
         raise UsageError(f"input file {src!r} not found")
     if args.workers < 1 or args.batch_size < 1 or args.max_line_bytes < 1:
         raise UsageError("--workers, --batch-size and --max-line-bytes must be at least 1")
@@ -113,16 +113,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     from verifiers.scoring import (
         ColumnClash,
         Fingerprint,
+        InputError,
         Options,
         ResumeError,
         Summary,
         chunked,
+        is_table,
         open_input,
         open_output,
         read_lines,
         resume_point,
         scan_input,
         score_stream,
+        table_rows,
     )
 
     err = Console(stderr=True)
@@ -142,7 +145,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     done, summary = 0, Summary()
     try:
         if args.input != "-":
-            total, digest = scan_input(args.input)
+            try:
+                total, digest = scan_input(args.input)
+            except InputError as exc:
+                raise UsageError(str(exc)) from None
             fingerprint = Fingerprint.of(digest, args.config, options)
         if args.resume and Path(args.output).exists():
             assert fingerprint is not None
@@ -171,9 +177,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     summary_console = err if args.output == "-" else Console()
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn())
-    source = open_input(args.input)
+    source = None if is_table(args.input) else open_input(args.input)
     try:
-        lines = read_lines(source, args.max_line_bytes, skip=done)
+        lines = table_rows(args.input, skip=done) if source is None else read_lines(source, args.max_line_bytes, skip=done)
         results = score_stream(reward, chunked(lines, args.batch_size), options, workers=args.workers,
                                config=args.config)
         with Progress(*columns, console=err, disable=args.quiet, transient=False) as bar:
@@ -202,8 +208,10 @@ def cmd_score(args: argparse.Namespace) -> int:
             err.print(f"interrupted: {done + scored} rows are in {_escape(args.output)}; continue with:\n  "
                       f"{_escape(_resume_command(args.argv))}", highlight=False, soft_wrap=True)
         return EXIT_INTERRUPTED
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     finally:
-        if source is not sys.stdin.buffer:
+        if source is not None and source is not sys.stdin.buffer:
             source.close()
         if out is not sys.stdout.buffer:
             try:
@@ -459,8 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("score", help="score a JSONL file of completions with a reward config")
-    s.add_argument("input", help="JSONL (or .jsonl.gz; - for stdin): one object per line with completion, "
-                                 "prompt, reference, task")
+    s.add_argument("input", help="JSONL (or .jsonl.gz; - for stdin; a .parquet file or a saved `datasets` folder "
+                                 "with pyarrow): one object per line with completion, prompt, reference, task")
     s.add_argument("--config", required=True, help="reward YAML (see examples/r1.yaml)")
     s.add_argument("--output", "-o", required=True,
                    help="output JSONL (.gz to compress, - for stdout): one row per input line, in order")

@@ -1,6 +1,7 @@
 """The engine behind `verifiers score`: stream a JSONL file through a reward, in order, in bounded memory.
 
     open_input(path) / open_output(path, append)   "-" is stdin/stdout, *.gz is gzip
+    table_rows(path, skip)                          rows of a Parquet file or a Hugging Face `datasets` folder
     scan_input(path) -> (lines, sha256)            one pass over a file (the progress total, the fingerprint)
     Fingerprint                                    what --resume checks: input, config and options
     read_lines(stream, max_bytes, skip)            numbered raw lines; an over-long line is never read whole
@@ -88,9 +89,69 @@ def open_output(path: str, append: bool = False) -> BinaryIO:
     return open(path, "ab" if append else "wb")  # noqa: SIM115
 
 
+class InputError(ValueError):
+    """An input that cannot be read at all (not a row of it: those become error rows)."""
+
+
+def is_table(path: str) -> bool:
+    """A Parquet file or a Hugging Face `datasets` folder (save_to_disk), read with pyarrow."""
+    return path != STDIO and (path.endswith(".parquet") or Path(path).is_dir())
+
+
+def _table_files(path: str) -> list[Path]:
+    if not Path(path).is_dir():
+        return [Path(path)]
+    files = sorted(Path(path).glob("*.arrow"))
+    if not files:
+        splits = sorted(p.name for p in Path(path).iterdir() if p.is_dir() and any(p.glob("*.arrow")))
+        hint = f"; it holds the splits {', '.join(splits)}: give one, e.g. {Path(path) / splits[0]}" if splits else ""
+        raise InputError(f"{path} is a folder without .arrow files (not a saved `datasets` split){hint}")
+    return files
+
+
+def _table_batches(path: str) -> Iterator[Any]:
+    try:
+        import pyarrow.ipc as ipc
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet or a `datasets` folder needs pyarrow: pip install pyarrow") from None
+    try:
+        for file in _table_files(path):
+            if file.suffix == ".parquet":
+                yield from pq.ParquetFile(file).iter_batches(batch_size=1024)
+            else:  # datasets' save_to_disk writes Arrow IPC streams
+                with ipc.open_stream(file) as reader:
+                    yield from reader
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(f"cannot read {path}: {exc}") from None
+
+
+def table_rows(path: str, skip: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(1-based row number, the row as a JSON line) for each row of a Parquet file or `datasets` folder
+    after the first `skip`; values JSON cannot hold (bytes, dates) are written as their str()."""
+    n = 0
+    for batch in _table_batches(path):
+        if n + batch.num_rows <= skip:
+            n += batch.num_rows
+            continue
+        for row in batch.to_pylist():
+            n += 1
+            if n > skip:
+                yield n, json.dumps(row, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace")
+
+
 def scan_input(path: str) -> tuple[int, str]:
-    """(number of lines, sha256 of the file's bytes) in one pass of 1 MiB blocks."""
+    """(number of lines or table rows, sha256 of the file's bytes) in one pass of 1 MiB blocks."""
     digest = hashlib.sha256()
+    if is_table(path):
+        rows = 0
+        for file in _table_files(path):
+            with open(file, "rb") as raw:
+                while block := raw.read(1 << 20):
+                    digest.update(block)
+        for batch in _table_batches(path):
+            rows += batch.num_rows
+        return rows, digest.hexdigest()
     lines, last = 0, b"\n"
     with open(path, "rb") as raw:
         while block := raw.read(1 << 20):
