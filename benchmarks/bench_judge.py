@@ -1,23 +1,26 @@
 """Judge throughput: batched vs one at a time, verdict vs generate, and 16 threads calling per sample
 with and without cross-call batching, on one model, in one run.
 
-    python benchmarks/bench_judge.py [--size small|0.5b] [--samples 64] [--prompt-tokens 600]
+    python benchmarks/bench_judge.py [--size small|0.5b] [--samples 64] [--completion-tokens 150]
                                      [--threads 16] [--new-tokens 32] [--device auto]
 
 The model has random weights (throughput does not depend on them) and a byte-level BPE tokenizer
 trained here on the benchmark's own text, so nothing downloads. `--size small` is a 4-layer,
 256-wide Qwen2 for CPU runs; `--size 0.5b` has Qwen2.5-0.5B's shape (24 layers, 896 wide, 151,936
-vocabulary, ~0.5B parameters) for GPU runs. Each sample is a question and a completion sized so
-the judge prompt is about --prompt-tokens tokens.
+vocabulary, ~0.5B parameters) for GPU runs. Samples come in groups of 8 per prompt (a question of
+40-150 words and a reference answer of 30-80 words), each completion's summary around
+--completion-tokens words; judge prompts are then ~550-900 tokens with this tokenizer.
 
 The anchor is what a judge does without batching: one forward pass (or one generate call) per
-sample, which is what a per-sample reward call gets unless calls are gathered.
+sample, which is what a per-sample reward call gets unless calls are gathered. The reward model
+(same shape, a scalar head) is measured on short rows (question and answer, ~30-90 tokens).
 Prints a markdown table for benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -41,10 +44,15 @@ WORDS = (
 ).split()
 
 
-def build_model(root: Path, size: str) -> tuple[str, int]:
+def build_model(root: Path, size: str) -> tuple[str, str, int]:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        Qwen2ForSequenceClassification,
+    )
 
     rng = random.Random(0)
     corpus = [prompts.DEFAULT_SYSTEM, prompts.DEFAULT_RUBRIC] * 50
@@ -91,33 +99,49 @@ def build_model(root: Path, size: str) -> tuple[str, int]:
     path = root / f"judge-{size}"
     model.save_pretrained(path)
     fast.save_pretrained(path)
-    return str(path), sum(p.numel() for p in model.parameters())
+    rm_config = Qwen2Config(**{**config.to_dict(), "num_labels": 1, "architectures": None})
+    rm_path = root / f"rm-{size}"
+    Qwen2ForSequenceClassification(rm_config).save_pretrained(rm_path)
+    fast.save_pretrained(rm_path)
+    return str(path), str(rm_path), sum(p.numel() for p in model.parameters())
 
 
-def make_samples(n: int, prompt_tokens: int, judge) -> list[Sample]:
-    """Groups of 8 completions per question (as GRPO scores them), judge prompts of about
-    prompt_tokens tokens (0.6x to 1.4x of the completion part)."""
+def make_samples(n: int, completion_tokens: int) -> list[Sample]:
+    """Groups of 8 completions per prompt, as GRPO scores them. Each prompt is a question of 40-150
+    words with a reference answer of 30-80 words (R1's general data: instructions, open questions);
+    each completion's summary is 0.4x to 1.6x `completion_tokens` words long."""
     rng = random.Random(1)
-    question = "Explain why the " + " ".join(rng.choice(WORDS) for _ in range(12)) + "?"
-    template = len(judge._backend.render(judge._prepare(Sample("x", prompt=question))[0][0]))
     out = []
     for i in range(n):
         if i % 8 == 0:
-            question = "Explain why the " + " ".join(rng.choice(WORDS) for _ in range(12)) + "?"
-        target = max(10, int((prompt_tokens - template) * rng.uniform(0.6, 1.4)))
-        words = [rng.choice(WORDS) for _ in range(target)]
-        out.append(Sample(" ".join(words) + ".", prompt=question, reference="the answer"))
+            question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 150))) + "?"
+            reference = " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80))) + "."
+        words = [rng.choice(WORDS) for _ in range(max(5, int(completion_tokens * rng.uniform(0.4, 1.6))))]
+        out.append(Sample(" ".join(words) + ".", prompt=question, reference=reference))
     return out
 
 
-def rate(n: int, fn, repeats: int = 3) -> float:
-    """Samples per second, best of `repeats` runs (the machine is shared: the best run is the least disturbed)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return n / best
+def make_rm_samples(n: int) -> list[Sample]:
+    """Short general-data rows for the reward model: a question and a one-or-two-sentence answer."""
+    rng = random.Random(2)
+    out = []
+    for _ in range(n):
+        question = "Why the " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 10))) + "?"
+        answer = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 60))) + "."
+        out.append(Sample(answer, prompt=question))
+    return out
+
+
+def measure(runs: list[tuple[str, int, object]], rounds: int) -> dict[str, float]:
+    """Samples per second of each (name, samples, fn), best of `rounds`. The runs take turns round by
+    round, so a burst of load from other jobs on this shared machine hits them all alike."""
+    best = {name: float("inf") for name, _, _ in runs}
+    for _ in range(rounds):
+        for name, _, fn in runs:
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: n / best[name] for name, n, _ in runs}
 
 
 def one_at_a_time(judge, samples):
@@ -145,64 +169,78 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=["small", "0.5b"], default="small")
     ap.add_argument("--samples", type=int, default=64)
-    ap.add_argument("--prompt-tokens", type=int, default=600)
+    ap.add_argument("--completion-tokens", type=int, default=150)
     ap.add_argument("--threads", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
     import torch
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path, params = build_model(Path(tmp), args.size)
-        common = dict(model=path, device=args.device, max_batch_size=64, max_batch_tokens=65536)
-        rows = []
-        with (
-            get_verifier("judge", mode="verdict", **common) as judge,
-            get_verifier("judge", mode="verdict", cross_call_batching=False, **common) as solo,
-            get_verifier("judge", mode="verdict", share_prefix=False, **common) as unshared,
-        ):
-            samples = make_samples(args.samples, args.prompt_tokens, judge)
-            lengths = [len(judge._backend.render(judge._prepare(s)[0][0])) for s in samples]
-            judge.score_batch(samples[:4])  # warm up every instance
-            solo.score_batch(samples[:4])
-            unshared.score_batch(samples[:4])
-            n = len(samples)
-            single = rate(n, lambda: one_at_a_time(solo, samples))
-            batched = rate(n, lambda: judge.score_batch(samples))
-            rows.append(("verdict, one sample per call (anchor)", single, 1.0))
-            flat = rate(n, lambda: unshared.score_batch(samples))
-            rows.append(("verdict, one batch", batched, batched / single))
-            rows.append(("verdict, one batch, no shared-prefix pass", flat, flat / single))
-            plain = rate(n, lambda: from_threads(solo, samples, args.threads))
-            gathered = rate(n, lambda: from_threads(judge, samples, args.threads))
-            rows.append(
-                (f"verdict, {args.threads} threads x 1 sample, no cross-call batching", plain, plain / single)
-            )
-            rows.append(
-                (
-                    f"verdict, {args.threads} threads x 1 sample, cross-call batching",
-                    gathered,
-                    gathered / single,
-                )
-            )
-        gen = dict(mode="generate", max_new_tokens=args.new_tokens, retries=0, **common)
-        with get_verifier("judge", **gen) as judge:
-            few = samples[: max(4, n // 4)]
-            judge.score_batch(few[:2])
-            gen_single = rate(len(few), lambda: one_at_a_time(judge, few))
-            gen_batched = rate(n, lambda: judge.score_batch(samples))
-            rows.append(
-                (
-                    f"generate ({args.new_tokens} new tokens), one sample per call",
-                    gen_single,
-                    gen_single / single,
-                )
-            )
-            rows.append(
-                (f"generate ({args.new_tokens} new tokens), one batch", gen_batched, gen_batched / single)
-            )
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        path, rm_path, params = build_model(Path(tmp), args.size)
+        options = dict(device=args.device, max_batch_size=64, max_batch_tokens=65536)
+        gen = dict(mode="generate", max_new_tokens=args.new_tokens, retries=0)
 
+        def open_(name, **params):
+            return stack.enter_context(get_verifier(name, **options, **params))
+
+        judge = open_("judge", model=path)
+        solo = open_("judge", model=path, cross_call_batching=False)
+        unshared = open_("judge", model=path, share_prefix=False)
+        gen_judge = open_("judge", model=path, **gen)
+        gen_solo = open_("judge", model=path, cross_call_batching=False, **gen)
+        rm = open_("reward_model", model=rm_path)
+        rm_solo = open_("reward_model", model=rm_path, cross_call_batching=False)
+
+        samples = make_samples(args.samples, args.completion_tokens)
+        short = make_rm_samples(args.samples)
+        few = samples[: max(8, len(samples) // 4)]  # generation is slow on a CPU: fewer samples
+        n, t = len(samples), args.threads
+        lengths = [len(judge._backend.render(judge._prepare(s)[0][0])) for s in samples]
+        rm_lengths = [
+            len(rm._backend.render([{"role": "user", "content": s.prompt}], s.completion)) for s in short
+        ]
+        for verifier in (judge, solo, unshared, gen_judge, gen_solo):  # warm up every instance
+            verifier.score_batch(samples[:2])
+        for verifier in (rm, rm_solo):
+            verifier.score_batch(short[:2])
+
+        runs = [
+            ("verdict, one sample per call (anchor)", n, lambda: one_at_a_time(solo, samples)),
+            ("verdict, one batch", n, lambda: judge.score_batch(samples)),
+            ("verdict, one batch without the shared-prefix pass", n, lambda: unshared.score_batch(samples)),
+            (
+                f"verdict, {t} threads x 1 sample per call, no cross-call batching",
+                n,
+                lambda: from_threads(solo, samples, t),
+            ),
+            (
+                f"verdict, {t} threads x 1 sample per call, cross-call batching",
+                n,
+                lambda: from_threads(judge, samples, t),
+            ),
+            (
+                f"generate ({args.new_tokens} new tokens), one sample per call (anchor)",
+                len(few),
+                lambda: one_at_a_time(gen_solo, few),
+            ),
+            (
+                f"generate ({args.new_tokens} new tokens), one batch",
+                len(few),
+                lambda: gen_judge.score_batch(few),
+            ),
+            (
+                "reward model (short rows), one sample per call (anchor)",
+                n,
+                lambda: one_at_a_time(rm_solo, short),
+            ),
+            ("reward model (short rows), one batch", n, lambda: rm.score_batch(short)),
+        ]
+        rates = measure(runs, args.rounds)
+
+    anchors = {"verdict": rates[runs[0][0]], "generate": rates[runs[5][0]], "reward": rates[runs[7][0]]}
     device = (
         "cuda: " + torch.cuda.get_device_name()
         if torch.cuda.is_available() and args.device != "cpu"
@@ -216,12 +254,14 @@ def main() -> None:
     )
     print(
         f"Model: random Qwen2 ({args.size}, {params / 1e6:.1f}M parameters, float32 on CPU / bfloat16 on GPU); "
-        f"{n} samples, judge prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}).\n"
+        f"{n} samples in groups of 8; judge prompts of {min(lengths)}-{max(lengths)} tokens "
+        f"(mean {sum(lengths) / n:.0f}); reward-model rows of {min(rm_lengths)}-{max(rm_lengths)} tokens. "
+        f"Best of {args.rounds} rounds, the runs taking turns.\n"
     )
-    print("| run | samples/s | vs one per call |")
+    print("| run | samples/s | vs its one-per-call anchor |")
     print("|---|---|---|")
-    for name, value, ratio in rows:
-        print(f"| {name} | {value:,.1f} | {ratio:.1f}x |")
+    for name, value in rates.items():
+        print(f"| {name} | {value:,.1f} | {value / anchors[name.split()[0].rstrip(',')]:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from verifiers import Sample, Status, get_verifier
-from verifiers.judge.local import common_prefix, plan_batches
+from verifiers.judge.local import MIN_SHARED_PREFIX, common_prefix, plan_batches, shared_prefixes
 
 pytest.importorskip("torch")
 
@@ -46,6 +46,29 @@ def test_plan_batches_respects_budget_and_keeps_every_index():
         assert len(b) <= 3
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100
     assert [3] in batches  # longer than the budget: alone
+
+
+def test_plan_batches_in_a_given_order():
+    lengths = [10, 10, 10, 10, 10]
+    assert plan_batches(lengths, max_tokens=30, max_size=8, order=[4, 3, 2, 1, 0]) == [[4, 3, 2], [1, 0]]
+
+
+def test_shared_prefixes_finds_the_common_part_and_the_groups():
+    template = list(range(100, 100 + MIN_SHARED_PREFIX))
+    question_a = list(range(200, 200 + MIN_SHARED_PREFIX + 2))
+    question_b = list(range(300, 300 + MIN_SHARED_PREFIX))
+    rows = [
+        template + question_a + [1, 2],
+        template + question_b + [3],
+        template + question_a + [4],
+        template + [5],
+    ]
+    common, cluster, extra = shared_prefixes(rows)
+    assert common == MIN_SHARED_PREFIX
+    assert cluster[0] == cluster[2] and len({cluster[0], cluster[1], cluster[3]}) == 3
+    assert extra[cluster[0]] == len(question_a) and extra[cluster[1]] == 0 and extra[cluster[3]] == 0
+    assert shared_prefixes([[1, 2, 3], [1, 2, 4]]) == (0, [], [])  # too short to be worth a pass
+    assert shared_prefixes([template + [1]]) == (0, [], [])
 
 
 def test_common_prefix():

@@ -31,18 +31,25 @@ MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a second 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
-def plan_batches(lengths: Sequence[int], max_tokens: int, max_size: int) -> list[list[int]]:
-    """Indices grouped into batches, longest first, each within max_size rows and, padded to its
-    longest row, within max_tokens (a row longer than the budget alone is a batch of its own)."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+def plan_batches(
+    lengths: Sequence[int], max_tokens: int, max_size: int, order: Sequence[int] | None = None
+) -> list[list[int]]:
+    """Indices grouped into batches, each within max_size rows and, padded to its longest row,
+    within max_tokens (a row longer than the budget alone is a batch of its own). Rows are taken
+    longest first, or in `order` (e.g. sorted by content so that a group's rows share batches)."""
+    if order is None:
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     current: list[int] = []
+    longest = 0
     for i in order:
-        longest = lengths[current[0]] if current else lengths[i]
-        if current and (len(current) >= max_size or (len(current) + 1) * longest > max_tokens):
+        if current and (
+            len(current) >= max_size or (len(current) + 1) * max(longest, lengths[i]) > max_tokens
+        ):
             batches.append(current)
-            current = []
+            current, longest = [], 0
         current.append(i)
+        longest = max(longest, lengths[i])
     if current:
         batches.append(current)
     return batches
@@ -58,6 +65,36 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
             i += 1
         n = i
     return n
+
+
+def shared_prefixes(rows: Sequence[Sequence[int]]) -> tuple[int, list[int], list[int]]:
+    """How a batch shares its prefixes: (common, cluster of each row, extra tokens per cluster).
+
+    `common` tokens begin every row; rows whose next tokens agree for at least MIN_SHARED_PREFIX
+    more form a cluster (a group: same question and reference) sharing `extra[cluster]` tokens
+    after the common ones. Every row keeps at least one token of its own. (0, [], []) when there
+    is no common prefix worth a pass of its own.
+    """
+    if len(rows) < 2:
+        return 0, [], []
+    common = min(common_prefix(rows), min(len(r) for r in rows) - 1)
+    if common < MIN_SHARED_PREFIX:
+        return 0, [], []
+    order = sorted(range(len(rows)), key=lambda i: rows[i][common:])  # a group's rows end up adjacent
+    cluster = [0] * len(rows)
+    members: list[list[int]] = []
+    for i in order:
+        if members and common_prefix([rows[members[-1][0]][common:], rows[i][common:]]) >= MIN_SHARED_PREFIX:
+            members[-1].append(i)
+        else:
+            members.append([i])
+        cluster[i] = len(members) - 1
+    extra = []
+    for group in members:
+        rest = [rows[i][common:] for i in group]
+        n = min(common_prefix(rest), min(len(r) for r in rest) - 1) if len(group) > 1 else 0
+        extra.append(n if n >= MIN_SHARED_PREFIX else 0)
+    return common, cluster, extra
 
 
 def _cache_of(output: Any) -> Any:
@@ -181,34 +218,66 @@ class LocalModel:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         return ids.to(self.device), mask.to(self.device), positions.to(self.device)
 
+    def plan(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+        """Batches for a forward pass: longest first, or, sharing prefixes, in token order so that
+        the rows of a group (same question) land in the same batch."""
+        lengths = [len(r) for r in rows]
+        order = sorted(range(len(rows)), key=lambda i: rows[i]) if self.share_prefix else None
+        return plan_batches(lengths, self.max_batch_tokens, self.max_batch_size, order)
+
     def last_hidden(self, rows: Sequence[Sequence[int]]) -> Any:
         """The final hidden state at each row's last real token: [rows, hidden].
 
-        With share_prefix, the prefix every row of the batch starts with (the system prompt,
-        rubric and instructions of a judge prompt; the question too when the rows are one group's)
-        runs once, and its key/value cache is repeated for the rows' own suffixes.
+        With share_prefix, shared prefixes run once (`shared_prefixes`): the prefix every row
+        starts with (system prompt, rubric, instructions), then each group's own prefix (the
+        question and reference the G completions of a group share), and their key/value caches
+        serve the rows' own suffixes. Positions are counted over real tokens at every stage, so
+        the result equals one padded pass over the whole rows.
         """
         torch = self.torch
         backbone = getattr(self.model, self.model.base_model_prefix)
-        shared = common_prefix(rows) if self.share_prefix and len(rows) > 1 else 0
-        shared = min(shared, min(len(r) for r in rows) - 1)  # every row keeps a token of its own
-        if shared < MIN_SHARED_PREFIX:
+        common, cluster, extra = shared_prefixes(rows) if self.share_prefix else (0, [], [])
+        if common == 0:  # nothing worth sharing: one padded pass
             ids, mask, positions = self.pad(rows, self.padding_side)
             out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions)
-        else:
-            prefix = torch.tensor([list(rows[0][:shared])], dtype=torch.long, device=self.device)
-            cache = _cache_of(backbone(input_ids=prefix, use_cache=True))
-            cache.batch_repeat_interleave(len(rows))
-            ids, mask, positions = self.pad([r[shared:] for r in rows], self.padding_side)
-            full_mask = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, shared), mask], dim=1)
+            last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)  # the last column where mask == 1
+            return out.last_hidden_state[torch.arange(len(rows), device=self.device), last]
+        run = {"use_cache": True}
+        prefix = torch.tensor([list(rows[0][:common])], dtype=torch.long, device=self.device)
+        cache = _cache_of(backbone(input_ids=prefix, **run))
+        seen = torch.ones((1, common), dtype=torch.long, device=self.device)  # attention mask so far
+        groups = max(cluster) + 1
+        if any(extra):  # each group's own prefix, one row per group
+            firsts = [rows[cluster.index(g)] for g in range(groups)]
+            ids, mask, positions = self.pad(
+                [r[common : common + extra[g]] for g, r in enumerate(firsts)], "right"
+            )
+            cache.batch_repeat_interleave(groups)
+            seen = torch.cat([seen.expand(groups, -1), mask], dim=1)
             out = backbone(
                 input_ids=ids,
-                attention_mask=full_mask,
-                position_ids=positions + shared,
-                use_cache=True,
+                attention_mask=seen,
+                position_ids=positions + common,
+                **run,
                 **{self._cache_kw: cache},
             )
-        last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)  # the last column where mask == 1
+            cache = _cache_of(out)
+        which = torch.tensor(cluster, dtype=torch.long, device=self.device)
+        cache.batch_select_indices(which if any(extra) else torch.zeros_like(which))
+        seen = seen[which] if any(extra) else seen.expand(len(rows), -1)
+        starts = [common + extra[c] for c in cluster]
+        ids, mask, positions = self.pad(
+            [r[start:] for r, start in zip(rows, starts, strict=True)], self.padding_side
+        )
+        offsets = torch.tensor(starts, dtype=torch.long, device=self.device).unsqueeze(1)
+        out = backbone(
+            input_ids=ids,
+            attention_mask=torch.cat([seen, mask], dim=1),
+            position_ids=positions + offsets,
+            **run,
+            **{self._cache_kw: cache},
+        )
+        last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)
         return out.last_hidden_state[torch.arange(len(rows), device=self.device), last]
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
@@ -329,7 +398,7 @@ class TransformersJudge(LocalModel):
         out: list[Any] = [None] * len(rows)
         head = self.model.get_output_embeddings()
         softcap = getattr(self.model.config, "final_logit_softcapping", None)
-        for batch in plan_batches([len(r) for r in rows], self.max_batch_tokens, self.max_batch_size):
+        for batch in self.plan(rows):
             with torch.inference_mode():
                 logits = head(self.last_hidden([rows[i] for i in batch])).float()
                 if softcap:
@@ -403,7 +472,7 @@ class TransformersRewardModel(LocalModel):
         torch = self.torch
         head = getattr(self.model, "score", None)  # decoder-style classifiers (Llama, Qwen2, Mistral, ...)
         out: list[Any] = [None] * len(rows)
-        for batch in plan_batches([len(r) for r in rows], self.max_batch_tokens, self.max_batch_size):
+        for batch in self.plan(rows):
             if head is not None:
                 with torch.inference_mode():
                     values = head(self.last_hidden([rows[i] for i in batch])).float()
