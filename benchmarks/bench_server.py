@@ -1,18 +1,23 @@
 """The reward server under 64 concurrent clients: requests/s, p50/p99 latency, errors; ours beside
 OpenRLHF's reference server design, in one run.
 
-    python benchmarks/bench_server.py [--clients 64] [--requests 8] [--group 16] [--config examples/r1_zero.yaml]
+    python benchmarks/bench_server.py [--clients 64] [--requests 8] [--group 16] [--slow-clients 4]
 
 Each client sends `--requests` POSTs to /get_reward one after another, each one GRPO group (16
-queries: a ChatML prompt + a real completion from shared/data/math_real.jsonl, half the
-problem's own, half other problems' with an answer of the same kind; the problem's gold as the label), all 64 clients at once (httpx, asyncio, one connection each). Servers, each a fresh
-subprocess on 127.0.0.1:
-- ours: `verifiers serve` (scoring in threads off the event loop), and with `--workers 2` processes;
+queries: a ChatML prompt + a real completion from shared/data/math_real.jsonl, half the problem's
+own, half other problems' with an answer of the same kind; the problem's gold as the label), all
+clients at once (httpx, asyncio). Two scenarios:
+- uniform: only those math requests (config examples/r1_zero.yaml);
+- with slow requests: `--slow-clients` more clients send code requests whose test run takes 2 s
+  (one sleeping program in four; config examples/r1.yaml, routed by the label), as code RL does;
+  latency is over the math requests, the ones a slow neighbour can hold up.
+Servers, each a fresh subprocess on 127.0.0.1:
+- ours: `verifiers serve` (scoring lanes in threads off the event loop), and with `--workers 2` processes;
 - anchor: OpenRLHF's reference server design (openrlhf/cli/serve_rm.py): a FastAPI `async def`
-  endpoint that reads the JSON and calls the reward function inline, on the event loop, answered with
-  JSONResponse. It is rebuilt here (`--anchor-server`) around the same reward function, so the two
-  differ only in the server design. (OpenRLHF's own also binds 0.0.0.0 with no token and logs every
-  result; this copy binds 127.0.0.1 and does not log.)
+  endpoint that reads the JSON and calls the reward function inline, on the event loop. It is rebuilt
+  here (`--anchor-server`) around the same reward function, so the two differ only in the server
+  design. (OpenRLHF's own also binds 0.0.0.0 with no token and logs every result; this copy binds
+  127.0.0.1 and does not log.)
 Prints a markdown table for benchmarks/RESULTS.md.
 """
 
@@ -80,6 +85,20 @@ def make_requests(data: Path, n: int, group: int, seed: int = 0) -> list[dict]:
     return out
 
 
+SLOW_PROGRAM = "```python\nimport time\ntime.sleep(2)\nprint(3)\n```"
+FAST_PROGRAM = "```python\nprint(3)\n```"
+SUITE = json.dumps({"type": "stdio", "cases": [{"input": "", "output": "3\n"}], "time_limit_s": 5})
+
+
+def make_slow_requests(n: int) -> list[dict]:
+    """Code requests whose test run takes 2 s (one program in four sleeps): the kind of request that
+    holds a server up."""
+    prompt = TEMPLATE.format(q="Print 3.")
+    programs = [SLOW_PROGRAM, FAST_PROGRAM, FAST_PROGRAM, FAST_PROGRAM]
+    return [{"query": [prompt + p + "<|im_end|>" for p in programs], "prompts": [prompt] * 4, "labels": [SUITE] * 4}
+            for _ in range(n)]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,30 +123,39 @@ def start(cmd: list[str], port: int) -> subprocess.Popen:
     raise RuntimeError("server did not come up")
 
 
-async def load(url: str, requests: list[dict], clients: int, per_client: int) -> dict:
+async def load(url: str, requests: list[dict], clients: int, per_client: int,
+               slow: list[dict] | None = None, slow_clients: int = 0) -> dict:
+    """`clients` clients send `per_client` requests each, one after another, all clients at once;
+    `slow_clients` more send the `slow` requests alongside. Latency figures are over the normal requests."""
     import httpx
 
     latencies: list[float] = []
     errors = 0
 
-    async def client(c: int, http: httpx.AsyncClient) -> None:
+    async def client(c: int, http: httpx.AsyncClient, pool: list[dict], record: bool) -> None:
         nonlocal errors
         for r in range(per_client):
-            body = requests[(c * per_client + r) % len(requests)]
+            body = pool[(c * per_client + r) % len(pool)]
             t0 = time.perf_counter()
             try:
                 resp = await http.post(url, json=body)
                 ok = resp.status_code == 200 and len(json.loads(resp.text)["rewards"]) == len(body["query"])
             except (httpx.HTTPError, ValueError, KeyError):
                 ok = False
-            latencies.append(time.perf_counter() - t0)
+            if record:
+                latencies.append(time.perf_counter() - t0)
             errors += not ok
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    limits = httpx.Limits(max_connections=clients + slow_clients, max_keepalive_connections=clients + slow_clients)
     async with httpx.AsyncClient(limits=limits, timeout=600) as http:
-        await http.post(url, json=requests[0])  # warm-up: first-call imports, worker start
+        await http.post(url, json=requests[0])  # warm-up: first-call imports
+        if slow:
+            await http.post(url, json={**slow[0], "query": slow[0]["query"][1:], "prompts": slow[0]["prompts"][1:],
+                                       "labels": slow[0]["labels"][1:]})
         start_t = time.perf_counter()
-        await asyncio.gather(*(client(c, http) for c in range(clients)))
+        tasks = [client(c, http, requests, True) for c in range(clients)]
+        tasks += [client(c, http, slow, False) for c in range(slow_clients)]
+        await asyncio.gather(*tasks)
         wall = time.perf_counter() - start_t
     latencies.sort()
     n = len(latencies)
@@ -141,6 +169,8 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=8, help="requests per client")
     p.add_argument("--group", type=int, default=16, help="queries per request")
     p.add_argument("--config", default=str(ROOT / "examples/r1_zero.yaml"))
+    p.add_argument("--slow-config", default=str(ROOT / "examples/r1.yaml"), help="config with a code component")
+    p.add_argument("--slow-clients", type=int, default=4, help="clients sending slow code requests")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--anchor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -153,33 +183,40 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} at start")
     servers = {
-        "ours (threads)": lambda port: [sys.executable, "-m", "verifiers", "serve", "--config", args.config,
-                                        "--port", str(port)],
-        "ours (--workers 2)": lambda port: [sys.executable, "-m", "verifiers", "serve", "--config", args.config,
-                                            "--port", str(port), "--workers", "2"],
-        "OpenRLHF design (inline)": lambda port: [sys.executable, __file__, "--anchor-server", str(port),
-                                                  "--config", args.config],
+        "ours (threads)": lambda port, cfg: [sys.executable, "-m", "verifiers", "serve", "--config", cfg,
+                                             "--port", str(port)],
+        "ours (--workers 2)": lambda port, cfg: [sys.executable, "-m", "verifiers", "serve", "--config", cfg,
+                                                 "--port", str(port), "--workers", "2"],
+        "OpenRLHF design (inline)": lambda port, cfg: [sys.executable, __file__, "--anchor-server", str(port),
+                                                       "--config", cfg],
     }
-    rows = []
-    for name, cmd in servers.items():
-        port = free_port()
-        proc = start(cmd(port), port)
-        try:
-            stats = asyncio.run(load(f"http://127.0.0.1:{port}/get_reward", requests, args.clients, args.requests))
-        finally:
-            proc.terminate()
-            proc.wait(30)
-        rows.append((name, stats))
-        print(f"{name}: {stats['rps']:.1f} req/s, p50 {stats['p50']:.3f} s, p99 {stats['p99']:.3f} s, "
-              f"{stats['errors']} errors", flush=True)
+    scenarios = [
+        ("uniform", args.config, None, 0),
+        ("with slow requests", args.slow_config, make_slow_requests(64), args.slow_clients),
+    ]
+    results = []
+    for scenario, config, slow, slow_clients in scenarios:
+        for name, cmd in servers.items():
+            port = free_port()
+            proc = start(cmd(port, config), port)
+            try:
+                stats = asyncio.run(load(f"http://127.0.0.1:{port}/get_reward", requests, args.clients,
+                                         args.requests, slow, slow_clients))
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            results.append((scenario, name, stats))
+            print(f"{scenario}, {name}: {stats['rps']:.1f} req/s, p50 {stats['p50']:.3f} s, p99 {stats['p99']:.3f} s, "
+                  f"{stats['errors']} errors", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end\n")
-    print(f"{args.clients} concurrent clients x {args.requests} requests of {args.group} queries, "
-          f"config {Path(args.config).name}\n")
-    print("| server | requests | req/s | queries/s | p50 latency s | p99 latency s | errors |")
-    print("|---|---|---|---|---|---|---|")
-    for name, s in rows:
-        print(f"| {name} | {s['requests']} | {s['rps']:.1f} | {s['rps'] * args.group:,.0f} | {s['p50']:.3f} | "
-              f"{s['p99']:.3f} | {s['errors']} |")
+    print(f"{args.clients} concurrent clients x {args.requests} requests of {args.group} math queries; "
+          f"'with slow requests': {args.slow_clients} more clients send code requests whose tests take 2 s "
+          f"(config {Path(args.slow_config).name}; latency over the math requests only)\n")
+    print("| scenario | server | math requests | req/s | queries/s | p50 latency s | p99 latency s | errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    for scenario, name, s in results:
+        print(f"| {scenario} | {name} | {s['requests']} | {s['rps']:.1f} | {s['rps'] * args.group:,.0f} | "
+              f"{s['p50']:.3f} | {s['p99']:.3f} | {s['errors']} |")
 
 
 if __name__ == "__main__":

@@ -99,3 +99,15 @@ def test_filter_command_usage_errors_exit_2(tmp_path, capsys):
     assert main(["filter", str(tmp_path / "no.jsonl"), "--config", str(cfg), "-o", out, "--min-reward", "1"]) == 2
     err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
     assert "unknown component(s) ['lang']" in err and "COMPONENT=NUMBER" in err and "not found" in err
+
+
+def test_filter_task_routes_every_row(tmp_path):
+    cfg = tmp_path / "routed.yaml"
+    cfg.write_text(R1_FORMAT_LANG + "routes:\n  strict: [accuracy, format]\n  default: [format]\n")
+    src = write_rows(tmp_path / "in.jsonl", [{"id": 1, "completion": "<think>x</think><answer>4</answer>",
+                                              "reference": "5"}])
+    out = tmp_path / "o.jsonl"
+    base = ["filter", str(src), "--config", str(cfg), "-o", str(out), "--min-reward", "0.3"]
+    assert main(base) == 0 and json.loads(out.read_text())["components"]["accuracy"] is None  # default route
+    assert main(base + ["--task", "strict"]) == 0
+    assert json.loads(out.read_text())["components"] == {"accuracy": 0.0, "format": 1.0}  # routed by --task

@@ -312,7 +312,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
                 for lineno, raw in chunk:
                     try:
                         row = json.loads(raw)
-                        samples.append(row_to_sample(row, fields))
+                        samples.append(row_to_sample(row, fields, args.task))
                         rows.append((lineno, row))
                     except (ValueError, RecursionError):  # malformed or too deeply nested JSON, an unusable row
                         counts["input error"] += 1
@@ -509,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--best-of-group", action="store_true", help="keep only the best passing row per prompt")
     f.add_argument("--group-by", default=None, help="the group key field for --best-of-group (default: the prompt)")
     f.add_argument("--field", action="append", default=[], metavar="FIELD=SOURCE", help="as for `score`")
+    f.add_argument("--task", default=None, help="the route for every row (default: the row's task, else by reference)")
     f.add_argument("--batch-size", type=int, default=256, help="rows per scoring batch (default 256)")
     f.set_defaults(func=cmd_filter)
 
