@@ -99,7 +99,13 @@ def build_model(root: Path, size: str) -> tuple[str, str, int]:
     path = root / f"judge-{size}"
     model.save_pretrained(path)
     fast.save_pretrained(path)
-    rm_config = Qwen2Config(**{**config.to_dict(), "num_labels": 1, "architectures": None})
+    rm_config = Qwen2Config(
+        **shape,
+        num_labels=1,
+        max_position_embeddings=8192,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
     rm_path = root / f"rm-{size}"
     Qwen2ForSequenceClassification(rm_config).save_pretrained(rm_path)
     fast.save_pretrained(rm_path)

@@ -236,10 +236,12 @@ def test_pairwise_verdict_averages_both_orders(judge_path):
     with get_verifier("judge", model=judge_path, pairwise=True) as judge:
         score = judge.score(sample)
         missing = judge.score(Sample("Paris", prompt="Capital of France?"))
+        unfinished = judge.score(Sample("Paris", prompt="Capital of France?", reference="<think>Lyon or"))
     assert score.status is Status.OK
     assert score.value == pytest.approx(sum(score.info["orders"]) / 2)
     assert len(score.info["probs"]) == 2
     assert missing.value is None and missing.status is Status.INVALID_REFERENCE
+    assert unfinished.value is None and unfinished.status is Status.INVALID_REFERENCE
 
 
 def test_bad_input_and_bad_config(judge_path):
@@ -353,3 +355,10 @@ def test_async_tasks_are_gathered_too(judge_path):
         runs = batcher.batches_run - before
     assert got == pytest.approx(expected, abs=1e-4)
     assert runs < len(batch)
+
+
+def test_yes_no_labels_read_p_yes(judge_path):
+    with get_verifier("judge", model=judge_path, labels=["No", "Yes"]) as judge:
+        score = judge.score(samples()[0])
+    assert list(score.info["probs"]) == ["No", "Yes"]
+    assert score.value == pytest.approx(score.info["probs"]["Yes"])

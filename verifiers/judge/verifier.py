@@ -266,7 +266,11 @@ class JudgeVerifier(_ModelVerifier):
             return error_score("pairwise judging needs a reference completion", Status.INVALID_REFERENCE)
         other = read_completion(reference, think_prefilled="false", end_tokens=self.end_tokens)
         other_text = other.committed if self._params["strip_think"] else other.text
-        other_text, _ = clip(defang(other_text or "")[0], limit)
+        if not other_text or not other_text.strip():
+            return error_score(
+                "the reference completion gives no answer to compare with", Status.INVALID_REFERENCE
+            )
+        other_text, _ = clip(defang(other_text)[0], limit)
         both = dict(rubric=rubric, scale=self.scale, mode=self.mode, system=system)
         # Both orders: the completion as A, then as B, so position bias cancels out.
         return [
