@@ -330,6 +330,10 @@ def test_example_config_r1_shaped():
     assert s.components == pytest.approx({"accuracy": 1.0, "format": 1.0, "language": 1.0, "length": length,
                                           "overlong": 0.0})
     assert s.value == pytest.approx(1.0 + 0.3 + 0.2 + 0.5 * length)
+    copy = pickle.loads(pickle.dumps(reward))  # as TRL's async trainer or Ray ship it
+    assert copy.score_batch([Sample(completion, prompt="What is six times seven?", reference="42",
+                                    task="math")])[0].value == pytest.approx(s.value)
+    copy.close()
     reward.close()
 
 
