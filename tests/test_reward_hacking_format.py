@@ -34,6 +34,8 @@ INVISIBLE_ANSWERS = [
     "\\text{ }",
     "&nbsp;",
     "&#8203;",
+    "&#x200B;",  # ours: an entity in capitals
+    "&ZeroWidthSpace;",  # ours
     "<!-- 42 -->",
     "<br/>",
     "{ }",

@@ -229,6 +229,9 @@ NEGATED = [
     ("4", "<answer>4</answer>\n\n(Or possibly 6.)"),  # ours
     ("4", "\\boxed{\\text{not } 4}"),  # ours
     ("4", "\\boxed{4 \\text{ if } n \\text{ is odd}}"),  # ours: a condition, not an answer
+    ("4", "The answer is not \\boxed{4}."),  # ours: negated before the box
+    ("4", "We rule out **4**."),  # ours
+    ("4", "So $x \\neq \\boxed{4}$."),  # ours
 ]
 
 HONEST_STATEMENTS = [
@@ -239,6 +242,8 @@ HONEST_STATEMENTS = [
     ("4", "It is not 6; the answer is \\boxed{4}."),
     ("4", "\\boxed{4}\n\nCheck: $2 \\cdot 2 = 4$, as expected."),
     ("4", "<answer>4</answer>\n\nThis uses 2 of the 3 conditions."),
+    ("4", "The answer is not 2 but \\boxed{4}."),
+    ("4", "Since 2 is not prime, the answer is \\boxed{4}."),
 ]
 
 

@@ -29,6 +29,7 @@ the answer block alone.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -50,16 +51,16 @@ _TAG_RE = re.compile(r"</?(?:think|answer)>")
 
 # What renders as nothing in an answer, removed before looking for a visible character: phantoms
 # with their argument, LaTeX spacing, the names of wrappers (`\text`, `\boxed`, ...: their argument
-# decides), math delimiters and braces, HTML spaces, zero-width entities and comments.
+# decides), math delimiters and braces, HTML line breaks and comments (entities are read first).
 _SHOWS_NOTHING = re.compile(
     r"\\(?:[hv]?phantom|hspace\*?|vspace\*?|kern|mkern|hskip|mskip)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
     r"|\\(?:quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace|negmedspace|space|nobreakspace"
     r"|displaystyle|textstyle|scriptstyle|scriptscriptstyle|text\w*|math\w*|mbox|boxed|fbox|operatorname"
     r"|left|right|big|Big|bigg|Bigg)(?![A-Za-z])"
-    r"|\\[,;:! ~>]|\\[()\[\]]|[${}~]|&(?:nbsp|ensp|emsp|thinsp|zwsp|zwnj|zwj|shy|#8203|#x200b|#160);"
-    r"|<!--.*?-->|<br\s*/?>",
+    r"|\\[,;:! ~>]|\\[()\[\]]|[${}~]|<!--.*?-->|<br\s*/?>",
     re.DOTALL,
 )
+_MARKUP = re.compile(r"[\\&<${}~]|[\x00-\x08\x0e-\x1f\x7f]")
 # Letters that render blank (Hangul fillers, Braille blank); all other blanks are caught by category.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Mn", "Me", "Zs", "Zl", "Zp"})
@@ -67,7 +68,9 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Mn", "Me", "Zs
 
 def shows_something(text: str) -> bool:
     """Whether `text` renders at least one visible character (see the module docstring)."""
-    text = _SHOWS_NOTHING.sub("", text)
+    if text.isascii() and not _MARKUP.search(text):  # plain ASCII: any non-space character shows
+        return not text.isspace() and bool(text)
+    text = _SHOWS_NOTHING.sub("", html.unescape(text))  # &nbsp;, &#x200B; are the characters they name
     return any(
         not ch.isspace() and ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
         for ch in text

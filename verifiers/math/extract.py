@@ -102,6 +102,12 @@ _NEGATED_AFTER_RE = re.compile(
     r"是错|错了|错误|不对|不正确|不是)",
     re.IGNORECASE,
 )
+# Words that negate the answer right before it: "the answer is not \boxed{3}", "cannot be **3**".
+_NEGATED_BEFORE_RE = re.compile(
+    r"(?:\bnot|n't|\bnever|\bcannot be|\brule[sd]? out|\bruling out|\bexclude[sd]?|\bexcluding|\bexcept|"
+    r"\\neq?|≠|不是|不等于)(?:\s+(?:be|equal to|equal|equals|to))?[\s$(\\\[:]*$",
+    re.IGNORECASE,
+)
 # A retraction or hedge right after the answer that names another value: "\boxed{3} (just kidding, it
 # is 5)", "<answer>3</answer> (Or possibly 5.)".
 _RETRACT_RE = re.compile(
@@ -215,8 +221,12 @@ def _extract_marked(text: str) -> list[str] | None:
             if phrase:
                 return phrase
         offered = _offered(text, boxes)
-        # "\boxed{3} is wrong; the answer is 5": the last box is taken back, so there is no answer
-        return [] if _contradicts(tail[:2000], offered) else offered
+        # "\boxed{3} is wrong; the answer is 5": the last box is taken back, so there is no answer;
+        # "the answer is not \boxed{3}": negated where it stands
+        before = text[max(0, boxes[-1][2] - 80) : boxes[-1][2]]
+        if _contradicts(tail[:2000], offered) or _NEGATED_BEFORE_RE.search(before):
+            return []
+        return offered
     phrase = _extract_phrase(text)
     if phrase is not None:
         return phrase
@@ -224,7 +234,9 @@ def _extract_marked(text: str) -> list[str] | None:
     bolds = [(m.group(1), m.end(), m.start()) for m in _BOLD_RE.finditer(tail)]
     if bolds:
         offered = [strip_dollars(b) for b in _offered(tail, bolds)]
-        return [] if _NEGATED_AFTER_RE.match(tail[bolds[-1][1] :]) else offered
+        before = tail[max(0, bolds[-1][2] - 80) : bolds[-1][2]]
+        refused = _NEGATED_AFTER_RE.match(tail[bolds[-1][1] :]) or _NEGATED_BEFORE_RE.search(before)
+        return [] if refused else offered
     return None
 
 
