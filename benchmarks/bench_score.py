@@ -160,7 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--calls", type=int, default=5_000)
-    ap.add_argument("--math-rows", type=int, default=4_000)
+    ap.add_argument("--math-rows", type=int, default=2_000)
     args = ap.parse_args()
 
     import fasttext

@@ -423,7 +423,8 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
 
 @pytest.mark.slow
 def test_memory_stays_flat_whatever_the_row_count(tmp_path, cfg):
-    """Peak RSS scoring 200k rows is about that of 20k rows: nothing is kept per row."""
+    """Peak RSS scoring 200k rows, or resuming half of them, is about that of 20k rows: nothing is kept
+    per row (the old CLI kept a stat per row and read a resumed output whole)."""
     # VmHWM: this process image's peak RSS (ru_maxrss would also count the forked test process before exec)
     probe = ("import re, sys\nfrom verifiers.cli import main\nrc = main(sys.argv[1:])\n"
              "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1), file=sys.stderr)\n"
@@ -440,8 +441,20 @@ def test_memory_stays_flat_whatever_the_row_count(tmp_path, cfg):
         peaks[n] = int(res.stderr.decode().strip().splitlines()[-1])  # KiB
         with out.open("rb") as f:
             assert sum(1 for _ in f) == n
+        if n == 200_000:  # --resume reads the output it continues: streaming too
+            with out.open("r+b") as f:
+                f.seek(out.stat().st_size // 2)
+                f.readline()
+                f.truncate(f.tell())
+            res = subprocess.run([sys.executable, "-c", probe, "score", str(src), "--config", str(cfg), "-o",
+                                  str(out), "--resume"], capture_output=True, timeout=900)
+            assert res.returncode == 0, res.stderr[-2000:]
+            peaks["resume"] = int(res.stderr.decode().strip().splitlines()[-1])
+            with out.open("rb") as f:
+                assert sum(1 for _ in f) == n
         src.unlink()
     assert peaks[200_000] - peaks[20_000] < 15_000, peaks  # < 15 MB more for 10x the rows
+    assert peaks["resume"] - peaks[20_000] < 15_000, peaks
 
 
 def test_parquet_and_a_saved_datasets_folder_are_read_as_rows(tmp_path, cfg):

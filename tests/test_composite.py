@@ -354,3 +354,27 @@ def test_running_out_of_file_descriptors_is_an_outage_and_leaks_none():
     base, after, rest = res.stdout.strip().split(" ", 2)
     assert int(after) == int(base), res.stdout  # every pipe made for a worker that could not start is closed
     assert "[None, None, None, None, None, None]" in rest and "error" in rest and rest.endswith("1.0")
+
+
+def test_top_level_think_prefilled_and_end_tokens_reach_every_verifier_that_takes_them():
+    cfg = {
+        "components": {
+            "accuracy": {"verifier": "math"},
+            "format": {"verifier": "format", "params": {"think_prefilled": "false"}},  # its own setting wins
+            "fixed": {"verifier": "fixed"},  # takes neither: left alone
+        },
+        "think_prefilled": True,
+        "end_tokens": ["[EOS]"],
+    }
+    reward = load_reward(cfg)
+    try:
+        assert reward.components["accuracy"].verifier.think_prefilled == "true"
+        assert reward.components["accuracy"].verifier.end_tokens == ("[EOS]",)
+        assert reward.components["format"].verifier.think_prefilled == "false"
+        assert reward.components["format"].verifier.end_tokens == ("[EOS]",)
+        [s] = reward.score_batch([Sample("6*7 is 42", reference="42")])  # cut off inside the pre-filled thinking
+        assert s.components["accuracy"] == 0.0
+    finally:
+        reward.close()
+    with pytest.raises(ConfigError, match="think_prefilled"):
+        load_reward({"components": {"f": {"verifier": "format"}}, "think_prefilled": "sometimes"})

@@ -7,6 +7,7 @@
       math: [accuracy, format]
       default: [format]          # tasks with no route of their own (else: not applicable)
     renormalize: false           # optional
+    think_prefilled: auto        # optional: for every component whose verifier takes it (and end_tokens)
 
 The reward is sum(weight * value) over the components that apply to the sample.
 
@@ -43,7 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verifiers.core import Sample, Score, Status, Verifier, as_samples, error_score, get_verifier
+from verifiers.core import (
+    Sample,
+    Score,
+    Status,
+    Verifier,
+    as_samples,
+    error_score,
+    get_verifier,
+    takes_parameter,
+)
 
 
 class ConfigError(ValueError):
@@ -240,7 +250,10 @@ class CompositeReward(Verifier):
             comp.verifier.close()
 
 
-_TOP_KEYS = {"components", "routes", "renormalize"}
+_TOP_KEYS = {"components", "routes", "renormalize", "think_prefilled", "end_tokens"}
+# Reading options every built-in verifier shares (core.read_completion): set once at the top, they go to
+# each component whose verifier takes them, unless its params set their own.
+_SHARED_PARAMS = ("think_prefilled", "end_tokens")
 _COMPONENT_KEYS = {"verifier", "weight", "params", "on_none"}
 
 MAX_CONFIG_BYTES = 1 << 20  # a reward config is a few hundred bytes; a bigger file is a mistake
@@ -336,7 +349,11 @@ def load_reward(config: str | Path | Mapping[str, Any]) -> CompositeReward:
         on_none = spec.get("on_none", "fail")
         if on_none not in ("fail", "drop"):
             raise ConfigError(f"{key}.on_none: must be 'fail' or 'drop', got {_short.repr(on_none)}")
-        specs.append((name, key, spec["verifier"], float(weight), dict(params), on_none))
+        params = dict(params)
+        for shared in _SHARED_PARAMS:
+            if shared in config and shared not in params and takes_parameter(spec["verifier"], shared):
+                params[shared] = config[shared]
+        specs.append((name, key, spec["verifier"], float(weight), params, on_none))
 
     if routes is not None:  # check routes before building (and starting) any verifier
         for task, names in routes.items():

@@ -449,6 +449,22 @@ def get_verifier(name: str, **params: Any) -> Verifier:
         raise TypeError(f"verifier {name!r}: bad parameters {sorted(params)}: {exc}") from None
 
 
+def takes_parameter(name: str, param: str) -> bool:
+    """Whether the verifier registered as `name` takes the keyword parameter `param` (from its signature;
+    False for an unknown name or a factory whose signature cannot be read)."""
+    import inspect
+
+    registry = _all()
+    if name not in registry:
+        return False
+    try:
+        parameters = inspect.signature(_resolve(registry[name])).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return False
+    p = parameters.get(param)
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
 def as_samples(items: Iterable[Sample | dict[str, Any]]) -> list[Sample]:
     """Accept Samples or plain dicts with the same field names."""
     out = []
