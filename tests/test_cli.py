@@ -483,3 +483,42 @@ def test_parquet_and_a_saved_datasets_folder_are_read_as_rows(tmp_path, cfg):
     res = cli("score", str(folder / "train"), "--config", str(cfg), "-o", str(out), "-q")
     assert res.returncode == 0, res.stderr
     assert [r["id"] for r in rows(out)] == list(range(5))
+
+
+def test_a_sandbox_outage_during_the_run_exits_3_with_one_error(tmp_path, capsys):
+    # A real outage: the sandbox's interpreter disappears once the first row has been written.
+    import shutil
+    import tempfile
+    import threading
+
+    top = Path(tempfile.mkdtemp(prefix="r1-cli-outage-", dir="/var/tmp"))
+    (top / "bin").mkdir()
+    python = top / "bin" / "python3"
+    shutil.copy2("/usr/bin/python3", python)
+    for path in (top, top / "bin"):
+        path.chmod(0o755)
+    cfg = tmp_path / "code.yaml"
+    cfg.write_text(CODE_CFG % f", python: {python}, max_concurrency: 1")
+    row = json.loads((Path(__file__).resolve().parents[1] / "examples/data/code.jsonl").read_text().splitlines()[0])
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(row) + "\n" for _ in range(20)))
+    out = tmp_path / "out.jsonl"
+
+    def pull_the_plug():
+        while not (out.exists() and out.read_text()):
+            time.sleep(0.01)
+        python.unlink()
+
+    thread = threading.Thread(target=pull_the_plug, daemon=True)
+    thread.start()
+    try:
+        code = main(["score", str(src), "--config", str(cfg), "-o", str(out), "--batch-size", "1"])
+    finally:
+        thread.join(timeout=5)
+        shutil.rmtree(top, ignore_errors=True)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 3 and len(rows) == 20  # every row still written
+    assert rows[0]["reward"] is not None and rows[-1]["reward"] is None
+    assert rows[-1]["info"]["components"]["tests"]["outage"]
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "the code sandbox failed for" in err
