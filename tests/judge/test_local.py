@@ -362,3 +362,15 @@ def test_yes_no_labels_read_p_yes(judge_path):
         score = judge.score(samples()[0])
     assert list(score.info["probs"]) == ["No", "Yes"]
     assert score.value == pytest.approx(score.info["probs"]["Yes"])
+
+
+def test_a_group_lands_in_one_batch(judge_path):
+    a = [Sample(c, prompt="What is 6*7?", reference="42") for _, c in QUESTIONS[:4]]
+    b = [Sample(c, prompt="Name a colour.", reference="Blue") for _, c in QUESTIONS[:4]]
+    interleaved = [s for pair in zip(a, b, strict=True) for s in pair]
+    with get_verifier("judge", model=judge_path, max_batch_size=4) as judge:
+        rows = [judge._backend.render(judge._prepare(s)[0][0]) for s in interleaved]
+        batches = judge._backend.plan(rows)
+    assert sorted(sorted(batch) for batch in batches) == [[0, 2, 4, 6], [1, 3, 5, 7]]
+    for batch in batches:  # longest first within the group
+        assert [len(rows[i]) for i in batch] == sorted((len(rows[i]) for i in batch), reverse=True)

@@ -219,10 +219,14 @@ class LocalModel:
         return ids.to(self.device), mask.to(self.device), positions.to(self.device)
 
     def plan(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
-        """Batches for a forward pass: longest first, or, sharing prefixes, in token order so that
-        the rows of a group (same question) land in the same batch."""
+        """Batches for a forward pass: longest first; sharing prefixes, group by group (rows with
+        the same question side by side, longest first) so that a group lands in one batch."""
         lengths = [len(r) for r in rows]
-        order = sorted(range(len(rows)), key=lambda i: rows[i]) if self.share_prefix else None
+        order = None
+        if self.share_prefix:
+            _, cluster, _ = shared_prefixes(rows)
+            if cluster:  # a group's rows side by side, longest first within the group
+                order = sorted(range(len(rows)), key=lambda i: (cluster[i], -lengths[i]))
         return plan_batches(lengths, self.max_batch_tokens, self.max_batch_size, order)
 
     def last_hidden(self, rows: Sequence[Sequence[int]]) -> Any:
