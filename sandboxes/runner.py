@@ -920,7 +920,10 @@ class _Channel:
     """The test's side of the pipe pair to the solution's process."""
 
     def __init__(self, rfd: int, wfd: int, cap: int) -> None:
+        import _thread
+
         self.rfd, self.wfd, self.cap = rfd, wfd, cap
+        self.lock = _thread.allocate_lock()  # one request in flight: a test may call from threads
         self.broken = False
         self.unsupported = ""
         self.remotes: dict = {}
@@ -996,8 +999,9 @@ class _Channel:
         if self.broken:
             raise _SolutionGone("the solution's process is gone")
         try:
-            _send(self.wfd, text)
-            reply = _receive(self.rfd, self.cap)
+            with self.lock:
+                _send(self.wfd, text)
+                reply = _receive(self.rfd, self.cap)
         except (OSError, ValueError, RecursionError) as exc:
             self._break("the channel to the solution's process failed: " + type(exc).__name__)
         if reply is None:

@@ -563,3 +563,15 @@ def test_a_message_queue_left_by_one_run_is_gone_for_the_next(one_slot):
     assert leave.cases[0].stdout.strip() == "left", leave.cases  # the queue was really made
     look = _run(one_slot, MQUEUE, {"type": "stdio", "cases": [{"input": "look\n", "output": "none"}]})
     assert look.status == "passed", look.cases
+
+
+def test_a_test_calling_from_threads_gets_each_its_own_answer(sandbox):
+    test = (
+        "import threading\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "threading.stack_size(1 << 20)  # thread stacks default to RLIMIT_STACK, too big for memory_mb\n"
+        "with ThreadPoolExecutor(8) as pool:\n"
+        "    got = list(pool.map(lambda i: (i, square(i)), range(200)))\n"
+        "assert got == [(i, i * i) for i in range(200)]\n"
+    )
+    assert _run(sandbox, "def square(x):\n    return x * x\n", {"type": "assert", "test": test}).status == "passed"
