@@ -522,3 +522,34 @@ def test_a_sandbox_outage_during_the_run_exits_3_with_one_error(tmp_path, capsys
     assert rows[-1]["info"]["components"]["tests"]["outage"]
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "the code sandbox failed for" in err
+
+
+KILLER_PLUGIN = """
+import os, signal
+from verifiers import Verifier, Score
+
+class Killer(Verifier):
+    '''Dies (SIGKILL, as the OOM killer does) on the completion "die".'''
+    def score_batch(self, samples):
+        if any(s.completion == "die" for s in samples):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return [Score(1.0) for _ in samples]
+"""
+
+
+def test_a_worker_process_that_dies_is_one_error_line_and_the_output_stays_resumable(tmp_path):
+    (tmp_path / "killer_plugin.py").write_text(KILLER_PLUGIN)
+    dist = tmp_path / "killer_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: killer-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[verifiers.plugins]\nkiller = killer_plugin:Killer\n")
+    cfg = write(tmp_path / "k.yaml", "components:\n  k: {verifier: killer}\n")
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": "die" if i == 30 else "ok"} for i in range(40)])
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--workers", "2", "--batch-size", "4", "-q",
+              env=env)
+    assert res.returncode == 3 and b"worker process died" in res.stderr and b"--resume" in res.stderr
+    assert b"Traceback" not in res.stderr
+    lines = [r["line"] for r in rows(out)]
+    assert lines == list(range(1, len(lines) + 1)) and len(lines) <= 28

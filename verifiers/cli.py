@@ -2,7 +2,8 @@
 
 Exit codes: 0 every row scored; 1 some rows had input errors (each still has an output row); 2 usage
 or config error (nothing more is written; an output begun stays resumable); 3 an outage (a code sandbox
-failed during the run: those rows are errors with reward null); 4 the output could not be written (a
+failed during the run: those rows are errors with reward null; or a --workers process died: rerun with
+--resume); 4 the output could not be written (a
 full disk): free space and rerun with --resume; 130 interrupted (Ctrl-C): rerun with --resume.
 """
 
@@ -117,6 +118,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         Options,
         ResumeError,
         Summary,
+        WorkerDied,
         chunked,
         is_table,
         open_input,
@@ -197,6 +199,10 @@ def cmd_score(args: argparse.Namespace) -> int:
                 bar.update(task, advance=len(chunk_stats), rate=f"{rate:,.0f} rows/s")
     except ColumnClash as exc:
         raise UsageError(str(exc)) from None
+    except WorkerDied as exc:
+        err.print(f"[bold red]error:[/] {_escape(str(exc))}; {done + scored} rows are in the output; "
+                  f"continue with: {_escape(_resume_command(args.argv))}", highlight=False, soft_wrap=True)
+        return EXIT_OUTAGE
     except WriteFailed as exc:
         err.print(f"[bold red]error:[/] {_escape(str(exc))}", highlight=False, soft_wrap=True)
         if args.output != "-":

@@ -368,13 +368,26 @@ def score_stream(
         for chunk in chunks:
             window.append(pool.submit(_score_in_worker, chunk))
             if len(window) >= 2 * workers:
-                yield window.popleft().result()
+                yield _result(window.popleft())
         while window:
-            yield window.popleft().result()
+            yield _result(window.popleft())
     finally:
         for future in window:
             future.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+class WorkerDied(RuntimeError):
+    """A scoring process ended without a result (killed, out of memory): the rows before it are written."""
+
+
+def _result(future: Any) -> tuple[bytes, list[RowStat]]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise WorkerDied(f"a scoring worker process died ({exc})") from None
 
 
 # ---------------------------------------------------------------- resuming
