@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import threading
 from collections.abc import Hashable, Sequence
 from pathlib import Path
@@ -145,6 +146,7 @@ class LocalModel:
         self.share_prefix = bool(share_prefix)
         self.tokenizer, self.model = self._load(model, download, trust_remote_code)
         self._tokenizer_lock = threading.Lock()
+        self._specials: Any = None
         self.model.to(self.device).eval()
         backbone = getattr(self.model, self.model.base_model_prefix)
         names = inspect.signature(backbone.forward).parameters
@@ -193,6 +195,19 @@ class LocalModel:
     model_class = ""
 
     # ------------------------------------------------------------ tensors
+
+    def inert(self, text: str) -> str:
+        """`text` with this tokenizer's own special tokens broken up (a word joiner after the first
+        character), so that message text never becomes a control token, whatever the template."""
+        if self._specials is None:
+            tok = self.tokenizer
+            names = {t for t in [*tok.all_special_tokens, *tok.get_added_vocab()] if len(t) > 1}
+            self._specials = (
+                re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True)))) if names else False
+            )
+        if not self._specials:
+            return text
+        return self._specials.sub(lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:], text)
 
     def encode(self, text: str, *, special: bool) -> list[int]:
         # A fast tokenizer may reset its truncation and padding state on a call, which raises
@@ -310,7 +325,7 @@ class TransformersJudge(LocalModel):
         self.eos_ids = sorted(i for i in eos if i is not None)
 
     def render(self, request: JudgeRequest) -> list[int]:
-        messages = [dict(m) for m in request.messages]
+        messages = [{**m, "content": self.inert(m["content"])} for m in request.messages]
         if self.use_chat_template:
             try:
                 text = self.tokenizer.apply_chat_template(
@@ -450,7 +465,8 @@ class TransformersRewardModel(LocalModel):
     model_class = "AutoModelForSequenceClassification"
 
     def render(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
-        messages = [*prompt, {"role": "assistant", "content": completion}]
+        messages = [{**m, "content": self.inert(m["content"])} for m in prompt]
+        messages.append({"role": "assistant", "content": self.inert(completion)})
         if self.use_chat_template:
             text = self.tokenizer.apply_chat_template(messages, tokenize=False)
             return self.encode(text, special=False)

@@ -51,6 +51,13 @@ DEFAULT_PAIRWISE_RUBRIC = (
 # Fence markers and verdict lines, however spaced or cased, in the completion: defanged.
 _MARKER_LIKE = re.compile(r"<<<\s*(?:end\s+)?response(?:\s+[ab])?\s*>>>", re.IGNORECASE)
 _VERDICT_LIKE = re.compile(r"\[\s*result\s*\]", re.IGNORECASE)
+# Chat-template control tokens written as text (ChatML and Llama 3 <|...|>, DeepSeek <｜...｜>,
+# Llama 2 / Mistral <s> </s> [INST], Gemma <start_of_turn>): a tokenizer would read them as real
+# special tokens and let the completion close its turn and open one of its own.
+_SPECIAL_LIKE = re.compile(
+    r"<\|[^<>|\n]{1,40}\|>|<\uff5c[^<>\uff5c\n]{1,40}\uff5c>|</?s>|\[/?INST\]|<(?:start|end)_of_turn>|<(?:eos|bos|pad)>",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,13 @@ def make_scale(scale: int = 5, labels: Sequence[str] | None = None) -> Scale:
 
 
 def defang(text: str) -> tuple[str, int]:
-    """The completion with fence markers and verdict lines made inert, and how many were changed."""
+    """Untrusted text (the completion, also the question and reference) with fence markers, verdict
+    lines and chat-template control tokens made inert, and how many were changed. A control token
+    gets a space after its first character ("< |im_end|>"): readable, but no longer a token."""
     text, n1 = _MARKER_LIKE.subn(lambda m: m.group(0).replace("<", "(").replace(">", ")"), text)
     text, n2 = _VERDICT_LIKE.subn("(result)", text)
-    return text, n1 + n2
+    text, n3 = _SPECIAL_LIKE.subn(lambda m: m.group(0)[0] + " " + m.group(0)[1:], text)
+    return text, n1 + n2 + n3
 
 
 def clip(text: str, max_chars: int) -> tuple[str, bool]:

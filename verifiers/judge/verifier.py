@@ -243,6 +243,9 @@ class JudgeVerifier(_ModelVerifier):
         if announces_only(response):
             return Score(0.0, Status.NO_ANSWER, info={"error": "the completion gives no answer to judge"})
         limit = self._params["max_completion_chars"]
+        question = defang(question)[0]  # data can carry control tokens too; nothing is counted for it
+        reference = defang(reference)[0] if reference else reference
+        rubric = defang(rubric)[0]
         response, defanged = defang(response)
         response, clipped = clip(response, limit)
         info: dict[str, Any] = {"mode": self.mode, "judged": read}
