@@ -245,3 +245,47 @@ def test_a_gold_with_no_answer_after_its_marker_is_invalid(verifier):
 def test_math_equal_reads_dataset_golds():
     assert math_equal("#### 72", "72")
     assert not math_equal("12:00", "1:00")
+
+
+# ---------------------------------------------------------------- where graders differ: parameters
+
+
+def test_percent_policy():
+    with MathVerifier(percent="exact") as strict:
+        assert [
+            value(strict, "50\\%", f"\\boxed{{{p}}}") for p in ("50", "0.5", "50\\%", "\\frac{1}{2}")
+        ] == [
+            0.0,
+            1.0,
+            1.0,
+            1.0,
+        ]
+        assert value(strict, "0.5", "\\boxed{50\\%}") == 1.0
+        assert value(strict, "50", "\\boxed{50\\%}") == 0.0
+    with MathVerifier() as either:  # the default: 50% = 50 = 0.5
+        assert [value(either, "50\\%", f"\\boxed{{{p}}}") for p in ("50", "0.5")] == [1.0, 1.0]
+    assert math_equal("50\\%", "50") and not math_equal("50\\%", "50", percent="exact")
+
+
+def test_ordered_lists_policy():
+    with MathVerifier(ordered_lists=True, workers=1) as ordered:
+        assert value(ordered, "1, 2, 3", "\\boxed{1, 2, 3}") == 1.0
+        assert value(ordered, "1, 2, 3", "\\boxed{3, 2, 1}") == 0.0
+        assert value(ordered, "\\{1, 2\\}", "\\boxed{\\{2, 1\\}}") == 1.0  # a set has no order
+        # decided by a sympy worker, which must follow the same policy
+        assert value(ordered, "1, 2", "\\boxed{\\ln(e^{2}), 1}") == 0.0
+        assert value(ordered, "1, 2", "\\boxed{1, \\ln(e^{2})}") == 1.0
+    with MathVerifier() as unordered:
+        assert value(unordered, "1, 2, 3", "\\boxed{3, 2, 1}") == 1.0
+        assert value(unordered, "1, 2", "\\boxed{\\ln(e^{2}), 1}") == 1.0
+
+
+def test_policy_parameters_are_checked_and_kept_when_pickled():
+    import pickle
+
+    with pytest.raises(ValueError, match="percent"):
+        MathVerifier(percent="sometimes")
+    with pytest.raises(ValueError, match="ordered_lists"):
+        MathVerifier(ordered_lists="yes")
+    v = pickle.loads(pickle.dumps(MathVerifier(percent="exact", ordered_lists=True)))
+    assert (v.policy.percent, v.policy.ordered_lists) == ("exact", True)

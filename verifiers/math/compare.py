@@ -484,6 +484,49 @@ def choice_letter(gold: str) -> str | None:
     return m.group(1) if m else None
 
 
+# ---------------------------------------------------------------- where graders differ
+
+
+_PERCENT_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)%")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The choices graders make differently (the README's math policy), as parameters.
+
+    percent: "either" (50% = 50 = 0.5, the default) or "exact" (50% is the number 0.5; 50 is not 50%).
+    ordered_lists: False (a list of several answers equals the same values in any order, the default)
+    or True (in the gold's order; a set stays unordered either way).
+    """
+
+    percent: str = "either"
+    ordered_lists: bool = False
+
+    def __post_init__(self) -> None:
+        if self.percent not in ("either", "exact"):
+            raise ValueError(f'math policy: percent must be "either" or "exact", got {self.percent!r}')
+        if not isinstance(self.ordered_lists, bool):
+            raise ValueError(f"math policy: ordered_lists must be true or false, got {self.ordered_lists!r}")
+
+    def text(self, normalized: str) -> str:
+        """The normalised answer as this policy reads it."""
+        if self.percent == "exact" and "%" in normalized:
+            return _PERCENT_RE.sub(r"\\frac{\1}{100}", normalized)
+        return normalized
+
+    def structure(self, part: Part) -> Part:
+        """The parsed answer as this policy compares it: ordered lists become tuples."""
+        if not self.ordered_lists or not part.items:
+            return part
+        items = tuple(self.structure(item) for item in part.items)
+        if part.kind == "list":
+            return Part("seq", part.text, items=items, brackets="()")
+        return Part(part.kind, part.text, items=items, brackets=part.brackets, ops=part.ops)
+
+
+DEFAULT_POLICY = Policy()
+
+
 # ---------------------------------------------------------------- the decision in this process
 
 
@@ -496,7 +539,7 @@ class Verdict:
     reason: str = ""
 
 
-def decide_cheap(gold: str, pred: str) -> Verdict | None:
+def decide_cheap(gold: str, pred: str, policy: Policy = DEFAULT_POLICY) -> Verdict | None:
     """Decide in this process, or None when a worker (sympy) has to."""
     if len(gold) > 4 * MAX_ANSWER_CHARS:
         return Verdict(
@@ -504,7 +547,7 @@ def decide_cheap(gold: str, pred: str) -> Verdict | None:
         )
     if len(pred) > 4 * MAX_ANSWER_CHARS:
         return Verdict(Status.OK, False, f"answer longer than {4 * MAX_ANSWER_CHARS} characters")
-    g, p = normalize(gold, gold=True), normalize(pred)
+    g, p = policy.text(normalize(gold, gold=True)), policy.text(normalize(pred))
     if not g:
         return Verdict(Status.INVALID_REFERENCE, reason="empty reference")
     problem = check_caps(g)
@@ -524,6 +567,7 @@ def decide_cheap(gold: str, pred: str) -> Verdict | None:
     if problem:
         return Verdict(Status.OK, False, f"answer rejected: {problem}")
     try:
-        return Verdict(Status.OK, compare(parse_structure(g), parse_structure(p), cheap_atom_equal))
+        g_part, p_part = policy.structure(parse_structure(g)), policy.structure(parse_structure(p))
+        return Verdict(Status.OK, compare(g_part, p_part, cheap_atom_equal))
     except NeedSympy:
         return None

@@ -26,7 +26,15 @@ import sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
 
 from verifiers.math.cache import LRU
-from verifiers.math.compare import Part, cheap_atom_equal, compare, equation_sides, parse_structure
+from verifiers.math.compare import (
+    DEFAULT_POLICY,
+    Part,
+    Policy,
+    cheap_atom_equal,
+    compare,
+    equation_sides,
+    parse_structure,
+)
 from verifiers.math.exact import NeedSympy, decimal_matches, parse_number, terminates
 from verifiers.math.limits import PARSE_CACHE_SIZE, check_caps
 from verifiers.math.normalize import normalize
@@ -43,18 +51,24 @@ class _BadGold(Exception):
 _parsed = LRU(PARSE_CACHE_SIZE)  # atom text -> sympy object, or an Exception when it does not parse
 
 
-def check(gold: str, pred: str, on_gold_parsed: Callable[[], None] | None = None) -> tuple[str, bool, str]:
-    """(status value, equal, reason) for one pair. on_gold_parsed is called once the gold's atoms are
-    parsed (the pool tells a gold too slow to parse from a comparison too slow to finish)."""
-    g, p = normalize(gold, gold=True), normalize(pred)
+def check(
+    gold: str,
+    pred: str,
+    policy: Policy = DEFAULT_POLICY,
+    on_gold_parsed: Callable[[], None] | None = None,
+) -> tuple[str, bool, str]:
+    """(status value, equal, reason) for one pair under policy. on_gold_parsed is called once the gold's
+    atoms are parsed (the pool tells a gold too slow to parse from a comparison too slow to finish)."""
+    g, p = policy.text(normalize(gold, gold=True)), policy.text(normalize(pred))
     try:
-        gold_part = parse_structure(g)
+        gold_part = policy.structure(parse_structure(g))
         for atom in _atoms(gold_part):
             _parse(atom, is_gold=True)
         if on_gold_parsed is not None:
             on_gold_parsed()
         notes: list[str] = []
-        equal = compare(gold_part, parse_structure(p), lambda a, b: _atom_equal(a, b, notes))
+        pred_part = policy.structure(parse_structure(p))
+        equal = compare(gold_part, pred_part, lambda a, b: _atom_equal(a, b, notes))
     except _BadGold as exc:
         return "invalid_reference", False, f"reference does not parse: {exc}"
     return "ok", equal, "" if equal or not notes else notes[0]

@@ -23,13 +23,13 @@ from verifiers.core import (
     think_prefilled_option,
 )
 from verifiers.math.cache import LRU
-from verifiers.math.compare import Verdict, decide_cheap
+from verifiers.math.compare import DEFAULT_POLICY, Policy, Verdict, decide_cheap
 from verifiers.math.extract import extract_answers, extract_gold
 from verifiers.math.limits import VERDICT_CACHE_SIZE
 
 __all__ = ["MathVerifier", "MathWorkerUnavailable", "clear_cache", "decide", "math_equal"]
 
-_cache = LRU(VERDICT_CACHE_SIZE)  # (gold, answer) -> Verdict: a GRPO group repeats the same answers
+_cache = LRU(VERDICT_CACHE_SIZE)  # (gold, answer, policy) -> Verdict: a GRPO group repeats its answers
 _slow_golds = LRU(
     VERDICT_CACHE_SIZE
 )  # gold -> its invalid_reference Verdict once it proved too slow to parse
@@ -40,14 +40,17 @@ class MathWorkerUnavailable(RuntimeError):
     the pool was closed): an infrastructure failure, which a bool cannot state."""
 
 
-def _remember(key: tuple[str, str], verdict: Verdict) -> None:
+Task = tuple[str, str, Policy]  # (gold, answer, policy): what a worker decides and the cache remembers
+
+
+def _remember(key: Task, verdict: Verdict) -> None:
     if verdict.status in (Status.OK, Status.INVALID_REFERENCE):  # timeouts and crashes are no facts
         _cache.put(key, verdict)
     if verdict.status == Status.INVALID_REFERENCE and verdict.reason.startswith("reference too slow"):
         _slow_golds.put(key[0], verdict)
 
 
-def _known(key: tuple[str, str]) -> Verdict | None:
+def _known(key: Task) -> Verdict | None:
     return _cache.get(key) or _slow_golds.get(key[0])
 
 
@@ -57,10 +60,12 @@ def clear_cache() -> None:
     _slow_golds.clear()
 
 
-def decide(gold: str, pred: str, *, timeout: float, pool: Any = None) -> Verdict:
+def decide(
+    gold: str, pred: str, *, timeout: float, pool: Any = None, policy: Policy = DEFAULT_POLICY
+) -> Verdict:
     """The verdict for one pair: the cache, the cheap path, then a worker with `timeout` of its time."""
-    key = (gold, pred)
-    verdict = _known(key) or decide_cheap(gold, pred)
+    key = (gold, pred, policy)
+    verdict = _known(key) or decide_cheap(gold, pred, policy)
     if verdict is None:
         verdict = _run_guarded(pool or _default_pool(), key, timeout=timeout)
     _remember(key, verdict)
@@ -73,7 +78,7 @@ def _default_pool() -> Any:
     return default_pool()
 
 
-def _run_guarded(pool: Any, pair: tuple[str, str], *, timeout: float) -> Verdict:
+def _run_guarded(pool: Any, pair: Task, *, timeout: float) -> Verdict:
     """pool.run, with a failure to start or talk to a worker reported as status error (value None)."""
     try:
         return pool.run(pair, key=pair[0], timeout=timeout)
@@ -81,19 +86,23 @@ def _run_guarded(pool: Any, pair: tuple[str, str], *, timeout: float) -> Verdict
         return Verdict(Status.ERROR, reason=f"math worker unavailable: {type(exc).__name__}: {exc}")
 
 
-def math_equal(gold: Any, pred: Any, *, timeout: float = 5.0) -> bool:
+def math_equal(
+    gold: Any, pred: Any, *, timeout: float = 5.0, percent: str = "either", ordered_lists: bool = False
+) -> bool:
     """True when pred is mathematically equal to gold (gold first; see the README's math policy for the
     asymmetry). A timeout, an unusable gold or an unparseable prediction give False.
 
     `timeout` bounds this pair's own compute in a worker: alone, a call returns within timeout + 0.2 s
     from any thread; under contention it first waits for a free worker (the wait is not charged), and
-    when it cannot get one it raises MathWorkerUnavailable (a RuntimeError), never a False."""
+    when it cannot get one it raises MathWorkerUnavailable (a RuntimeError), never a False.
+    percent, ordered_lists: where graders differ (see Policy; the defaults are the README's policy)."""
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
     gold_answer = extract_gold(_as_text(gold))
     if gold_answer is None:
         return False
-    verdict = decide(gold_answer, _as_text(pred), timeout=timeout)
+    policy = Policy(percent, ordered_lists)
+    verdict = decide(gold_answer, _as_text(pred), timeout=timeout, policy=policy)
     if verdict.status == Status.ERROR:
         raise MathWorkerUnavailable(verdict.reason)
     return verdict.status == Status.OK and verdict.equal
@@ -120,6 +129,8 @@ class MathVerifier(Verifier):
     slow to parse), error (None: no worker free in time, a worker died, or a completion that is neither
     a string nor chat messages). info: "extracted" (the
     answer string), "gold", and "error" with the reason.
+    percent, ordered_lists: where graders differ (compare.Policy): percent "either" (50% = 50 = 0.5) or
+    "exact" (50% = 0.5 only); ordered_lists False (several answers in any order) or True (in order).
     think_prefilled, end_tokens: the rule every verifier shares (core.read_completion): a completion
     that starts inside a pre-filled <think> and never closes it has no answer (no_answer, 0.0).
     """
@@ -132,6 +143,8 @@ class MathVerifier(Verifier):
         workers: int | None = None,
         think_prefilled: str | bool = "auto",
         end_tokens: Sequence[str] | None = None,
+        percent: str = "either",
+        ordered_lists: bool = False,
     ):
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
             raise ValueError(f"math verifier: timeout must be a positive number of seconds, got {timeout!r}")
@@ -141,6 +154,7 @@ class MathVerifier(Verifier):
         self.workers = workers
         self.think_prefilled = think_prefilled_option(think_prefilled, "math verifier")
         self.end_tokens = end_tokens_option(end_tokens, "math verifier")
+        self.policy = Policy(percent, ordered_lists)
         self._pool: Any = None
         self._lock = threading.Lock()
 
@@ -158,8 +172,8 @@ class MathVerifier(Verifier):
         """Scores in input order. Cheap pairs are decided here; the rest are spread over the workers,
         each with its own `timeout` counted from when a worker takes it."""
         scores: list[Score | None] = [None] * len(samples)
-        pending: dict[tuple[str, str], list[int]] = {}  # one worker task per distinct pair
-        futures: dict[tuple[str, str], Future[Verdict]] = {}
+        pending: dict[Task, list[int]] = {}  # one worker task per distinct pair
+        futures: dict[Task, Future[Verdict]] = {}
         executor: ThreadPoolExecutor | None = None
         try:
             for i, sample in enumerate(samples):
@@ -167,8 +181,8 @@ class MathVerifier(Verifier):
                 if early is not None:
                     scores[i] = early
                     continue
-                pair = (gold, pred)
-                verdict = _known(pair) or decide_cheap(gold, pred)
+                pair = (gold, pred, self.policy)
+                verdict = _known(pair) or decide_cheap(gold, pred, self.policy)
                 if verdict is not None:
                     _remember(pair, verdict)
                     scores[i] = _to_score(verdict, gold, pred)
@@ -182,13 +196,13 @@ class MathVerifier(Verifier):
             for pair, future in futures.items():
                 verdict = future.result()
                 for i in pending[pair]:
-                    scores[i] = _to_score(verdict, *pair)
+                    scores[i] = _to_score(verdict, pair[0], pair[1])
         finally:
             if executor is not None:
                 executor.shutdown(wait=True)
         return [s if s is not None else error_score("internal: sample left unscored") for s in scores]
 
-    def _run_one(self, pool: Any, pair: tuple[str, str]) -> Verdict:
+    def _run_one(self, pool: Any, pair: Task) -> Verdict:
         verdict = _known(pair) or _run_guarded(
             pool, pair, timeout=self.timeout
         )  # a gold found slow meanwhile
@@ -246,6 +260,8 @@ class MathVerifier(Verifier):
             "workers": self.workers,
             "think_prefilled": self.think_prefilled,
             "end_tokens": list(self.end_tokens),
+            "percent": self.policy.percent,
+            "ordered_lists": self.policy.ordered_lists,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
+from typing import Any
 
 from verifiers.core import Status
 from verifiers.math.compare import Verdict
@@ -48,7 +49,7 @@ def worker_main(read_fd: int, write_fd: int) -> None:
         if task is None:
             return
         try:
-            result = symbolic.check(*task, on_gold_parsed=lambda: outbox.send(GOLD_PARSED))
+            result = symbolic.check(*task, on_gold_parsed=lambda: outbox.send(GOLD_PARSED))  # (gold, pred, policy)
         except BaseException as exc:  # noqa: B036 - MemoryError, RecursionError: report, keep serving
             result = (Status.OK.value, False, f"comparison failed: {type(exc).__name__}")
         try:
@@ -143,7 +144,7 @@ class WorkerPool:
         for w in idle:
             w.wait_ready(wait)
 
-    def run(self, task: tuple[str, str], *, key: str, timeout: float, wait: float = WORKER_WAIT_SECONDS):
+    def run(self, task: tuple[Any, ...], *, key: str, timeout: float, wait: float = WORKER_WAIT_SECONDS):
         """Run task on a worker and return its Verdict. `timeout` counts only the task's own compute, from
         when a warm worker holds it: waiting for a free worker (up to `wait` seconds) and a worker's start
         are not charged. No worker within `wait` is an infrastructure failure (status error), never a
