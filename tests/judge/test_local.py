@@ -68,6 +68,11 @@ def test_shared_prefixes_finds_the_common_part_and_the_groups():
     assert cluster[0] == cluster[2] and len({cluster[0], cluster[1], cluster[3]}) == 3
     assert extra[cluster[0]] == len(question_a) and extra[cluster[1]] == 0 and extra[cluster[3]] == 0
     assert shared_prefixes([[1, 2, 3], [1, 2, 4]]) == (0, [], [])  # too short to be worth a pass
+    # A short common part (a chat template's first tokens) and two groups: the groups are still shared.
+    common, cluster, extra = shared_prefixes(
+        [[9] + question_a + [1], [9] + question_b + [2], [9] + question_a + [3]]
+    )
+    assert common == 1 and cluster[0] == cluster[2] != cluster[1] and extra[cluster[0]] == len(question_a)
     assert shared_prefixes([template + [1]]) == (0, [], [])
 
 

@@ -49,7 +49,9 @@ def unpadded_scores(path, verifier, batch):
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-@pytest.mark.parametrize("batch", [BATCH, GROUP], ids=["mixed", "group"])
+@pytest.mark.parametrize(
+    "batch", [BATCH, GROUP, BATCH[:2] + GROUP + BATCH[2:]], ids=["mixed", "group", "both"]
+)
 def test_reward_at_the_last_real_token_whatever_the_padding(rm_path, side, batch):
     with get_verifier("reward_model", model=rm_path, padding_side=side) as rm:
         batched = [s.value for s in rm.score_batch(batch)]

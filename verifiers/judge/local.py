@@ -73,13 +73,13 @@ def shared_prefixes(rows: Sequence[Sequence[int]]) -> tuple[int, list[int], list
 
     `common` tokens begin every row; rows whose next tokens agree for at least MIN_SHARED_PREFIX
     more form a cluster (a group: same question and reference) sharing `extra[cluster]` tokens
-    after the common ones. Every row keeps at least one token of its own. (0, [], []) when there
-    is no common prefix worth a pass of its own.
+    after the common ones. Every row keeps at least one token of its own. (0, [], []) when
+    nothing is worth a pass of its own (a short common prefix and no groups).
     """
     if len(rows) < 2:
         return 0, [], []
     common = min(common_prefix(rows), min(len(r) for r in rows) - 1)
-    if common < MIN_SHARED_PREFIX:
+    if common < 1:  # the group stage needs a first token all rows attend to
         return 0, [], []
     order = sorted(range(len(rows)), key=lambda i: rows[i][common:])  # a group's rows end up adjacent
     cluster = [0] * len(rows)
@@ -95,6 +95,8 @@ def shared_prefixes(rows: Sequence[Sequence[int]]) -> tuple[int, list[int], list
         rest = [rows[i][common:] for i in group]
         n = min(common_prefix(rest), min(len(r) for r in rest) - 1) if len(group) > 1 else 0
         extra.append(n if n >= MIN_SHARED_PREFIX else 0)
+    if common < MIN_SHARED_PREFIX and not any(extra):
+        return 0, [], []
     return common, cluster, extra
 
 
