@@ -243,7 +243,8 @@ def test_a_reference_under_another_name_is_a_warning_and_task_sets_the_route(tmp
     out = tmp_path / "out.jsonl"
     res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out))
     assert res.returncode == 0
-    assert "component 'accuracy' applied to no row" in res.stdout.decode()
+    text = res.stdout.decode()
+    assert "component 'accuracy' applied to no row" in text and "--field reference=" in text
     res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out), "--task", "math", "-q")
     assert res.returncode == 0
     [row] = rows(out)  # routed to math, but the gold is still missing: None, never a silent 0

@@ -491,7 +491,12 @@ class Summary:
             for name, c in self.component_rows(components):
                 if c.applied == 0:
                     out.append(f"component {name!r} applied to no row")
+            routes = list(routes)
             for route in routes:
                 if route != "default" and self.routes[route] == 0:
                     out.append(f"route {route!r} matched no row")
+            if out and self.routes.get("default"):
+                out.append(f"{self.routes['default']} rows took the default route: a row without a task is routed by "
+                           "its reference (a gold answer: math, a test suite: code, none: default); if the gold "
+                           "answer is under another name, map it with --field reference=COLUMN, or set --task")
         return out
