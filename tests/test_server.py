@@ -35,7 +35,7 @@ def running(app):
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
@@ -250,12 +250,15 @@ def test_requests_waiting_for_a_busy_scorer_are_merged_into_one_batch(tmp_path):
 
             threads = [threading.Thread(target=post, args=(["hold"],))]
             threads[0].start()
+            deadline = time.monotonic() + 60
             while BatchLog.sizes != [1]:  # the one lane is busy with the held request
+                assert time.monotonic() < deadline, BatchLog.sizes
                 time.sleep(0.01)
             threads += [threading.Thread(target=post, args=([f"q{i}"] * (i + 1),)) for i in range(5)]
             for t in threads[1:]:
                 t.start()
             while svc.pending() < 5:
+                assert time.monotonic() < deadline, svc.pending()
                 time.sleep(0.01)
             BatchLog.gate.set()
             for t in threads:
