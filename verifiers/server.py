@@ -84,7 +84,7 @@ class RewardService:
         self.reward = load_reward(self.config)  # validates the config before the server binds
         self.components = list(getattr(self.reward, "components", {}))
         self.workers = workers
-        self.lanes = lanes or max(2, workers)
+        self.lanes = lanes or (2 * workers if workers > 1 else 8)  # threads: enough that slow batches leave lanes free
         self.max_merge = max_merge
         self._executor: Executor
         if workers > 1:
