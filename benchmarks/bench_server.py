@@ -131,6 +131,7 @@ async def load(url: str, requests: list[dict], clients: int, per_client: int,
 
     latencies: list[float] = []
     errors = 0
+    reasons: list[str] = []
 
     async def client(c: int, http: httpx.AsyncClient, pool: list[dict], record: bool) -> None:
         nonlocal errors
@@ -140,8 +141,11 @@ async def load(url: str, requests: list[dict], clients: int, per_client: int,
             try:
                 resp = await http.post(url, json=body)
                 ok = resp.status_code == 200 and len(json.loads(resp.text)["rewards"]) == len(body["query"])
-            except (httpx.HTTPError, ValueError, KeyError):
+                if not ok:
+                    reasons.append(f"HTTP {resp.status_code}: {resp.text[:300]}")
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
                 ok = False
+                reasons.append(f"{type(exc).__name__}: {exc}")
             if record:
                 latencies.append(time.perf_counter() - t0)
             errors += not ok
@@ -160,7 +164,7 @@ async def load(url: str, requests: list[dict], clients: int, per_client: int,
     latencies.sort()
     n = len(latencies)
     return {"requests": n, "wall": wall, "rps": n / wall, "p50": latencies[n // 2],
-            "p99": latencies[min(n - 1, int(0.99 * n))], "errors": errors}
+            "p99": latencies[min(n - 1, int(0.99 * n))], "errors": errors, "reasons": reasons[:5]}
 
 
 def main() -> None:
@@ -208,6 +212,8 @@ def main() -> None:
             results.append((scenario, name, stats))
             print(f"{scenario}, {name}: {stats['rps']:.1f} req/s, p50 {stats['p50']:.3f} s, p99 {stats['p99']:.3f} s, "
                   f"{stats['errors']} errors", flush=True)
+            for reason in stats["reasons"]:
+                print(f"  error: {reason}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end\n")
     print(f"{args.clients} concurrent clients x {args.requests} requests of {args.group} math queries; "
           f"'with slow requests': {args.slow_clients} more clients send code requests whose tests take 2 s "
