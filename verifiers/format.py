@@ -60,6 +60,8 @@ _SHOWS_NOTHING = re.compile(
     r"|\\[,;:! ~>]|\\[()\[\]]|[${}~]|<!--.*?-->|<br\s*/?>",
     re.DOTALL,
 )
+_CAN_HIDE = re.compile(r"phantom|space|kern|skip|<|&")
+_SHOWN = re.compile(r"\d|(?<![\\A-Za-z])[A-Za-z]")
 _MARKUP = re.compile(r"[\\&<${}~]|[\x00-\x08\x0e-\x1f\x7f]")
 # Letters that render blank (Hangul fillers, Braille blank); all other blanks are caught by category.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
@@ -70,7 +72,11 @@ def shows_something(text: str) -> bool:
     """Whether `text` renders at least one visible character (see the module docstring)."""
     if text.isascii() and not _MARKUP.search(text):  # plain ASCII: any non-space character shows
         return not text.isspace() and bool(text)
-    text = _SHOWS_NOTHING.sub("", html.unescape(text))  # &nbsp;, &#x200B; are the characters they name
+    if not _CAN_HIDE.search(text) and _SHOWN.search(text):
+        return True  # a digit, or a letter that is no command name, with nothing that could hide it
+    if "&" in text:
+        text = html.unescape(text)  # &nbsp;, &#x200B; are the characters they name
+    text = _SHOWS_NOTHING.sub("", text)
     return any(
         not ch.isspace() and ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
         for ch in text
