@@ -554,3 +554,15 @@ def test_a_worker_process_that_dies_is_one_error_line_and_the_output_stays_resum
     assert b"Traceback" not in res.stderr
     lines = [r["line"] for r in rows(out)]
     assert lines == list(range(1, len(lines) + 1)) and len(lines) <= 28
+
+
+def test_filter_and_eval_never_write_over_their_input(tmp_path, cfg):
+    src = jsonl(tmp_path / "in.jsonl", [{"prompt": "p", "completion": GOOD, "reward": 1.0, "components": {}}] * 3)
+    before = src.read_bytes()
+    res = cli("filter", str(src), "--config", str(cfg), "-o", str(src), "--min-reward", "0")
+    assert res.returncode == 2 and b"is the input file" in res.stderr
+    res = cli("eval", str(src), "-o", str(src))
+    assert res.returncode == 2 and b"is the input file" in res.stderr
+    res = cli("filter", str(src), "--config", str(cfg), "-o", str(tmp_path / "no" / "out.jsonl"), "--min-reward", "0")
+    assert res.returncode == 2 and b"does not exist" in res.stderr and b"Traceback" not in res.stderr
+    assert src.read_bytes() == before

@@ -68,6 +68,26 @@ def _chunks(path: Path, skip: int, size: int) -> Iterator[list[tuple[int, str]]]
 # ---------------------------------------------------------------- score
 
 
+def _refuse_overwriting(src: str | Path, dst: str | Path) -> None:
+    """UsageError when writing `dst` would overwrite the input `src` (the same path or the same file)."""
+    same = Path(src).resolve() == Path(dst).resolve()
+    try:
+        same = same or os.path.samefile(src, dst)
+    except OSError:  # the output does not exist yet
+        pass
+    if same:
+        raise UsageError(f"the output {str(dst)!r} is the input file; write to another file")
+
+
+def _check_writable(dst: str | Path) -> None:
+    """UsageError, one line, for an output in a missing folder or that is a folder."""
+    parent = Path(dst).parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {str(dst)!r}: folder {str(parent)!r} does not exist")
+    if Path(dst).is_dir():
+        raise UsageError(f"cannot write {str(dst)!r}: it is a folder")
+
+
 def _check_paths(args: argparse.Namespace) -> None:
     """Refuse what would lose data before anything is opened for writing."""
     src, dst = args.input, args.output
@@ -80,18 +100,8 @@ def _check_paths(args: argparse.Namespace) -> None:
             raise UsageError("--resume needs an output file, not stdout")
         return
     if src != "-":
-        same = Path(src).resolve() == Path(dst).resolve()
-        try:
-            same = same or os.path.samefile(src, dst)
-        except OSError:  # the output does not exist yet
-            pass
-        if same:
-            raise UsageError(f"the output {dst!r} is the input file; write the scores to another file")
-    parent = Path(dst).parent
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {dst!r}: folder {str(parent)!r} does not exist")
-    if Path(dst).is_dir():
-        raise UsageError(f"cannot write {dst!r}: it is a folder")
+        _refuse_overwriting(src, dst)
+    _check_writable(dst)
     if args.resume:
         if src == "-":
             raise UsageError("--resume needs an input file, not stdin (nothing could check the rows match)")
@@ -312,7 +322,13 @@ def cmd_filter(args: argparse.Namespace) -> int:
     best = BestOfGroup()
     group_path = args.group_by or fields.get("prompt", "prompt")
     try:
-        with Path(args.output).open("w", encoding="utf-8") as out:
+        _refuse_overwriting(src, args.output)  # before the output is opened (and truncated)
+        _check_writable(args.output)
+        try:
+            out_file = Path(args.output).open("w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
+        with out_file as out:
             for chunk in _chunks(src, 0, args.batch_size):
                 rows, samples = [], []
                 for lineno, raw in chunk:
@@ -359,6 +375,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     src = Path(args.input)
     if not src.is_file():
         raise UsageError(f"input file {str(src)!r} not found")
+    dst = Path(args.output) if args.output else src.with_name(src.name.removesuffix(".jsonl") + ".eval.json")
+    _refuse_overwriting(src, dst)  # before any work: the report must never replace the scored rows
+    _check_writable(dst)
     try:
         ks = [int(k) for k in args.k.split(",") if k.strip()]
     except ValueError:
@@ -382,7 +401,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except EvalError as exc:
         raise UsageError(str(exc)) from None
     report["skipped"]["unreadable line"] = unreadable
-    dst = Path(args.output) if args.output else src.with_name(src.name.removesuffix(".jsonl") + ".eval.json")
     dst.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     table = Table(title=f"{report['groups']} prompt groups, {report['rows']} rows, metric {args.metric} >= "
