@@ -496,7 +496,8 @@ class Summary:
                 if route != "default" and self.routes[route] == 0:
                     out.append(f"route {route!r} matched no row")
             if out and self.routes.get("default"):
-                out.append(f"{self.routes['default']} rows took the default route: a row without a task is routed by "
-                           "its reference (a gold answer: math, a test suite: code, none: default); if the gold "
-                           "answer is under another name, map it with --field reference=COLUMN, or set --task")
+                out.append(f"{self.routes['default']} rows took the default route (a task with no route of its "
+                           "own, or no task and no reference: a row without a task is routed by its reference, a "
+                           "gold answer to math, a test suite to code); if the gold answer is under another name, "
+                           "map it with --field reference=COLUMN, or set --task")
         return out
