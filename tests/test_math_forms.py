@@ -22,6 +22,8 @@ def value(verifier, gold, completion):
 
 
 SEVERAL_ANSWERS = [
+    ("\\{1, 2\\}", "\\boxed{{2, 1}}", 1.0),  # a set written with plain braces
+    ("\\{1, 2\\}", "\\boxed{{2, 3}}", 0.0),
     ("$1$ and $2$ and $3$", "So the roots are \\boxed{1, 2, 3}.", 1.0),
     ("$1$ and $2$ and $3$", "The solutions are \\boxed{1}, \\boxed{2} and \\boxed{3}.", 1.0),
     (
@@ -68,6 +70,8 @@ LABELLED = [
 ]
 
 RELATIONS = [
+    ("(-\\infty, 2) \\cup (3, \\infty)", "\\boxed{x < 2 \\text{ or } x > 3}", 1.0),
+    ("(-\\infty, 2) \\cup (3, \\infty)", "\\boxed{x < 2 \\text{ or } x > 4}", 0.0),
     ("x \\neq 3", "\\boxed{x != 3}", 1.0),
     ("x \\ne 3", "\\boxed{x \\neq 4}", 0.0),
     ("x < 1", "\\boxed{-x > -1}", 1.0),
@@ -104,6 +108,7 @@ EXTRACTION = [
 ]
 
 NUMBER_FORMS = [
+    ("-\\infty", "\\boxed{-oo}", 1.0),
     ("34,\\!650", "\\boxed{34650}", 1.0),
     ("34650", "\\boxed{34,\\!650}", 1.0),
     ("14{,}916", "\\boxed{14916}", 1.0),

@@ -90,6 +90,10 @@ def parse_structure(s: str, depth: int = 0) -> Part:
         inner = s[2:-2].strip()
         items = _split_top(inner, r",|;") if inner else []
         return Part("set", s, items=tuple(parse_structure(p, depth + 1) for p in items))
+    if s.startswith("{") and matching_brace(s, 0) == len(s) - 1:  # "{1, 2}": a set written without \\{
+        items = _split_top(s[1:-1], r",|;")
+        if len(items) > 1:
+            return Part("set", s, items=tuple(parse_structure(p, depth + 1) for p in items))
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _encloses(s, 1):
         items = _split_top(s[1:-1], r",|;")
         if len(items) > 1:
@@ -201,6 +205,10 @@ def compare(gold: Part, pred: Part, atom_equal: AtomEqual) -> bool:
         return _ordered(gold.items, pred.items, atom_equal)  # "(1, 2)" written as "1, 2"
     if gold.kind == "union" and pred.kind == "union":
         return _unordered(gold.items, pred.items, atom_equal)
+    if {gold.kind, pred.kind} == {"union", "list"}:  # "x < 2 or x > 3" is (-oo, 2) U (3, oo)
+        g_ivs, p_ivs = [_as_interval(i) for i in gold.items], [_as_interval(i) for i in pred.items]
+        if None not in g_ivs and None not in p_ivs:
+            return _unordered(g_ivs, p_ivs, atom_equal)
     if gold.kind == "matrix" and pred.kind == "matrix":
         return _ordered(gold.items, pred.items, atom_equal)
     if gold.kind == "ratio" and pred.kind == "ratio":

@@ -47,7 +47,7 @@ _PLAIN = [
     (re.compile(r"−"), "-"),
     (re.compile(r"[×·]"), r" \\cdot "),
     (re.compile(r"π|(?<![\\a-zA-Z])pi(?![a-zA-Z])"), r"\\pi "),
-    (re.compile(r"∞|(?<![\\a-zA-Z])(?:infinity|inf)(?![a-zA-Z])"), r"\\infty "),
+    (re.compile(r"∞|(?<![\\a-zA-Z])(?:infinity|inf|oo)(?![a-zA-Z])"), r"\\infty "),
     (re.compile(r"(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|ln|log|arcsin|arccos|arctan)(?=\s*\()"), r"\\\1"),
     (re.compile(r"√\s*(\d+|[a-zA-Z])"), r"\\sqrt{\1}"),
 ]
