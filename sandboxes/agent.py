@@ -8,9 +8,12 @@ JSON, then {"job": job JSON, "uid": n} per run. Each run is answered on stdout w
 (header length, body length), a JSON header {"exit", "signal", "overflow", "leftovers"} (or
 {"error"}) and the harness's raw result as body.
 
-Per run the agent forks a child that drops to the program uid, makes a fresh work dir and
-runs runner.execute on the job held in memory: the job is never a file the program could
-read. An assert job's solution process is a fresh interpreter (the agent has held earlier
+Per run a child drops to the program uid, makes a fresh work dir and runs runner.execute on
+the job held in memory: the job is never a file the program could read. That child is forked
+by a zygote, a fork of the agent made before the first job: the agent reads every run's
+result, and a fork of it would carry earlier results (an earlier completion's right answer)
+in its heap for the next program to find; the zygote never sees a result (the write end of
+each run's output pipe reaches it over a Unix socket). An assert job's solution process is a fresh interpreter (the agent has held earlier
 runs' tests in its memory, so no fork of it may run a solution). After the run a cleaner,
 as the program uid, kills what that uid left, wipes /sandbox, /tmp, /dev/shm and
 /dev/mqueue, and checks that they are empty and still owned and permissioned as at the
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import struct
 import sys
@@ -45,8 +49,12 @@ def read_exact(n: int, fd: int = 0) -> bytes:
     return bytes(buf)
 
 
+def receive_raw(fd: int = 0) -> bytes:
+    return read_exact(struct.unpack(">I", read_exact(4, fd))[0], fd)
+
+
 def receive(fd: int = 0):
-    return json.loads(read_exact(struct.unpack(">I", read_exact(4, fd))[0], fd))
+    return json.loads(receive_raw(fd))
 
 
 def write_all(data: bytes, fd: int = 1) -> None:
@@ -76,8 +84,9 @@ def ignore_signals() -> None:
                 pass
 
 
-def child(runner: types.ModuleType, job_text: str, uid: int, out_w: int) -> int:
-    """The run: as if `python3 runner.py` had started, with the job in memory, fd 1 the pipe."""
+def child(runner: types.ModuleType, job_r: int, uid: int, out_w: int) -> int:
+    """The run: as if `python3 runner.py` had started, with the job (read from job_r, a pipe
+    from the agent: no other process of the container's held it) in memory, fd 1 the pipe."""
     for s in signal.valid_signals():
         try:
             signal.signal(s, signal.SIG_DFL)
@@ -86,6 +95,9 @@ def child(runner: types.ModuleType, job_text: str, uid: int, out_w: int) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        n = int.from_bytes(_read_all(job_r, 4), "big")
+        job_text = json.loads(_read_all(job_r, n))["job"]
+        os.close(job_r)
         become(uid)
         os.environ.clear()
         os.environ.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=SANDBOX, LANG="C.UTF-8")
@@ -121,6 +133,16 @@ def baseline(roots=SHARED) -> dict:
         if stat.S_ISDIR(st.st_mode):
             found[root] = (st.st_uid, stat.S_IMODE(st.st_mode))
     return found
+
+
+def _read_all(fd: int, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError("the request ended early")
+        buf += chunk
+    return bytes(buf)
 
 
 def wipe(shared: dict, sysv: tuple = SYSV_IPC) -> list[str]:
@@ -197,20 +219,37 @@ def forked(fn, *args):
     return pid
 
 
-def kill_all() -> bool:
-    """As the program uid, kill(-1) reaches exactly that uid's processes (never the root agent).
-    Never call it as root. Returns whether any was left."""
+def kill_all(uid: int) -> bool:
+    """As the program uid, kill(-1) reaches exactly that uid's processes (never the root agent
+    or zygote). Never call it as root. Returns whether any was left (kill(-1) itself succeeds
+    whenever any other process exists, so they are counted in /proc)."""
+    left = [pid for pid in uid_processes(uid) if pid != os.getpid()]
     try:
         os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    return True
+    except OSError:
+        pass
+    return bool(left)
+
+
+def uid_processes(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+        except (OSError, StopIteration):
+            continue
+        if str(uid) in uids:
+            found.append(int(entry))
+    return found
 
 
 def clean(uid: int, shared: dict) -> int:
     """The cleaner's body: 0 when the container is clean, 1 otherwise (reasons on fd 2)."""
     become(uid)
-    problems = ["processes of the program uid were still running"] if kill_all() else []
+    problems = ["processes of the program uid were still running"] if kill_all(uid) else []
     problems += wipe(shared)
     if problems:
         try:
@@ -220,14 +259,43 @@ def clean(uid: int, shared: dict) -> int:
     return 1 if problems else 0
 
 
-def run(runner: types.ModuleType, request: dict, cap: int, shared: dict) -> tuple[dict, bytes]:
-    uid = request["uid"]
+def zygote(runner: types.ModuleType, ctl: socket.socket) -> None:
+    """Fork each run's child, holding nothing of any run: it receives the program uid (4 bytes)
+    with two fds, the write end of the run's output pipe and the read end of its request pipe
+    (the child reads the request itself), and answers with the child's wait status (4 bytes,
+    -1: could not fork)."""
+    while True:
+        try:
+            head, fds, _, _ = socket.recv_fds(ctl, 4, 2)
+        except OSError:
+            os._exit(0)
+        if len(head) < 4 or len(fds) != 2:
+            os._exit(0)  # the agent is gone
+        out_w, job_r = fds
+        pid = forked(child, runner, job_r, struct.unpack(">I", head)[0], out_w)
+        os.close(out_w)
+        os.close(job_r)
+        status = -1 if pid is None else os.waitpid(pid, 0)[1]
+        ctl.sendall(struct.pack(">i", status))
+
+
+def run(ctl: socket.socket, raw: bytes, cap: int, shared: dict) -> tuple[dict, bytes]:
+    uid = json.loads(raw)["uid"]
     out_r, out_w = os.pipe()
-    pid = forked(child, runner, request["job"], uid, out_w)
+    job_r, job_w = os.pipe()
+    try:
+        socket.send_fds(ctl, [struct.pack(">I", uid)], [out_w, job_r])
+    except OSError:
+        for fd in (out_r, out_w, job_r, job_w):
+            os.close(fd)
+        return {"error": "the agent's zygote is gone", "leftovers": True}, b""
     os.close(out_w)
-    if pid is None:
-        os.close(out_r)
-        return {"error": "the agent could not fork the harness", "leftovers": True}, b""
+    os.close(job_r)
+    try:
+        write_all(len(raw).to_bytes(4, "big") + raw, job_w)
+    except OSError:
+        pass  # the child died first: its exit status says so
+    os.close(job_w)
     body, overflow = bytearray(), False
     while True:
         chunk = os.read(out_r, 1 << 16)
@@ -239,7 +307,17 @@ def run(runner: types.ModuleType, request: dict, cap: int, shared: dict) -> tupl
             overflow = True
             break
     os.close(out_r)  # a harness still writing gets EPIPE and ends
-    _, status = os.waitpid(pid, 0)
+    reply = ctl.recv(4)
+    while reply and len(reply) < 4:
+        more = ctl.recv(4 - len(reply))
+        if not more:
+            break
+        reply += more
+    if len(reply) < 4:
+        return {"error": "the agent's zygote is gone", "leftovers": True}, b""
+    status = struct.unpack(">i", reply)[0]
+    if status == -1:
+        return {"error": "the agent could not fork the harness", "leftovers": True}, b""
     cleaner = forked(clean, uid, shared)
     left = 1 if cleaner is None else os.WEXITSTATUS(os.waitpid(cleaner, 0)[1])
     while True:  # reap what was re-parented to us
@@ -270,8 +348,15 @@ def main() -> None:
     import ctypes  # noqa: F401 - the harness needs it (prctl) in every run: imported once, forks inherit it
 
     cap = hello["output_cap"]
+    ctl, ctl_zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()  # before any job: the zygote's heap holds no job's result, ever
+    if pid == 0:
+        ctl.close()
+        zygote(runner, ctl_zygote)
+        os._exit(0)
+    ctl_zygote.close()
     while True:
-        send(*run(runner, receive(), cap, shared))
+        send(*run(ctl, receive_raw(), cap, shared))
 
 
 if __name__ == "__main__":

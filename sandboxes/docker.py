@@ -508,7 +508,7 @@ def _remove_pool(client: Any, pool_id: str, pid: int) -> None:
     if os.getpid() != pid:  # a forked child exiting: these are its parent's containers
         return
     try:
-        for c in client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={pool_id}"}):
+        for c in _labelled(client, f"{POOL_LABEL}={pool_id}"):
             _remove(c)
     except Exception:  # the daemon is gone: the reaper of a later run removes them
         pass
@@ -543,10 +543,23 @@ def owner_alive(owner: str) -> bool | None:
     return _start_time(int(pid)) == start
 
 
+def _labelled(client: Any, label: str) -> list:
+    """Containers carrying `label`. The SDK inspects each listed container, so one removed
+    meanwhile (by another pool's close or reaper) raises NotFound: list again."""
+    import docker
+
+    for _ in range(5):
+        try:
+            return client.containers.list(all=True, filters={"label": label})
+        except docker.errors.NotFound:
+            continue
+    return client.containers.list(all=True, filters={"label": label})
+
+
 def reap_orphans(client: Any) -> int:
     """Remove labelled sandbox containers whose owner process on this host is gone; return how many."""
     removed = 0
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
+    for c in _labelled(client, LABEL):
         if owner_alive(c.labels.get(LABEL, "")) is False:
             _remove(c)
             removed += 1

@@ -203,8 +203,8 @@ def test_nothing_keeps_running_after_a_run(client, sandbox):
     result = sandbox.run(code, {"type": "stdio", "cases": [{"input": "", "output": "1"}]})
     assert result.status == "passed"
     container = client.containers.get(result.info["container"])
-    commands = [p[-1] for p in container.top(ps_args="-eo pid,comm")["Processes"]]
-    assert commands == ["python3"]  # only the idle pid 1
+    processes = [p[1:] for p in container.top(ps_args="-eo pid,uid,comm")["Processes"]]
+    assert processes == [["0", "python3"], ["0", "python3"]]  # only the idle agent (pid 1) and its zygote
 
 
 def test_runner_timeout_replaces_the_container(client):

@@ -575,3 +575,30 @@ def test_a_test_calling_from_threads_gets_each_its_own_answer(sandbox):
         "assert got == [(i, i * i) for i in range(200)]\n"
     )
     assert _run(sandbox, "def square(x):\n    return x * x\n", {"type": "assert", "test": test}).status == "passed"
+
+
+MEMORY_THIEF = """
+import ctypes, re
+pat = re.compile(rb'earlier-[0-9a-f]{32}')
+found = set()
+for line in open('/proc/self/maps').read().splitlines():
+    lo, hi = (int(x, 16) for x in line.split()[0].split('-'))
+    if 'rw' not in line.split()[1] or hi - lo > 256 << 20:
+        continue
+    for a in range(lo, hi, 1 << 16):
+        try:
+            found |= set(pat.findall(ctypes.string_at(a, min(1 << 16, hi - a))))
+        except Exception:
+            pass
+print(sorted(x.decode() for x in found))
+"""
+
+
+def test_an_earlier_runs_program_and_output_are_not_in_a_later_runs_memory(one_slot):
+    # In a warm container every run starts from a fork: of a process that never held another
+    # run's program or result (a sibling completion's right answer for the same prompt).
+    token = f"earlier-{uuid.uuid4().hex}"
+    _run(one_slot, f"print({token!r} * 4)", {"type": "stdio", "cases": [{"input": "", "output": "x"}]})
+    result = _run(one_slot, MEMORY_THIEF, {"type": "stdio", "cases": [{"input": "", "output": "[]"}]})
+    assert token not in result.cases[0].stdout + result.cases[0].stderr
+    assert result.status == "passed", result.cases  # it did scan, and found nothing
