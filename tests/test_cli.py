@@ -323,9 +323,13 @@ def test_running_out_of_file_size_midway_leaves_a_resumable_output(tmp_path, cfg
     src = jsonl(tmp_path / "in.jsonl", [{"id": i, "completion": GOOD, "pad": "x" * 50} for i in range(2000)])
     out = tmp_path / "out.jsonl"
 
-    def limit_file_size():  # as a disk that fills up: writes past 64 KiB fail with EFBIG
+    def limit_file_size(size=64 << 10):  # as a disk that fills up: writes past `size` fail with EFBIG
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q", preexec_fn=lambda: limit_file_size(100))
+    assert res.returncode == 4 and b"Traceback" not in res.stderr  # not even the fingerprint fits
+    assert len(res.stderr.decode().strip().splitlines()) == 1
 
     res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "--batch-size", "64", "-q",
               preexec_fn=limit_file_size)

@@ -178,7 +178,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
         if fingerprint is not None and Path(args.output).is_file():
-            fingerprint.save(args.output)
+            try:
+                fingerprint.save(args.output)
+            except OSError as exc:
+                out.close()
+                reward.close()
+                err.print(f"[bold red]error:[/] cannot write {_escape(str(Fingerprint.path_for(args.output)))}: "
+                          f"{_escape(exc.strerror or str(exc))}", highlight=False, soft_wrap=True)
+                return EXIT_WRITE_FAILED
     except BaseException:
         reward.close()
         raise
