@@ -63,6 +63,8 @@ HONEST_UNITS = [
     ("30", "\\boxed{30 \\text{ minutes}}"),
     ("8", "\\boxed{8 \\text{ people}}"),
     ("7", "\\boxed{7 \\textnormal{ ways}}"),
+    ("5", "\\boxed{5 \\text{ times}}"),  # how many times: a count, nothing is multiplied
+    ("3", "<answer>3 more</answer>"),
 ]
 
 

@@ -88,11 +88,16 @@ VALUE_WORDS = frozenset(
 )
 
 
+_COUNT_WORDS = frozenset({"times", "more", "less", "fewer"})
+
+
 def unit_words(words: list[str], gold: bool = False) -> bool:
     """Whether every word is a unit that may be dropped after a number (see UNITS); for a gold, every
     word not in VALUE_WORDS."""
     if gold:
         return not any(w.rstrip(".").lower() in VALUE_WORDS for w in words)
+    if len(words) == 1 and words[0].rstrip(".").lower() in _COUNT_WORDS:
+        return True  # "5 times", "3 more": with nothing after them, how many, not an operation
     for word in words:
         for part in re.sub(r"\^\{?[23]\}?$", "", word.rstrip(".").lower()).split("/"):
             if part in UNITS or part.endswith("s") and (part[:-1] in UNITS or part[:-2] in UNITS):
@@ -102,6 +107,8 @@ def unit_words(words: list[str], gold: bool = False) -> bool:
             if not plural or part in VALUE_WORDS or part[:-1] in VALUE_WORDS or stem in VALUE_WORDS:
                 return False
     return True
+
+
 THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
 # zero-width space / joiners, word joiner, BOM: invisible in the rendered answer, so they never count
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
