@@ -354,6 +354,8 @@ def serve(
     service = RewardService(config, workers=workers)
     try:
         app = create_app(service, token=token, max_body_bytes=max_body_bytes, max_batch=max_batch, on_none=on_none)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        # keep-alive longer than uvicorn's 5 s: a client reusing a connection the server is closing gets a
+        # reset (seen under load as httpx ReadError); 30 s makes that race rare
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=30)
     finally:
         service.close()
