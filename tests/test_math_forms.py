@@ -22,6 +22,8 @@ def value(verifier, gold, completion):
 
 
 SEVERAL_ANSWERS = [
+    ("7, -2, \\text{ and } -5", "\\boxed{-5,-2,7}", 1.0),
+    ("1, 2, and 3", "\\boxed{3, 2}", 0.0),
     ("\\{1, 2\\}", "\\boxed{{2, 1}}", 1.0),  # a set written with plain braces
     ("\\{1, 2\\}", "\\boxed{{2, 3}}", 0.0),
     ("$1$ and $2$ and $3$", "So the roots are \\boxed{1, 2, 3}.", 1.0),
@@ -108,6 +110,7 @@ EXTRACTION = [
 ]
 
 NUMBER_FORMS = [
+    ("1 + \\sqrt2i", "\\boxed{1 + \\sqrt{2} i}", 1.0),  # \sqrt2 followed by a letter
     ("-\\infty", "\\boxed{-oo}", 1.0),
     ("34,\\!650", "\\boxed{34650}", 1.0),
     ("34650", "\\boxed{34,\\!650}", 1.0),

@@ -104,7 +104,7 @@ def parse_structure(s: str, depth: int = 0) -> Part:
         groups = _split_top(s, r";")  # "p=5,q=2; p=7,q=2": the semicolon separates whole answers
         if len(groups) > 1 and any("," in g for g in groups):
             return Part("list", s, items=tuple(parse_structure(g, depth + 1) for g in groups))
-        items = _split_top(s, r",|;|\s+(?:and|or)\s+|\\text\{\s*(?:and|or)\s*\}")
+        items = _split_top(s, r",\s*(?:and|or)\s+|,|;|\s+(?:and|or)\s+|\\text\{\s*(?:and|or)\s*\}")
         if len(items) > 1:
             return Part("list", s, items=tuple(parse_structure(p, depth + 1) for p in items))
     sides = _split_top(s, _REL_RE.pattern, keep=True)

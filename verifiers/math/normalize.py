@@ -23,7 +23,7 @@ _REMOVE = [
     (re.compile(r"\\frac\s*(\d)\s*(?=\{)"), r"\\frac{\1}"),  # \frac1{72}
     (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)"), r"\\frac{\1}{\2}"),
-    (re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])(?![a-zA-Z])"), r"\\sqrt{\1}"),
+    (re.compile(r"\\sqrt\s*(\d+|[a-zA-Z](?![a-zA-Z]))"), r"\\sqrt{\1}"),  # \sqrt2I is sqrt(2) I
     (re.compile(r"([\^_])\s*(\d+|[a-zA-Z])"), r"\1{\2}"),  # x^2 -> x^{2}; x^10 as meant, x^{10}
     (re.compile(r"\\?\$"), ""),  # dollars left inside an answer: currency or stray math delimiters
     (re.compile(r"[€£¥₹]"), ""),
