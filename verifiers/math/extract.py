@@ -87,7 +87,7 @@ def _from_block(block: str) -> list[str] | None:
 def _answer_blocks(text: str) -> list[str]:
     """The contents of the <answer> blocks (the last 20): each runs to its </answer> or to the next
     <answer>, so a block nested in another is a block of its own."""
-    starts = [m.end() for m in re.finditer(r"<answer>", text)][-20:]
+    starts = [m.end() for m in _ANSWER_OPEN_RE.finditer(text)][-20:]
     out = []
     for start in starts:
         ends = [e for e in (text.find("</answer>", start), text.find("<answer>", start)) if e >= 0]
@@ -117,9 +117,17 @@ _RETRACT_RE = re.compile(
 )
 
 
+_ANSWER_OPEN_RE = re.compile(r"<answer>")
+_ANSWER_TAG_RE = re.compile(r"</?answer>")
+_SPACING_RE = re.compile(r"\s+|\$|\\[,;:! ]")
+_PARAGRAPH_RE = re.compile(r"\n\s*\n")
+_AFTER_SENTENCE_RE = re.compile(r"(?<=[.!。！])\s")
+_CLAUSE_RE = re.compile(r"[,;:]|[.!?](?=\s)")
+
+
 def _same_answers(a: list[str], b: list[str]) -> bool:
     def key(x: str) -> str:
-        return re.sub(r"\s+|\$|\\[,;:! ]", "", x)
+        return _SPACING_RE.sub("", x)
 
     return sorted(map(key, a)) == sorted(map(key, b))
 
@@ -127,7 +135,7 @@ def _same_answers(a: list[str], b: list[str]) -> bool:
 def _contradicts(tail: str, found: list[str]) -> bool:
     """True when the text after an answer takes it back: it says the answer is wrong, or states a
     different one (a box or an "answer is" phrase)."""
-    tail = re.sub(r"</?answer>", " ", tail)
+    tail = _ANSWER_TAG_RE.sub(" ", tail)
     if not tail.strip():
         return False
     if _NEGATED_AFTER_RE.match(tail):
@@ -136,7 +144,7 @@ def _contradicts(tail: str, found: list[str]) -> bool:
     stated = _offered(tail, later) if later else _extract_phrase(tail) if _PHRASE_RE.search(tail) else None
     if stated is not None:
         return not _same_answers(stated, found)
-    head = re.split(r"\n\s*\n", tail.strip(), maxsplit=1)[0][:300]  # the rest of the paragraph
+    head = _PARAGRAPH_RE.split(tail.strip(), maxsplit=1)[0][:300]  # the rest of the paragraph
     if len(found) == 1 and _RETRACT_RE.search(head):
         segs = [next(g for g in m.groups() if g) for m in _MATH_SEG_RE.finditer(head)]
         return any(not _same_answers([v.rstrip(",")], found) for v in segs or _NUMBER_RE.findall(head))
@@ -369,7 +377,7 @@ def _extract_phrase(text: str) -> list[str] | None:
 
 def _question(sentence: str) -> bool:
     """True when the sentence an answer sits in is a question ("Is the answer $3$?")."""
-    first = re.split(r"(?<=[.!。！])\s", sentence, maxsplit=1)[0]
+    first = _AFTER_SENTENCE_RE.split(sentence, maxsplit=1)[0]
     return first.rstrip(" $*").endswith(("?", "？"))
 
 
@@ -389,7 +397,7 @@ def _extract_plain(text: str) -> str | None:
     last_line = text[text.rfind("\n") + 1 :][-2000:]
     at = last_line.rfind(found)
     before = last_line[: at if at >= 0 else len(last_line)]
-    clause = re.split(r"[,;:]|[.!?](?=\s)", before)[-1]
+    clause = _CLAUSE_RE.split(before)[-1]
     if _question(last_line[max(at, 0) :]) or _NEGATION_RE.search(clause):
         return None
     values = _MATH_SEG_RE.findall(last_line) or _NUMBER_RE.findall(last_line)
