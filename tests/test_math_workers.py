@@ -111,3 +111,15 @@ def test_a_gold_too_slow_to_parse_is_an_invalid_reference():
     assert [s.status for s in scores] == [Status.INVALID_REFERENCE] * 2
     assert all(s.value is None for s in scores)
     assert "too slow to parse" in scores[0].info["error"]
+
+
+def test_a_cold_start_after_a_kill_is_not_charged_to_the_next_sample():
+    """The only worker is killed on a slow pair; the next sample waits for its successor to import sympy
+    (seconds) and still gets its whole 0.5 s of compute."""
+    clear_cache()
+    with MathVerifier(timeout=0.5, workers=1) as v:
+        v.warm_up()
+        slow = v.score(Sample(f"\\boxed{{{SLOW_PRED}}}", reference=SLOW_GOLD))
+        after = v.score(Sample("\\boxed{\\ln(e^{5})}", reference="5"))
+    assert slow.status == Status.TIMEOUT
+    assert (after.value, after.status) == (1.0, Status.OK), after.info
