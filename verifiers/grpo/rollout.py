@@ -7,7 +7,6 @@ attention mask both when sampling and when scoring, so a left-padded prompt give
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,9 +57,10 @@ def generate(
     prompt_mask = enc["attention_mask"].repeat_interleave(n, dim=0)
     was_training = model.training
     model.eval()
-    sampling = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature, "top_p": top_p}
+    sampling = ({"do_sample": False} if greedy
+                else {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0})
     out = model.generate(
-        input_ids=prompt_ids, attention_mask=prompt_mask, max_new_tokens=max_new_tokens, top_k=0,
+        input_ids=prompt_ids, attention_mask=prompt_mask, max_new_tokens=max_new_tokens,
         pad_token_id=pad_id, eos_token_id=eos_id, **sampling,
     )
     model.train(was_training)
@@ -109,12 +109,6 @@ def score(
     return values, components
 
 
-def majority_answer(answers: Sequence[str | None]) -> str | None:
-    """The most common non-empty answer (first seen wins a tie), None when there is none."""
-    counts = Counter(a for a in answers if a)
-    return max(counts, key=lambda a: (counts[a], -answers.index(a))) if counts else None
-
-
 def evaluate(
     model: Any, tokenizer: Any, reward: Verifier, rows: Sequence[dict[str, Any]], *, k: int = 1,
     greedy: bool = True, max_new_tokens: int = 256, temperature: float = 1.0, batch_size: int = 64,
@@ -122,7 +116,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Held-out metrics: accuracy (mean `accuracy_component`, or mean reward when absent), reward, format
     and length means over all completions; with k > 1 sampled completions also pass@1 (the mean accuracy),
-    pass@k (any correct) and maj@k (the majority answer, by verifiers.math.extract_answer, is correct).
+    pass@k and maj@k (verifiers.evaluate: majority vote over the extracted answers) over each prompt's k.
     A fixed `seed` makes sampled evaluations repeatable (the global torch RNG is restored afterwards)."""
     from verifiers.math import extract_answer
 
@@ -154,14 +148,15 @@ def evaluate(
         "completion_chars": mean([len(t) for t in texts]),
     }
     if k > 1:
-        groups = [correct[i: i + k] for i in range(0, len(correct), k)]
-        result["pass@1"] = result["accuracy"]
-        result["pass@k"] = mean([float(any((x or 0) >= 1 for x in g)) for g in groups])
-        maj = []
-        for i in range(len(rows)):
-            answers = [extract_answer(t) for t in texts[i * k: (i + 1) * k]]
-            winner = majority_answer(answers)
-            maj.append(0.0 if winner is None else correct[i * k + answers.index(winner)])
-        result[f"maj@{k}"] = mean(maj)
+        from verifiers.evaluate import evaluate_group
+
+        groups = [
+            evaluate_group(str(i), [extract_answer(t) for t in texts[i * k: (i + 1) * k]],
+                           [(x or 0) >= 1 for x in correct[i * k: (i + 1) * k]], [1, k])
+            for i in range(len(rows))
+        ]
+        result["pass@1"] = mean([g.pass_at[1] for g in groups])
+        result[f"pass@{k}"] = mean([g.pass_at[k] for g in groups])
+        result[f"maj@{k}"] = mean([g.maj_at[k] for g in groups])
     result["examples"] = texts[: min(4, len(texts))]
     return result
