@@ -114,3 +114,20 @@ def test_concurrent_per_sample_calls_from_threads(cfg):
         got = list(pool.map(lambda c: fn("openai/gsm8k", c[0], c[1]), cases))
     want = [1.3 if (c == GOOD and g == "5") or (c == WRONG and g == "6") else 0.3 for c, g in cases]
     assert got == [pytest.approx(w) for w in want]
+
+
+def test_a_data_source_without_a_route_is_routed_by_its_ground_truth():
+    """README's verl setup with examples/r1.yaml (routes math/code/default): a GSM8K row is graded for
+    accuracy (its data source is no route key, so its gold answer routes it as math), not format only."""
+    from pathlib import Path
+
+    r1 = str(Path(__file__).resolve().parents[2] / "examples" / "r1.yaml")
+    fn = load_like_verl({"config": r1})
+    extra = {"question": "Natalia sold clips to 48 of her friends in April. How many clips did she sell?"}
+    out = fn("openai/gsm8k", GOOD, "5", extra)
+    assert out["accuracy"] == 1.0 and out["score"] == pytest.approx(1.5)
+    assert fn("openai/gsm8k", WRONG, "5", extra)["accuracy"] == 0.0
+    # verl reads parquet columns with numpy: an integer gold is a numpy integer
+    assert fn("openai/gsm8k", GOOD, np.int64(5), extra)["accuracy"] == 1.0
+    assert fn(data_sources=np.array(["openai/gsm8k"], dtype=object), solution_strs=[GOOD],
+              ground_truths=np.array([5]), extra_infos=[extra])[0]["accuracy"] == 1.0

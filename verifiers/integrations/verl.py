@@ -22,9 +22,10 @@ explicit choice of a value.
 reward_kwargs: `config` (YAML path; else the environment variable VERIFIERS_CONFIG), `task` (a
 constant route key), `on_none` (nan | raise | a number), `missing` (absent | nan),
 `scalar: true` (return the float alone, as `main_eval` averages plain numbers).
-The route is `extra_info["task"]` when present, else `task`, else the data source, so a YAML
-`routes:` keyed by data source (`openai/gsm8k: [accuracy, format]`, `default: [...]`) selects
-components per dataset. The prompt for `language: {target: auto}` is `extra_info["prompt"]` or
+The route is `extra_info["task"]` when present, else `task`, else the data source when the YAML
+has a route of that name (`openai/gsm8k: [accuracy, format]`), so `routes:` can select components
+per dataset; any other sample is routed by its ground truth, as a row without a task (a gold answer
+is `math`, a test suite `code`). The prompt for `language: {target: auto}` is `extra_info["prompt"]` or
 `extra_info["question"]` when the dataset stores it there.
 """
 
@@ -66,11 +67,23 @@ def _none_policy(on_none: Any) -> float | str:
     return float(on_none)
 
 
-def _sample(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any, task: str | None) -> Sample:
+def _plain(value: Any) -> Any:
+    """A numpy scalar or array (verl reads its parquet columns with numpy) as the Python value it holds."""
+    if type(value).__module__ == "numpy" and callable(getattr(value, "tolist", None)):
+        return value.tolist()
+    return value
+
+
+def _sample(
+    data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any, task: str | None, routes: Any
+) -> Sample:
     extra = extra_info if isinstance(extra_info, Mapping) else {}
     route = extra.get("task") if isinstance(extra.get("task"), str) else task
-    if route is None and data_source is not None:
+    if route is None and data_source is not None and str(data_source) in routes:
+        # a data source the config routes; any other is routed like a row without a task (by its
+        # reference: a gold answer is math, a test suite code), so examples/r1.yaml grades GSM8K
         route = str(data_source)
+    ground_truth = _plain(ground_truth)
     prompt = next((extra[k] for k in ("prompt", "question") if isinstance(extra.get(k), (str, list))), None)
     completion = solution_str if isinstance(solution_str, (str, list)) else str(solution_str)
     return Sample(completion, prompt=prompt, reference=ground_truth, task=route, meta={"extra_info": extra})
@@ -116,6 +129,7 @@ def compute_score(
     if missing not in ("absent", "nan"):
         raise ValueError(f"verifiers compute_score: missing must be 'absent' or 'nan', got {missing!r}")
     reward = _reward(config).get()
+    routes = getattr(reward, "routes", None) or {}
     if solution_strs is not None:  # the batch shape
         n = len(solution_strs)
         sources = list(data_sources) if data_sources is not None else [None] * n
@@ -126,9 +140,9 @@ def compute_score(
                 f"verifiers compute_score: batch lengths differ: {len(sources)} data_sources, {n} solution_strs, "
                 f"{len(truths)} ground_truths, {len(extras)} extra_infos"
             )
-        samples = [_sample(sources[i], solution_strs[i], truths[i], extras[i], task) for i in range(n)]
+        samples = [_sample(sources[i], solution_strs[i], truths[i], extras[i], task, routes) for i in range(n)]
         return [_result(s, policy, missing, scalar) for s in reward.score_batch(samples)]
     if solution_str is None:
         raise TypeError("verifiers compute_score: needs solution_str (per sample) or solution_strs (batch)")
-    score = reward.score_batch([_sample(data_source, solution_str, ground_truth, extra_info, task)])[0]
+    score = reward.score_batch([_sample(data_source, solution_str, ground_truth, extra_info, task, routes)])[0]
     return _result(score, policy, missing, scalar)
