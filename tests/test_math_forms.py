@@ -136,6 +136,7 @@ NUMBER_FORMS = [
 ]
 
 UNITS_AND_TEXT = [
+    ("12\\pi", "\\boxed{12 \\pi \\text{ cm}^2}", 1.0),
     ("5", "\\boxed{5 \\text{meters}}", 1.0),
     ("5", "\\boxed{5\\textbf{ miles}}", 1.0),
     ("5", "\\boxed{5\\textnormal{ miles}}", 1.0),

@@ -57,7 +57,7 @@ _UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]
 # A unit in \text{}/\mathrm{} after a number at the end: "5\ \text{m}". Unwrapped, a one-letter unit would
 # read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
 _TEXT_UNIT_RE = re.compile(
-    r"(?<=[\d}])(?:\s|\\[,;: !]|~)*\\(?:text|textbf|textnormal|textrm|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})"
+    r"(?:(?<=[\d}])|(?<=\\pi))(?:\s|\\[,;: !]|~)*\\(?:text|textbf|textnormal|textrm|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})"
     r"([a-zA-Z]+(?:\s+[a-zA-Z]+){0,2})\.?\s*\}"
     r"(?:\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
