@@ -354,7 +354,7 @@ def _extract_phrase(text: str) -> list[str] | None:
     rest = tail[last.end() :].lstrip(" \t*")
     lines = [ln.strip() for ln in rest.split("\n")]
     line = next((ln for ln in lines if ln), "")
-    line = line.strip("*").strip()
+    line = line.replace("**", "").strip("*").strip()  # "The answer is **5**."
     if _NEGATED_AFTER_RE.match(line) or _question(line):
         return []  # "the answer is not $3$", "the answer is $3$?"
     segs = [

@@ -125,6 +125,7 @@ def normalize(answer: str, *, gold: bool = False) -> str:
     if boxes:
         s = boxes[-1][0]
     s = strip_dollars(s)
+    s = re.sub(r"^\\(?:boxed|fbox)\s+(?=[^\s{])", "", s)  # "\boxed 5": a box without braces
     s = s.rstrip("\\ ")  # a stray trailing backslash
     s = _THIN_THOUSANDS_RE.sub(r"\1", s)  # "11,\\! 111,\\! 100"
     s = _TEXT_UNIT_RE.sub(lambda m: "" if unit_words(m.group(1).split(), gold) else m.group(), s)
