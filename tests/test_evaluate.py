@@ -157,3 +157,30 @@ def test_eval_command_usage_errors_exit_2(tmp_path: Path, capsys):
     assert main(["eval", str(src), "--metric", "nope"]) == 2
     err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
     assert "not found" in err and "comma-separated integers" in err and "no row has a value for nope" in err
+
+
+def test_rows_scored_under_other_names_are_read_there_and_unread_completions_are_no_majority_vote(tmp_path, capsys):
+    """Rows scored with `--field completion=response --prefix score_` (their own `reward` column kept):
+    eval reads our columns, not the input's, and a completion it cannot find gives no maj@k, not 0."""
+    def row(question, response, accuracy):
+        return {"question": question, "response": response, "reward": 0.0,
+                "score_reward": accuracy, "score_components": {"accuracy": accuracy}}
+
+    rows = [row("p", "<answer>5</answer>", 1.0), row("p", "<answer>5.0</answer>", 1.0), row("p", "<answer>4</answer>", 0.0)]
+    report = evaluate_rows(rows, [1], metrics=["accuracy"], group_by="question", completion_field="response",
+                           prefix="score_")
+    assert report["pass@k"]["1"] == pytest.approx(2 / 3) and report["maj@k"]["1"] == pytest.approx(2 / 3)
+    unread = evaluate_rows(rows, [1], group_by="question", prefix="score_")  # completion under another name
+    assert unread["pass@k"]["1"] == pytest.approx(2 / 3) and unread["maj@k"]["1"] is None
+    assert unread["skipped"]["no completion (no maj@k for its group)"] == 3
+    with pytest.raises(EvalError, match="group field 'prompt'"):
+        evaluate_rows(rows, [1], prefix="score_")
+    assert evaluate_rows(rows, [1], metrics=["reward"], group_by="question", prefix="score_")["pass@k"]["1"] > 0
+
+    src = tmp_path / "scored.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["eval", str(src), "--k", "1", "--field", "completion=response", "--field", "prompt=question",
+            "--prefix", "score_"]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "scored.eval.json").read_text())
+    assert report["maj@k"]["1"] == pytest.approx(2 / 3) and report["groups"] == 1

@@ -391,6 +391,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--k {args.k!r}: expected comma-separated integers, e.g. 1,4,16") from None
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    fields = parse_field_map(args.field)
     rows, unreadable = [], 0
     with src.open(encoding="utf-8", errors="replace") as f:
         for raw in f:
@@ -404,7 +405,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 unreadable += 1
     try:
         report = evaluate_rows(rows, ks, metrics=[m for m in args.metric.split(",") if m], threshold=args.threshold,
-                               group_by=args.group_by, timeout=args.timeout)
+                               group_by=args.group_by or fields.get("prompt", "prompt"),
+                               completion_field=fields.get("completion", "completion"), prefix=args.prefix,
+                               timeout=args.timeout)
     except EvalError as exc:
         raise UsageError(str(exc)) from None
     report["skipped"]["unreadable line"] = unreadable
@@ -551,7 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what makes a row correct: a component name or 'reward'; a comma list takes the first "
                         "with a value, e.g. accuracy,code_tests (default accuracy)")
     e.add_argument("--threshold", type=float, default=1.0, help="correct when the metric is >= this (default 1)")
-    e.add_argument("--group-by", default="prompt", help="the field that groups rows (default prompt)")
+    e.add_argument("--group-by", default=None, help="the field that groups rows (default: the prompt)")
+    e.add_argument("--field", action="append", default=[], metavar="FIELD=SOURCE",
+                   help="as given to `score`: where the rows keep their completion and prompt, "
+                        "e.g. --field completion=response")
+    e.add_argument("--prefix", default="", help="the output-column prefix given to `score` (e.g. score_)")
     e.add_argument("--output", "-o", default=None, help="JSON report (default: INPUT with .eval.json)")
     e.add_argument("--timeout", type=float, default=5.0, help="seconds per answer comparison (default 5)")
     e.set_defaults(func=cmd_eval)

@@ -116,7 +116,7 @@ class GroupResult:
     n: int
     correct: int
     pass_at: dict[int, float] = field(default_factory=dict)
-    maj_at: dict[int, float] = field(default_factory=dict)
+    maj_at: dict[int, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,21 +163,26 @@ def group_key(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def row_metric(row: Mapping[str, Any], metrics: Sequence[str]) -> float | None:
-    """The first of `metrics` with a value in a scored row: "reward", or a component name."""
-    components = row.get("components") if isinstance(row.get("components"), Mapping) else {}
+def row_metric(row: Mapping[str, Any], metrics: Sequence[str], prefix: str = "") -> float | None:
+    """The first of `metrics` with a value in a scored row: "reward", or a component name (read from
+    the `<prefix>reward` and `<prefix>components` columns, as `verifiers score --prefix` wrote them)."""
+    raw = row.get(f"{prefix}components")
+    components = raw if isinstance(raw, Mapping) else {}
     for name in metrics:
-        value = row.get("reward") if name == "reward" else components.get(name)
+        value = row.get(f"{prefix}reward") if name == "reward" else components.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     return None
+
+
+_ABSENT = object()
 
 
 def _lookup(row: Mapping[str, Any], path: str) -> Any:
     value: Any = row
     for part in path.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return None
+            return _ABSENT
         value = value[part]
     return value
 
@@ -189,15 +194,20 @@ def evaluate_rows(
     metrics: Sequence[str] = ("accuracy",),
     threshold: float = 1.0,
     group_by: str = "prompt",
+    completion_field: str = "completion",
+    prefix: str = "",
     timeout: float = 5.0,
 ) -> dict[str, Any]:
     """pass@k and maj@k per prompt group of scored rows (as `verifiers score` writes them).
 
     A row is correct when its metric (the first of `metrics` with a value: "reward" or a component
     name) is >= threshold. Rows without a metric value (not scored, an outage, the component did
-    not apply) or without a group are left out and counted under "skipped".
+    not apply) or without a group are left out and counted under "skipped". maj@k needs each row's
+    completion (`completion_field`, a dotted path): a group with a row that has none gets no maj@k
+    (never a 0 from votes that were never read); the overall maj@k is over the groups that have one.
     Returns the report: overall means per k, groups per k, skipped counts and per-group results.
-    Raises EvalError when no row has a metric value, naming the components the rows do have.
+    Raises EvalError when no row has a metric value, naming the components the rows do have, or
+    when no row with a value has the group field.
     """
     from verifiers.math import extract_answer
 
@@ -205,29 +215,41 @@ def evaluate_rows(
         raise EvalError(f"k values must be positive integers, got {list(ks)}")
     ks = sorted(set(ks))
     groups: dict[str, tuple[list[str | None], list[bool]]] = {}
+    unreadable_groups: set[str] = set()  # groups with a row without its completion: no maj@k
     skipped = {"no metric value": 0, "no group": 0}
+    no_completion = 0
     seen_components: set[str] = set()
     total = 0
     for row in rows:
         total += 1
-        if isinstance(row.get("components"), Mapping):
-            seen_components.update(row["components"])
-        value = row_metric(row, metrics)
+        if isinstance(row.get(f"{prefix}components"), Mapping):
+            seen_components.update(row[f"{prefix}components"])
+        value = row_metric(row, metrics, prefix)
         if value is None:
             skipped["no metric value"] += 1
             continue
         key = _lookup(row, group_by)
-        if key is None:
+        if key is None or key is _ABSENT:
             skipped["no group"] += 1
             continue
         answers, correct = groups.setdefault(group_key(key), ([], []))
-        completion = row.get("completion")
+        completion = _lookup(row, completion_field)
+        if completion is _ABSENT:
+            no_completion += 1
+            unreadable_groups.add(group_key(key))
+            completion = None
         answers.append(extract_answer(completion) if completion is not None else None)
         correct.append(value >= threshold)
     if not groups and skipped["no metric value"]:
         have = ", ".join(sorted(seen_components)) or "none"
-        raise EvalError(f"no row has a value for {' or '.join(metrics)}; the rows' components: {have}")
+        where = f" (columns {prefix}reward, {prefix}components)" if prefix else ""
+        raise EvalError(f"no row has a value for {' or '.join(metrics)}{where}; the rows' components: {have}")
+    if not groups and skipped["no group"]:
+        raise EvalError(f"no scored row has the group field {group_by!r}; name the prompt's field (--group-by)")
     results = [evaluate_group(g, a, c, ks, timeout=timeout) for g, (a, c) in groups.items()]
+    for r in results:
+        if r.group in unreadable_groups:
+            r.maj_at = {k: None for k in r.maj_at}
     report: dict[str, Any] = {
         "metric": list(metrics),
         "threshold": threshold,
@@ -239,10 +261,13 @@ def evaluate_rows(
         "pass@k": {},
         "maj@k": {},
     }
+    if no_completion:
+        report["skipped"][f"no {completion_field} (no maj@k for its group)"] = no_completion
     for k in ks:
         used = [r for r in results if k in r.pass_at]
+        voted = [r.maj_at[k] for r in used if r.maj_at.get(k) is not None]
         report["groups_per_k"][str(k)] = len(used)
         report["pass@k"][str(k)] = sum(r.pass_at[k] for r in used) / len(used) if used else None
-        report["maj@k"][str(k)] = sum(r.maj_at[k] for r in used) / len(used) if used else None
+        report["maj@k"][str(k)] = sum(voted) / len(voted) if voted else None
     report["per_group"] = [r.to_dict() for r in results]
     return report
