@@ -111,3 +111,19 @@ def test_filter_task_routes_every_row(tmp_path):
     assert main(base) == 0 and json.loads(out.read_text())["components"]["accuracy"] is None  # default route
     assert main(base + ["--task", "strict"]) == 0
     assert json.loads(out.read_text())["components"] == {"accuracy": 0.0, "format": 1.0}  # routed by --task
+
+
+def test_filter_never_overwrites_an_input_reward_column(tmp_path, capsys):
+    """A row with its own `reward` (a teacher's score) keeps it: exit 2 and a hint, or --prefix."""
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(R1_FORMAT_LANG)
+    row = {"prompt": "q", "completion": "<think>2+3=5</think><answer>5</answer>", "reference": "5", "reward": 0.1}
+    src = write_rows(tmp_path / "in.jsonl", [row])
+    out = tmp_path / "sft.jsonl"
+    base = ["filter", str(src), "--config", str(cfg), "-o", str(out), "--min-reward", "1"]
+    assert main(base) == 2
+    assert "column 'reward'" in " ".join(capsys.readouterr().err.split())
+    assert main(base + ["--prefix", "score_"]) == 0
+    kept = json.loads(out.read_text())
+    assert kept["reward"] == 0.1 and kept["score_reward"] == pytest.approx(1.3)
+    assert kept["score_components"] == {"accuracy": 1.0, "format": 1.0}

@@ -350,12 +350,15 @@ def cmd_filter(args: argparse.Namespace) -> int:
                     counts[reason or "passed"] += 1
                     if reason is not None:
                         continue
+                    try:
+                        kept = output_row(row, score, args.prefix)
+                    except ValueError as exc:
+                        raise UsageError(f"line {lineno}: {exc}") from None
                     if args.best_of_group:
                         key = _lookup(row, group_path)
-                        best.offer(("line", lineno) if key is _MISSING else group_key(key), score.value,
-                                   output_row(row, score))
+                        best.offer(("line", lineno) if key is _MISSING else group_key(key), score.value, kept)
                     else:
-                        out.write(_dump(output_row(row, score)))
+                        out.write(_dump(kept))
             for row in best.items():
                 out.write(_dump(row))
     finally:
@@ -545,6 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--field", action="append", default=[], metavar="FIELD=SOURCE", help="as for `score`")
     f.add_argument("--task", default=None, help="the route for every row (default: the row's task, else by reference)")
     f.add_argument("--batch-size", type=int, default=256, help="rows per scoring batch (default 256)")
+    f.add_argument("--prefix", default="",
+                   help="name the output columns <prefix>reward and <prefix>components (e.g. score_) when the "
+                        "input has columns of those names")
     f.set_defaults(func=cmd_filter)
 
     e = sub.add_parser("eval", help="pass@k and maj@k per prompt group of a scored JSONL")

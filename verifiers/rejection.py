@@ -100,6 +100,15 @@ def parse_minimums(pairs: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def output_row(row: Mapping[str, Any], score: Score) -> dict[str, Any]:
-    """A kept row as written: the input row plus its reward and components (not the bulky info)."""
-    return {**row, "reward": score.value, "components": dict(score.components)}
+def output_row(row: Mapping[str, Any], score: Score, prefix: str = "") -> dict[str, Any]:
+    """A kept row as written: the input row plus its reward and components (not the bulky info),
+    named `<prefix>reward` and `<prefix>components`. ValueError when the row already has a column of
+    one of those names: the input's own value is never overwritten."""
+    names = (f"{prefix}reward", f"{prefix}components")
+    taken = [n for n in names if n in row]
+    if taken:
+        raise ValueError(
+            f"the input has a column {taken[0]!r}, which an output column would overwrite; write the output "
+            f"columns under a prefix, e.g. --prefix score_"
+        )
+    return {**row, names[0]: score.value, names[1]: dict(score.components)}
