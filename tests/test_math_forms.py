@@ -72,6 +72,9 @@ LABELLED = [
 ]
 
 RELATIONS = [
+    ("(-\\infty, \\infty)", "\\boxed{x \\in \\mathbb{R}}", 1.0),
+    ("(-\\infty, 0) \\cup (0, \\infty)", "\\boxed{\\mathbb{R} \\setminus \\{0\\}}", 1.0),
+    ("(-\\infty, 0) \\cup (0, \\infty)", "\\boxed{\\mathbb{R} \\setminus \\{1\\}}", 0.0),
     ("(-\\infty, 2) \\cup (3, \\infty)", "\\boxed{x < 2 \\text{ or } x > 3}", 1.0),
     ("(-\\infty, 2) \\cup (3, \\infty)", "\\boxed{x < 2 \\text{ or } x > 4}", 0.0),
     ("x \\neq 3", "\\boxed{x != 3}", 1.0),

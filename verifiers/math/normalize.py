@@ -152,6 +152,7 @@ def normalize(answer: str, *, gold: bool = False) -> str:
     m = _DECIMAL_COMMA_RE.match(s)
     if m and (m.group(2) == "0" and len(m.group(3)) >= 2 or len(m.group(2)) >= 4 and len(m.group(3)) != 3):
         s = f"{m.group(1)}{m.group(2)}.{m.group(3)}"  # "0,111", "1000,99": a decimal comma, not a list
+    s = _real_line(s)
     word = _NUMBER_WORDS.get(s.lower())
     return s if word is None else str(word)
 
@@ -181,6 +182,20 @@ _NUMBER_WORDS = {
     "ninety": 90,
     "hundred": 100,
 }
+
+
+_REALS_RE = re.compile(r"^(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ)(?:\s*(?:\\setminus|\\backslash|-)\s*\\\{([^{},]+)\\\})?$")
+
+
+def _real_line(s: str) -> str:
+    """\\mathbb{R} as the interval (-oo, oo); \\mathbb{R} \\setminus \\{c\\} as (-oo, c) U (c, oo)."""
+    m = _REALS_RE.match(s)
+    if m is None:
+        return s
+    if m.group(1) is None:
+        return "(-\\infty, \\infty)"
+    c = m.group(1).strip()
+    return f"(-\\infty, {c}) \\cup ({c}, \\infty)"
 
 
 def _overline_to_fraction(s: str) -> str:
