@@ -239,6 +239,13 @@ def test_pairwise_over_http_cancels_position_bias(server):
     assert fair.value == pytest.approx(0.6 / 0.65)  # wins in both orders
     assert biased.value == pytest.approx(0.5)  # wins as A, loses as B: no preference left
     assert biased.info["orders"] == pytest.approx([0.6 / 0.65, 0.05 / 0.65])
+    server.always = None
+    with judge(server, pairwise=True, mode="generate") as j:
+        assert j.score(sample).value == 1.0  # "[RESULT] A" with it first, "[RESULT] B" with it second
+        assert j.score(Sample("41", prompt="What is 6*7?", reference="42")).value == 0.0
+        server.always = "A"
+        biased = j.score(sample)
+    assert biased.value == 0.5 and biased.info["verdicts"] == [["A"], ["A"]]
 
 
 def test_bad_http_config():
