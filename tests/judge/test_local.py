@@ -8,7 +8,13 @@ import threading
 import pytest
 
 from verifiers import Sample, Status, get_verifier
-from verifiers.judge.local import MIN_SHARED_PREFIX, common_prefix, plan_batches, shared_prefixes
+from verifiers.judge.local import (
+    MIN_SHARED_PREFIX,
+    common_prefix,
+    plan_batches,
+    shared_prefixes,
+    suffix_chunks,
+)
 
 pytest.importorskip("torch")
 
@@ -74,6 +80,15 @@ def test_shared_prefixes_finds_the_common_part_and_the_groups():
     )
     assert common == 1 and cluster[0] == cluster[2] != cluster[1] and extra[cluster[0]] == len(question_a)
     assert shared_prefixes([template + [1]]) == (0, [], [])
+
+
+def test_suffix_chunks_bound_the_padding():
+    lengths = [100, 10, 95, 12, 50, 11]
+    chunks = suffix_chunks(lengths, waste=0.25)
+    assert sorted(i for c in chunks for i in c) == list(range(6))
+    for c in chunks:
+        assert len(c) * max(lengths[i] for i in c) <= 1.25 * sum(lengths[i] for i in c)
+    assert [sorted(c) for c in chunks] == [[0, 2, 4], [1, 3, 5]]
 
 
 def test_common_prefix():

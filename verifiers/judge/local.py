@@ -15,6 +15,7 @@ torch and transformers are imported here only, when a local backend is built.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import re
@@ -98,6 +99,22 @@ def shared_prefixes(rows: Sequence[Sequence[int]]) -> tuple[int, list[int], list
     if common < MIN_SHARED_PREFIX and not any(extra):
         return 0, [], []
     return common, cluster, extra
+
+
+def suffix_chunks(lengths: Sequence[int], waste: float = 0.25) -> list[list[int]]:
+    """Rows cut into chunks, longest first, so that padding each chunk to its longest row adds at
+    most `waste` of its real tokens: the rows' own parts run chunk by chunk on the shared cache."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    chunks: list[list[int]] = []
+    real = 0
+    for i in order:
+        if chunks and (len(chunks[-1]) + 1) * lengths[chunks[-1][0]] <= (1 + waste) * (real + lengths[i]):
+            chunks[-1].append(i)
+            real += lengths[i]
+        else:
+            chunks.append([i])
+            real = lengths[i]
+    return chunks
 
 
 def _cache_of(output: Any) -> Any:
@@ -258,11 +275,17 @@ class LocalModel:
         torch = self.torch
         backbone = getattr(self.model, self.model.base_model_prefix)
         common, cluster, extra = shared_prefixes(rows) if self.share_prefix else (0, [], [])
-        if common == 0:  # nothing worth sharing: one padded pass
-            ids, mask, positions = self.pad(rows, self.padding_side)
-            out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions)
-            last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)  # the last column where mask == 1
-            return out.last_hidden_state[torch.arange(len(rows), device=self.device), last]
+        if common == 0:  # nothing worth sharing: padded passes over rows of similar length
+            hidden: Any = None
+            for chunk in suffix_chunks([len(r) for r in rows]):
+                ids, mask, positions = self.pad([rows[i] for i in chunk], self.padding_side)
+                out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions)
+                last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)  # the last column where mask == 1
+                states = out.last_hidden_state[torch.arange(len(chunk), device=self.device), last]
+                if hidden is None:
+                    hidden = states.new_empty((len(rows), states.shape[-1]))
+                hidden[torch.tensor(chunk, dtype=torch.long, device=self.device)] = states
+            return hidden
         run = {"use_cache": True}
         prefix = torch.tensor([list(rows[0][:common])], dtype=torch.long, device=self.device)
         cache = _cache_of(backbone(input_ids=prefix, **run))
@@ -283,23 +306,32 @@ class LocalModel:
                 **{self._cache_kw: cache},
             )
             cache = _cache_of(out)
-        which = torch.tensor(cluster, dtype=torch.long, device=self.device)
-        cache.batch_select_indices(which if any(extra) else torch.zeros_like(which))
-        seen = seen[which] if any(extra) else seen.expand(len(rows), -1)
         starts = [common + extra[c] for c in cluster]
-        ids, mask, positions = self.pad(
-            [r[start:] for r, start in zip(rows, starts, strict=True)], self.padding_side
-        )
-        offsets = torch.tensor(starts, dtype=torch.long, device=self.device).unsqueeze(1)
-        out = backbone(
-            input_ids=ids,
-            attention_mask=torch.cat([seen, mask], dim=1),
-            position_ids=positions + offsets,
-            **run,
-            **{self._cache_kw: cache},
-        )
-        last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)
-        return out.last_hidden_state[torch.arange(len(rows), device=self.device), last]
+        chunks = suffix_chunks([len(r) - start for r, start in zip(rows, starts, strict=True)])
+        hidden = None
+        for k, chunk in enumerate(chunks):
+            # The last chunk may use up the shared cache; the others work on copies of it.
+            mine = cache if k == len(chunks) - 1 else copy.deepcopy(cache)
+            groups_of = torch.tensor([cluster[i] for i in chunk], dtype=torch.long, device=self.device)
+            mine.batch_select_indices(groups_of if any(extra) else torch.zeros_like(groups_of))
+            before = seen[groups_of] if any(extra) else seen.expand(len(chunk), -1)
+            ids, mask, positions = self.pad([rows[i][starts[i] :] for i in chunk], self.padding_side)
+            offsets = torch.tensor(
+                [starts[i] for i in chunk], dtype=torch.long, device=self.device
+            ).unsqueeze(1)
+            out = backbone(
+                input_ids=ids,
+                attention_mask=torch.cat([before, mask], dim=1),
+                position_ids=positions + offsets,
+                **run,
+                **{self._cache_kw: mine},
+            )
+            last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)
+            states = out.last_hidden_state[torch.arange(len(chunk), device=self.device), last]
+            if hidden is None:
+                hidden = states.new_empty((len(rows), states.shape[-1]))
+            hidden[torch.tensor(chunk, dtype=torch.long, device=self.device)] = states
+        return hidden
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
         raise NotImplementedError
