@@ -99,6 +99,11 @@ def test_bad_shapes_are_named(reward_func):
         reward_func(["q"], ["p", "p2"], ["1"])
     with pytest.raises(ValueError, match="query 0 must be a string"):
         reward_func([3], ["p"], ["1"])
+    # one sample passed bare, not in a list: named, not "got 12 queries, 1 prompts" (its characters)
+    with pytest.raises(ValueError, match="queries must be a list with one entry per sample, got a single str"):
+        reward_func("<answer>5</answer>", ["p"], ["5"])
+    with pytest.raises(ValueError, match="labels must be a list"):
+        reward_func(["<answer>5</answer>"], ["p"], "5")
 
 
 def test_response_and_prompt_of_other_templates():

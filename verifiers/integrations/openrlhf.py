@@ -116,6 +116,9 @@ def queries_to_samples(
     queries: Sequence[str], prompts: Sequence[str] | None, labels: Sequence[Any] | None, *, task: str | None = None
 ) -> list[Sample]:
     """OpenRLHF's queries, prompts and labels as Samples; ValueError names a wrong shape."""
+    for name, seq in (("queries", queries), ("prompts", prompts), ("labels", labels)):
+        if isinstance(seq, (str, bytes)):  # len() would count its characters as samples
+            raise ValueError(f"{name} must be a list with one entry per sample, got a single {type(seq).__name__}")
     n = len(queries)
     prompts = list(prompts) if prompts is not None else [None] * n
     labels = list(labels) if labels is not None else [None] * n
