@@ -116,6 +116,8 @@ EXTRACTION = [
 ]
 
 NUMBER_FORMS = [
+    ("3.75", "\\boxed{3¾}", 1.0),
+    ("\\frac{1}{2}", "The answer is ½.", 1.0),
     ("1 + \\sqrt2i", "\\boxed{1 + \\sqrt{2} i}", 1.0),  # \sqrt2 followed by a letter
     ("-\\infty", "\\boxed{-oo}", 1.0),
     ("34,\\!650", "\\boxed{34650}", 1.0),

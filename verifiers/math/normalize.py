@@ -39,8 +39,20 @@ _REMOVE = [
     (re.compile(r"\\lbrace(?![a-zA-Z])"), r"\\{"),
     (re.compile(r"\\rbrace(?![a-zA-Z])"), r"\\}"),
 ]
+# Unicode vulgar fractions: ½ is \\frac{1}{2}, 1½ a mixed number.
+_VULGAR = dict(
+    zip(
+        "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞",
+        ("1/2 1/3 2/3 1/4 3/4 1/5 2/5 3/5 4/5 1/6 5/6 1/8 3/8 5/8 7/8").split(),
+        strict=True,
+    )
+)
 # Plain-text math as models write it outside LaTeX.
 _PLAIN = [
+    (
+        re.compile("[" + "".join(_VULGAR) + "]"),
+        lambda m: "\\frac{{{}}}{{{}}}".format(*_VULGAR[m.group()].split("/")),
+    ),
     (re.compile(r"<="), r" \\le "),
     (re.compile(r">="), r" \\ge "),
     (re.compile(r"\*\*"), "^"),
@@ -184,7 +196,9 @@ _NUMBER_WORDS = {
 }
 
 
-_REALS_RE = re.compile(r"^(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ)(?:\s*(?:\\setminus|\\backslash|-)\s*\\\{([^{},]+)\\\})?$")
+_REALS_RE = re.compile(
+    r"^(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ)(?:\s*(?:\\setminus|\\backslash|-)\s*\\\{([^{},]+)\\\})?$"
+)
 
 
 def _real_line(s: str) -> str:
