@@ -51,7 +51,8 @@ def test_task_from_a_column_or_a_constant_picks_the_route():
     assert out == [pytest.approx(1.3), pytest.approx(0.3)]
     assert trl_reward(cfg, task="chat")(prompts=["p"], completions=[GOOD], solution=["5"]) == [pytest.approx(0.3)]
     # no task, no reference and no default route: not applicable, None for TRL
-    assert f(prompts=["p"], completions=[GOOD]) == [None]
+    with pytest.warns(UserWarning, match="takes the 'default' route \\(not scored\\)"):
+        assert f(prompts=["p"], completions=[GOOD]) == [None]
 
 
 def test_conversational_completions_with_reasoning_content():
@@ -249,3 +250,19 @@ def test_warm_up_after_unpickling_then_score():
     assert f(prompts=["p"], completions=["<think>x</think><answer>\\sqrt{8}</answer>"], solution=["2\\sqrt{2}"]) == [
         pytest.approx(1.3)
     ]
+
+
+def test_a_dataset_without_a_reference_column_warns_that_accuracy_never_applies():
+    """With routes (examples/r1.yaml), a gold answer under an unknown column name routes every row
+    to `default` (format only): rewards with no accuracy in them; that is said, once."""
+    routed = {**CONFIG, "routes": {"math": ["accuracy", "format"], "default": ["format"]}}
+    f = trl_reward(routed)
+    with pytest.warns(UserWarning, match="none of the reference columns .*columns: gold.*reference_field="):
+        assert f(prompts=["p"], completions=[GOOD], gold=["5"]) == [pytest.approx(0.3)]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f(prompts=["p"], completions=[GOOD], gold=["5"])  # once per function
+        assert trl_reward(routed)(prompts=["p"], completions=[GOOD], answer=["5"]) == [pytest.approx(1.3)]
+        trl_reward(routed, task="math")(prompts=["p"], completions=[GOOD], gold=["5"])  # explicit: no warning

@@ -34,6 +34,7 @@ import asyncio
 import math
 import os
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -73,13 +74,31 @@ class _Scorer:
         self.task_field = task_field
         self._lock = threading.Lock()
         self._last: tuple[tuple, Future] | None = None
+        self._warned = False
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_last")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_last", "_warned")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._lock, self._last = threading.Lock(), None
+        self._lock, self._last, self._warned = threading.Lock(), None, False
+
+    def _warn_no_reference(self, columns: Mapping[str, Any]) -> None:
+        """Once: the dataset has no reference column while the config routes rows by task, so every
+        completion takes the `default` route and accuracy never applies (usually a gold answer
+        under another name)."""
+        routes = getattr(self.reward.get(), "routes", None) or {}
+        if self._warned or self.task is not None or not any(k != "default" for k in routes):
+            return
+        self._warned = True
+        have = ", ".join(sorted(k for k in columns if k not in ("trainer_state", "log_extra", "log_metric")))
+        warnings.warn(
+            f"verifiers trl reward: the dataset has none of the reference columns {', '.join(REFERENCE_COLUMNS)} "
+            f"(columns: {have or 'none'}), so every completion takes the 'default' route "
+            f"({', '.join(routes.get('default') or ['not scored'])}) and no accuracy component applies; "
+            f"name the gold-answer column with reference_field=",
+            stacklevel=4,
+        )
 
     def samples(self, prompts: Sequence[Any] | None, completions: Sequence[Any], columns: Mapping[str, Any]) -> list[Sample]:
         n = len(completions)
@@ -92,6 +111,8 @@ class _Scorer:
                 raise ValueError(f"reference column {self.reference_field!r} not in the dataset; columns: {have}")
         else:
             references = next((r for c in REFERENCE_COLUMNS if (r := _column(columns, c, n)) is not None), None)
+            if references is None and self.task_field not in columns:
+                self._warn_no_reference(columns)
         tasks = None if self.task is not None else _column(columns, self.task_field, n)
         ids = columns.get("completion_ids")  # token ids of each completion: length in tokens (cosine_length, overlong)
         if ids is not None and (not isinstance(ids, (list, tuple)) or len(ids) != n):
