@@ -316,3 +316,5 @@ def test_serve_command_refuses_a_bad_config_before_binding(tmp_path, capsys):
     assert main(["serve", "--config", str(cfg), "--port", str(free_port())]) == 2
     assert "components.accuracy.weight" in " ".join(capsys.readouterr().err.split())
     assert main(["serve", "--config", str(cfg), "--on-none", "zero"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--on-none must be nan, raise or a number, got 'zero'" in err and "VERIFIERS_ON_NONE" not in err

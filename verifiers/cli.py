@@ -446,8 +446,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--workers, --max-batch and --max-body-mb must be positive")
     try:
         on_none = on_none_policy(args.on_none)
-    except ValueError as exc:
-        raise UsageError(f"--on-none: {exc}") from None
+    except ValueError:
+        raise UsageError(f"--on-none must be nan, raise or a number, got {args.on_none!r}") from None
     try:
         from verifiers.server import serve
     except ImportError as exc:
