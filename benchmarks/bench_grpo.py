@@ -6,8 +6,9 @@ Same tiny model (the mini-R1 Llama, random weights, same seed), same data (mini-
 prompts), same reward (examples/r1_zero.yaml through verifiers.load_reward; TRL gets it through
 verifiers.integrations.trl.trl_reward) and the same settings: 16 prompts x G=8 completions per step,
 48 new tokens, temperature 1, no top-k, beta 0.04 with a frozen reference model, the per-sequence mean
-loss ("grpo"), one optimizer step per rollout batch. The first step of each is warm-up and not counted;
-the table gives the median of the rest. Prints a markdown table for benchmarks/RESULTS.md.
+loss ("grpo"), one optimizer step per rollout batch. Run in the order ours, TRL, TRL, ours; the first
+step of each run is warm-up and not counted; the table gives the median of the rest, in wall-clock seconds and in CPU seconds of the trainer's own
+process (less sensitive to other jobs on a shared machine; the math workers are outside it for both). Prints a markdown table for benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -35,16 +36,21 @@ from verifiers.grpo.tiny import char_tokenizer, tiny_llama  # noqa: E402
 G, PROMPTS, NEW_TOKENS, BETA, LR = 8, 16, 48, 0.04, 1e-4
 
 
-def ours(tok, rows, steps: int) -> list[float]:
+def ours(tok, rows, steps: int) -> list[tuple[float, float]]:
     model = tiny_llama(tok, hidden=64, layers=2, seed=0)
     config = GRPOConfig(group_size=G, prompts_per_step=PROMPTS, max_new_tokens=NEW_TOKENS, beta=BETA, lr=LR,
                         steps=steps, agg="seq_mean", temperature=1.0)
     with load_reward(REWARD_CONFIG) as reward:
         trainer = GRPOTrainer(model, tok, reward, rows, config)
-        return [trainer.step()["seconds"] for _ in range(steps)]
+        out = []
+        for _ in range(steps):
+            wall, cpu = time.perf_counter(), time.process_time()
+            trainer.step()
+            out.append((time.perf_counter() - wall, time.process_time() - cpu))
+        return out
 
 
-def trl(tok, rows, steps: int) -> list[float]:
+def trl(tok, rows, steps: int) -> list[tuple[float, float]]:
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import GRPOConfig as TRLConfig
@@ -52,15 +58,15 @@ def trl(tok, rows, steps: int) -> list[float]:
 
     from verifiers.integrations.trl import trl_reward
 
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
 
     class Clock(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
             if not stamps:
-                stamps.append(time.perf_counter())
+                stamps.append((time.perf_counter(), time.process_time()))
 
         def on_step_end(self, args, state, control, **kw):
-            stamps.append(time.perf_counter())
+            stamps.append((time.perf_counter(), time.process_time()))
 
     with tempfile.TemporaryDirectory() as out:
         # TRL builds its reference model from a path, so the same initial weights go through disk
@@ -78,7 +84,7 @@ def trl(tok, rows, steps: int) -> list[float]:
         trainer = TRLTrainer(model=f"{out}/model", processing_class=tok, reward_funcs=trl_reward(REWARD_CONFIG), args=args,
                              train_dataset=data, callbacks=[Clock()])
         trainer.train()
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:], strict=False)]
 
 
 def main() -> int:
@@ -90,19 +96,25 @@ def main() -> int:
     rows = [{k: r[k] for k in ("prompt", "reference", "task")} for r in problems(0)[200:]]
     tok = char_tokenizer([r["prompt"] + r["solution"] for r in problems(0)])
     load_before = os.getloadavg()[0]
-    a = ours(tok, rows, args.steps)
-    b = trl(tok, rows, args.steps)
+    # ours, TRL, TRL, ours: a load change during the run hits both alike
+    a1 = ours(tok, rows, args.steps)
+    b1 = trl(tok, rows, args.steps)
+    b2 = trl(tok, rows, args.steps)
+    a2 = ours(tok, rows, args.steps)
     load_after = os.getloadavg()[0]
-    ours_s, trl_s = statistics.median(a[1:]), statistics.median(b[1:])
+    a, b = a1[1:] + a2[1:], b1[1:] + b2[1:]
+    ours_s, trl_s = statistics.median(x[0] for x in a), statistics.median(x[0] for x in b)
+    ours_c, trl_c = statistics.median(x[1] for x in a), statistics.median(x[1] for x in b)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
           f"{args.threads}, load average {load_before:.1f} -> {load_after:.1f}; torch {torch.__version__}")
-    print(f"settings: {PROMPTS} prompts x G={G}, {NEW_TOKENS} new tokens, beta {BETA}, {args.steps - 1} timed steps")
-    print("| trainer | s/step (median) | steps timed | ratio to TRL |")
-    print("|---|---|---|---|")
-    print(f"| verifiers.grpo | {ours_s:.3f} | {len(a) - 1} | {ours_s / trl_s:.2f}x |")
-    print(f"| TRL GRPOTrainer | {trl_s:.3f} | {len(b) - 1} | 1.00x |")
-    print(f"raw ours: {[round(x, 3) for x in a]}")
-    print(f"raw TRL:  {[round(x, 3) for x in b]}")
+    print(f"settings: {PROMPTS} prompts x G={G}, {NEW_TOKENS} new tokens, beta {BETA}; order ours, TRL, TRL, ours, "
+          f"{args.steps} steps each, the first of each not timed")
+    print("| trainer | wall s/step (median) | ratio to TRL | CPU s/step of the trainer process (median) | ratio |")
+    print("|---|---|---|---|---|")
+    print(f"| verifiers.grpo | {ours_s:.3f} | {ours_s / trl_s:.2f}x | {ours_c:.3f} | {ours_c / trl_c:.2f}x |")
+    print(f"| TRL GRPOTrainer | {trl_s:.3f} | 1.00x | {trl_c:.3f} | 1.00x |")
+    for name, runs in (("ours", (a1, a2)), ("TRL", (b1, b2))):
+        print(f"raw wall {name}: " + " ... ".join(str([round(x[0], 3) for x in r]) for r in runs))
     return 0
 
 

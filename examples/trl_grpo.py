@@ -1,8 +1,9 @@
 """mini-R1's GRPO stage trained with TRL's GRPOTrainer, rewarded through verifiers.integrations.trl.
 
-    python examples/trl_grpo.py --out runs/trl_grpo [--steps 100]
+    python examples/trl_grpo.py --out runs/trl_grpo [--steps 40]
 
-The same task, tiny model and cold start as examples/mini_r1.py; then TRL's GRPOTrainer with
+The same task, tiny model, cold start and GRPO settings as examples/mini_r1.py (G=8, 16 prompts a step,
+beta 0.04, lr 1e-4, 48 new tokens); then TRL's GRPOTrainer with
 `trl_reward("examples/r1_zero.yaml")` (math accuracy + 0.3 format) as its reward function. Held-out
 accuracy (greedy, the same 200 prompts as mini-R1) before and after goes to OUT/metrics.json.
 """
@@ -30,8 +31,9 @@ from verifiers.integrations.trl import trl_reward  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=100, help="GRPO steps")
-    p.add_argument("--cold-steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=40, help="GRPO steps")
+    p.add_argument("--cold-steps", type=int, default=150)
+    p.add_argument("--shortcut-share", type=float, default=0.5)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--group-size", type=int, default=8)
     p.add_argument("--prompts-per-step", type=int, default=16)
@@ -50,16 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     held, train = rows[:200], rows[200:]
     tok = char_tokenizer([r["prompt"] + r["solution"] for r in rows])
     model = tiny_llama(tok, hidden=64, layers=2, seed=args.seed)
-    sft(model, tok, [(r["prompt"], r["solution"]) for r in train[:3000]], steps=args.cold_steps, lr=3e-3,
-        seed=args.seed)
+    cold = [(r["prompt"], r["shortcut"] if i % 100 < 100 * args.shortcut_share else r["solution"])
+            for i, r in enumerate(train[:2000])]
+    sft(model, tok, cold, steps=args.cold_steps, lr=3e-3, seed=args.seed)
     with load_reward(REWARD_CONFIG) as reward:
-        before = evaluate(model, tok, reward, held, max_new_tokens=32)["accuracy"]
+        before = evaluate(model, tok, reward, held, max_new_tokens=48)["accuracy"]
 
         config = GRPOConfig(
             output_dir=str(out / "trl"), use_cpu=True, bf16=False, report_to=[], save_strategy="no",
             logging_steps=10, max_steps=args.steps, learning_rate=args.lr, lr_scheduler_type="constant",
             per_device_train_batch_size=args.group_size * args.prompts_per_step, num_generations=args.group_size,
-            max_completion_length=32, temperature=1.0, top_k=0, beta=0.04, epsilon=0.2, loss_type="grpo",
+            max_completion_length=48, temperature=1.0, top_k=0, beta=0.04, epsilon=0.2, loss_type="grpo",
             disable_dropout=True, seed=args.seed,
         )
         data = Dataset.from_list([{"prompt": r["prompt"], "reference": r["reference"], "task": r["task"]}
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                               reward_funcs=trl_reward(REWARD_CONFIG), args=config, train_dataset=data)
         trainer.train()
         model = trainer.model
-        after = evaluate(model, tok, reward, held, max_new_tokens=32)["accuracy"]
+        after = evaluate(model, tok, reward, held, max_new_tokens=48)["accuracy"]
     result = {"sft": {"accuracy": before}, "trl_grpo": {"accuracy": after}, "steps": args.steps,
               "seconds": round(time.perf_counter() - t0, 1), "log": trainer.state.log_history}
     (out / "metrics.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
