@@ -28,6 +28,14 @@ def test_none_never_passes_and_components_have_minimums():
     assert Criteria(-5.0).rejects(s(None)) is not None
 
 
+def test_a_nan_reward_or_component_never_passes():
+    """NaN (a plugin's or a reward model's) compares False with every minimum; it must not be kept."""
+    nan = float("nan")
+    assert Criteria(1.0).rejects(s(nan)) == "reward not finite"
+    assert Criteria(1.0, {"format": 1.0}).rejects(s(1.3, format=nan)) == "format: no value"
+    assert select([s(nan), s(1.0)], Criteria(0.5)) == [1]
+
+
 def test_select_keeps_order_and_best_of_group_keeps_the_first_best():
     scores = [s(1.0), s(0.2), s(1.3), s(None), s(1.3), s(1.1)]
     assert select(scores, Criteria(1.0)) == [0, 2, 4, 5]

@@ -33,11 +33,13 @@ class Criteria:
         """None when the score passes; else the reason it does not (a short, countable phrase)."""
         if score.value is None:
             return f"reward None ({score.status})"
+        if not math.isfinite(score.value):  # NaN compares False with everything: it would pass every minimum
+            return "reward not finite"
         if score.value < self.min_reward:
             return "reward below minimum"
         for name, minimum in self.min_components.items():
             value = score.components.get(name)
-            if value is None:
+            if value is None or not math.isfinite(value):
                 return f"{name}: no value"
             if value < minimum:
                 return f"{name} below minimum"
