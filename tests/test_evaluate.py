@@ -184,3 +184,17 @@ def test_rows_scored_under_other_names_are_read_there_and_unread_completions_are
     assert main(argv) == 0
     report = json.loads((tmp_path / "scored.eval.json").read_text())
     assert report["maj@k"]["1"] == pytest.approx(2 / 3) and report["groups"] == 1
+
+
+def test_eval_reads_a_gzip_scored_file_and_refuses_one_with_no_rows(tmp_path, capsys):
+    import gzip
+
+    rows = [scored("p", "<answer>1</answer>", 1.0), scored("p", "<answer>2</answer>", 0.0)]
+    src = tmp_path / "scored.jsonl.gz"  # what `verifiers score ... -o scored.jsonl.gz` writes
+    with gzip.open(src, "wt") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", str(src), "--k", "1"]) == 0
+    report = json.loads((tmp_path / "scored.eval.json").read_text())
+    assert report["rows"] == 2 and report["pass@k"]["1"] == 0.5
+    assert main(["eval", str(tmp_path / "scored.eval.json"), "-o", str(tmp_path / "x.json")]) == 2
+    assert "holds no JSON rows" in capsys.readouterr().err

@@ -135,3 +135,22 @@ def test_filter_never_overwrites_an_input_reward_column(tmp_path, capsys):
     kept = json.loads(out.read_text())
     assert kept["reward"] == 0.1 and kept["score_reward"] == pytest.approx(1.3)
     assert kept["score_components"] == {"accuracy": 1.0, "format": 1.0}
+
+
+def test_filter_reads_and_writes_gzip_as_score_does(tmp_path, capsys):
+    import gzip
+
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(R1_FORMAT_LANG)
+    rows = [{"id": i, "prompt": "q", "completion": f"<think>x</think><answer>{i}</answer>", "reference": "1"}
+            for i in range(3)]
+    src = tmp_path / "in.jsonl.gz"
+    with gzip.open(src, "wt") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "kept.jsonl.gz"
+    assert main(["filter", str(src), "--config", str(cfg), "-o", str(out), "--min-reward", "1"]) == 0
+    with gzip.open(out, "rt") as f:
+        assert [json.loads(line)["id"] for line in f] == [1]
+    fake = write_rows(tmp_path / "plain.jsonl.gz", rows)
+    assert main(["filter", str(fake), "--config", str(cfg), "-o", str(tmp_path / "o.jsonl"), "--min-reward", "1"]) == 2
+    assert "is named .gz but is not gzip" in capsys.readouterr().err

@@ -51,9 +51,21 @@ def _dump(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False, default=str) + "\n"
 
 
+def _text_lines(path: Path) -> Any:
+    """A JSONL file (or .jsonl.gz) opened for reading text, as `score` reads it."""
+    import gzip
+
+    if path.name.endswith(".gz"):
+        with path.open("rb") as f:
+            if f.read(2) != b"\x1f\x8b":
+                raise UsageError(f"{str(path)!r} is named .gz but is not gzip")
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
+    return path.open(encoding="utf-8", errors="replace", newline="\n")
+
+
 def _chunks(path: Path, skip: int, size: int) -> Iterator[list[tuple[int, str]]]:
     chunk: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8", errors="replace", newline="\n") as f:
+    with _text_lines(path) as f:
         for lineno, raw in enumerate(f, 1):
             if lineno <= skip:
                 continue
@@ -333,7 +345,12 @@ def cmd_filter(args: argparse.Namespace) -> int:
         _refuse_overwriting(src, args.output)  # before the output is opened (and truncated)
         _check_writable(args.output)
         try:
-            out_file = Path(args.output).open("w", encoding="utf-8")
+            if args.output.endswith(".gz"):
+                import gzip
+
+                out_file = gzip.open(args.output, "wt", encoding="utf-8")
+            else:
+                out_file = Path(args.output).open("w", encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
         with out_file as out:
@@ -387,7 +404,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     src = Path(args.input)
     if not src.is_file():
         raise UsageError(f"input file {str(src)!r} not found")
-    dst = Path(args.output) if args.output else src.with_name(src.name.removesuffix(".jsonl") + ".eval.json")
+    dst = Path(args.output) if args.output else src.with_name(
+        src.name.removesuffix(".gz").removesuffix(".jsonl") + ".eval.json")
     _refuse_overwriting(src, dst)  # before any work: the report must never replace the scored rows
     _check_writable(dst)
     try:
@@ -398,16 +416,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be positive")
     fields = parse_field_map(args.field)
     rows, unreadable = [], 0
-    with src.open(encoding="utf-8", errors="replace") as f:
-        for raw in f:
-            try:
-                row = json.loads(raw)
-            except (json.JSONDecodeError, RecursionError):
-                row = None
-            if isinstance(row, dict):
-                rows.append(row)
-            elif raw.strip():
-                unreadable += 1
+    try:
+        with _text_lines(src) as f:
+            lines = f.readlines()
+    except (OSError, EOFError) as exc:  # e.g. a truncated .gz
+        raise UsageError(f"cannot read {str(src)!r}: {exc}") from None
+    for raw in lines:
+        try:
+            row = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        elif raw.strip():
+            unreadable += 1
+    if not rows:
+        raise UsageError(f"{str(src)!r} holds no JSON rows ({unreadable} unreadable lines)")
     try:
         report = evaluate_rows(rows, ks, metrics=[m for m in args.metric.split(",") if m], threshold=args.threshold,
                                group_by=args.group_by or fields.get("prompt", "prompt"),
