@@ -173,3 +173,22 @@ def test_log_probs_match_the_sampling_distribution_under_left_padding(tok):
         ours = token_logprobs(model, enc["input_ids"], enc["attention_mask"], completion, torch.ones_like(completion),
                               temperature=0.7)
     torch.testing.assert_close(ours, sampled, atol=1e-4, rtol=1e-4)
+
+
+class FlakyConstant(Verifier):
+    """1.0 for every completion it can score; an outage (None) for those of odd length."""
+
+    name = "flaky_constant"
+
+    def score(self, sample):
+        if len(sample.completion) % 2:
+            return Score(None, Status.ERROR, info={"reason": "backend down"})
+        return Score(1.0)
+
+
+def test_dynamic_sampling_ignores_unscored_samples(tok):
+    # The scored rewards of every group are all equal: unscored ones must not make it look informative.
+    stats = GRPOTrainer(tiny_llama(tok), tok, FlakyConstant(), ROWS,
+                        small(beta=0.0, dynamic_sampling=True, max_sampling_rounds=1)).step()
+    assert 0.0 < stats["reward_none"] < 1.0
+    assert stats["skipped"] and stats["groups_dropped"] == 2

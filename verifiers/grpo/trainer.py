@@ -117,7 +117,10 @@ class GRPOTrainer:
                 n_groups = cfg.prompts_per_step
                 break
             grouped = rewards.reshape(-1, g)
-            spread = torch.nan_to_num(grouped.nan_to_num(0).amax(-1) - grouped.nan_to_num(0).amin(-1)) > 1e-6
+            valid = ~torch.isnan(grouped)  # unscored samples neither make nor break a group's spread
+            high = torch.where(valid, grouped, torch.full_like(grouped, -torch.inf)).amax(-1)
+            low = torch.where(valid, grouped, torch.full_like(grouped, torch.inf)).amin(-1)
+            spread = (valid.sum(-1) >= 2) & (high - low > 1e-6)
             keep_groups = spread.nonzero().flatten().tolist()
             dropped += len(grouped) - len(keep_groups)
             rows = [gi * g + j for gi in keep_groups for j in range(g)]
