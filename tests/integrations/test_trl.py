@@ -266,3 +266,26 @@ def test_a_dataset_without_a_reference_column_warns_that_accuracy_never_applies(
         f(prompts=["p"], completions=[GOOD], gold=["5"])  # once per function
         assert trl_reward(routed)(prompts=["p"], completions=[GOOD], answer=["5"]) == [pytest.approx(1.3)]
         trl_reward(routed, task="math")(prompts=["p"], completions=[GOOD], gold=["5"])  # explicit: no warning
+
+
+class _Scaled(Verifier):
+    """A plugin whose parameter is an object (a function), not a plain YAML value."""
+
+    name = "scaled_len"
+
+    def __init__(self, fn=len) -> None:
+        self.fn = fn
+
+    def score_batch(self, samples):
+        return [Score(float(self.fn(s.completion))) for s in samples]
+
+
+def test_a_composite_with_an_object_parameter_travels_as_itself():
+    register("scaled_len", _Scaled)
+    reward = load_reward({"components": {"n": {"verifier": "scaled_len", "params": {"fn": len}}}})
+    try:
+        f = trl_reward(reward)  # was: TypeError, the config's function is not JSON serializable
+        assert f(prompts=["p"], completions=["abcd"]) == [4.0]
+        assert pickle.loads(pickle.dumps(f))(prompts=["p"], completions=["ab"]) == [2.0]
+    finally:
+        reward.close()

@@ -24,7 +24,8 @@ _LOCK = threading.Lock()
 
 def composite_config(reward: Any) -> dict[str, Any] | None:
     """The config a CompositeReward was built from, or None when it cannot be told (a component
-    made by hand rather than from the registry)."""
+    made by hand rather than from the registry, or a parameter that is an object rather than a
+    plain YAML value)."""
     components = getattr(reward, "components", None)
     if not isinstance(components, Mapping):
         return None
@@ -43,6 +44,10 @@ def composite_config(reward: Any) -> dict[str, Any] | None:
         config["routes"] = {task: list(names) for task, names in reward.routes.items()}
     if getattr(reward, "renormalize", False):
         config["renormalize"] = True
+    try:
+        json.dumps(config)
+    except (TypeError, ValueError):  # a parameter that is an object (a function, a tokenizer), not config
+        return None
     return config
 
 
