@@ -50,7 +50,7 @@ def build_images(force: bool = False, base: str | None = None) -> Iterator[str]:
     if info.returncode != 0:
         raise RuntimeError(f"no Docker daemon is reachable: {info.stderr.strip()[-300:]}")
     if not force and image_exists(SANDBOX_IMAGE):
-        yield f"{SANDBOX_IMAGE} already exists (force=True rebuilds it)"
+        yield f"{SANDBOX_IMAGE} already exists (--force rebuilds it)"
         return
 
     base = base or os.environ.get("R1_VERIFIERS_SANDBOX_BASE")
