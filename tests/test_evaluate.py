@@ -157,6 +157,8 @@ def test_eval_command_usage_errors_exit_2(tmp_path: Path, capsys):
     assert main(["eval", str(src), "--metric", "nope"]) == 2
     err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
     assert "not found" in err and "comma-separated integers" in err and "no row has a value for nope" in err
+    assert main(["eval", str(src), "--threshold", "nan"]) == 2  # was: every row wrong, pass@k 0, exit 0
+    assert "--threshold must be a finite number" in capsys.readouterr().err
 
 
 def test_rows_scored_under_other_names_are_read_there_and_unread_completions_are_no_majority_vote(tmp_path, capsys):

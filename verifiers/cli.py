@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -414,6 +415,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--k {args.k!r}: expected comma-separated integers, e.g. 1,4,16") from None
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if not math.isfinite(args.threshold):  # NaN: every row would silently count as wrong
+        raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     fields = parse_field_map(args.field)
     rows, unreadable = [], 0
     try:
