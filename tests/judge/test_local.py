@@ -89,6 +89,8 @@ def test_suffix_chunks_bound_the_padding():
     for c in chunks:
         assert len(c) * max(lengths[i] for i in c) <= 1.25 * sum(lengths[i] for i in c)
     assert [sorted(c) for c in chunks] == [[0, 2, 4], [1, 3, 5]]
+    capped = suffix_chunks(lengths, waste=0.25, max_tokens=150)
+    assert [sorted(c) for c in capped] == [[0], [2], [4], [1, 3, 5]]  # a long row alone, never dropped
 
 
 def test_common_prefix():
