@@ -192,3 +192,20 @@ def test_dynamic_sampling_ignores_unscored_samples(tok):
                         small(beta=0.0, dynamic_sampling=True, max_sampling_rounds=1)).step()
     assert 0.0 < stats["reward_none"] < 1.0
     assert stats["skipped"] and stats["groups_dropped"] == 2
+
+
+@pytest.mark.parametrize("agg", ["seq_mean", "token_mean", "constant"])
+def test_gradient_accumulation_equals_one_big_batch(tok, partial, agg):
+    init = tiny_llama(tok).state_dict()
+    models, norms = [], []
+    for micro in (0, 3):  # one micro-batch of 8, or micro-batches of 3, 3 and 2
+        model = tiny_llama(tok)
+        model.load_state_dict(init)
+        cfg = small(agg=agg, micro_batch_size=micro, updates_per_batch=1, beta=0.04)
+        stats = GRPOTrainer(model, tok, partial, ROWS, cfg).step()
+        models.append(model)
+        norms.append(stats["grad_norm"])
+    # the norm of the accumulated gradient catches a wrong scale, which Adam's first step would hide
+    assert norms[0] > 0 and norms[1] == pytest.approx(norms[0], rel=1e-4)
+    for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
