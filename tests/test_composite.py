@@ -166,8 +166,16 @@ ROUTED = {
         ({"type": "stdio", "cases": []}, "code"),
         ('{"type": "stdio", "cases": [{"input": "1", "output": "1"}]}', "code"),
         ('{"type": "assert", "test": "assert f() == 1"}', "code"),
+        # a code dataset's tests as a JSON string, as trainers and parquet columns hand them over
+        ('{"inputs": ["3\\n"], "outputs": ["9\\n"]}', "code"),  # APPS / TACO / PRIME
+        ('{"input_output": "{\\"inputs\\": [], \\"outputs\\": []}"}', "code"),
+        ('{"test_list": ["assert f(1) == 2"]}', "code"),  # MBPP
+        ('{"test_cases": {"type": "stdin_stdout", "inputs": ["1"], "outputs": ["1"]}}', "code"),  # open-r1
+        ('{"public_tests": {"input": ["1\\n"], "output": ["1\\n"]}}', "code"),  # CodeContests
+        ('{"a": 1}', "math"),  # a JSON object no converter knows: a (strange) gold answer
+        ("", "math"),  # an unusable gold: the math verifier says invalid_reference, not format-only
+        ("  ", "math"),
         (None, None),
-        ("  ", None),
         (float("nan"), None),
         (True, None),
         ([1, 2], None),
@@ -175,6 +183,12 @@ ROUTED = {
 )
 def test_infer_task_from_the_reference(reference, task):
     assert infer_task(reference) == task
+
+
+def test_numpy_golds_route_to_math():
+    np = pytest.importorskip("numpy")  # a parquet column's numbers
+    assert infer_task(np.int64(42)) == "math" and infer_task(np.float64(0.5)) == "math"
+    assert infer_task(np.float64("nan")) is None and infer_task(np.bool_(True)) is None
 
 
 def test_rows_without_a_task_are_routed_by_their_reference():

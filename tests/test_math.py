@@ -306,6 +306,23 @@ def test_statuses_and_info(verifier):
     assert (s.value, s.status) == (None, Status.INVALID_REFERENCE)
 
 
+def test_a_code_test_suite_is_no_gold_answer(verifier):
+    # a code row's tests routed to math (a config without routes): None, never a 0 for the program
+    apps = '{"inputs": ["3\\n"], "outputs": ["9\\n"]}'
+    for suite in (apps, {"inputs": ["3\n"], "outputs": ["9\n"]}, '{"test_list": ["assert f() == 9"]}',
+                  '{"type": "stdio", "cases": []}'):
+        s = score(verifier, suite, "<answer>9</answer>")
+        assert (s.value, s.status) == (None, Status.INVALID_REFERENCE), (suite, s)
+    assert score(verifier, "{1, 2}", "<answer>\\{1, 2\\}</answer>").value == 1.0  # a set is still a gold
+
+
+def test_numpy_golds_are_numbers(verifier):
+    np = pytest.importorskip("numpy")
+    assert score(verifier, np.int64(42), "<answer>42</answer>").value == 1.0
+    assert score(verifier, np.float64(0.5), "<answer>1/2</answer>").value == 1.0
+    assert score(verifier, np.int64(42), "<answer>41</answer>").value == 0.0
+
+
 def test_batch_keeps_input_order_with_repeats_and_mixed_paths(verifier):
     golds = ["2", "\\sqrt{2}", "x^2-1", "2", "\\sqrt{2}", "7"]
     preds = ["2", "\\frac{2}{\\sqrt{2}}", "(x-1)(x+1)", "3", "\\frac{2}{\\sqrt{2}}", "eight"]

@@ -317,7 +317,6 @@ def cmd_filter(args: argparse.Namespace) -> int:
 
     from verifiers.composite import ConfigError, load_reward
     from verifiers.evaluate import group_key
-    from verifiers.integrations.lazy import route_code_references
     from verifiers.rejection import BestOfGroup, Criteria, output_row, parse_minimums
 
     fields = parse_field_map(args.field)
@@ -364,7 +363,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
                         rows.append((lineno, row))
                     except (ValueError, RecursionError):  # malformed or too deeply nested JSON, an unusable row
                         counts["input error"] += 1
-                scores = reward.score_batch(route_code_references(reward, samples)) if samples else []
+                scores = reward.score_batch(samples) if samples else []
                 for (lineno, row), score in zip(rows, scores, strict=True):
                     reason = criteria.rejects(score)
                     counts[reason or "passed"] += 1

@@ -71,6 +71,30 @@ def extract_program(text: str, language: str = "python") -> str | None:
     return labeled if labeled is not None else unlabeled
 
 
+_SUITE_KEYS = ("type", "cases", "test")  # our schema's keys: a JSON object with one is meant as a suite
+
+
+def is_test_suite(reference: Any) -> bool:
+    """True when a reference is a code test suite rather than a gold answer: a dict, or a string
+    holding a JSON object in our schema (a "type", "cases" or "test" key) or in a code dataset's
+    format that `sandboxes.convert` reads (APPS/TACO/PRIME `{"inputs", "outputs"}` or
+    `input_output`, open-r1 `test_cases`, MBPP `test_list`, CodeContests, LiveCodeBench, verl).
+    The one rule for routing a row without a task, and for the math verifier refusing such a gold."""
+    if isinstance(reference, dict):
+        return True
+    if not isinstance(reference, str) or reference.lstrip()[:1] != "{":
+        return False
+    try:
+        parsed = json.loads(reference)
+    except (ValueError, RecursionError):  # "{1, 2}": a set, a math answer
+        return False
+    if not isinstance(parsed, dict):
+        return False
+    from sandboxes.convert import detect
+
+    return any(key in parsed for key in _SUITE_KEYS) or detect(parsed) is not None
+
+
 class SandboxUnavailable(ValueError):
     """The configured sandbox cannot run on this machine (a ValueError, so a reward config
     naming it fails to load with the reason, like any other unusable setting)."""

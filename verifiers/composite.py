@@ -12,9 +12,10 @@
 The reward is sum(weight * value) over the components that apply to the sample.
 
 Routing. A sample's task picks its route. A sample without a task (TRL, open-r1 and GSM8K rows have
-none) is routed by its reference (`infer_task`): a test suite (a dict, or a JSON object string with
-"cases" or "test") is "code", any other reference (a gold answer string or number) is "math", no
-reference at all is the "default" route. A task with no route of its own takes "default". The route
+none) is routed by its reference (`infer_task`): a test suite (a dict, or a JSON object string in our schema
+or a code dataset's format: APPS `{"inputs", "outputs"}`, `input_output`, `test_list`, `test_cases`,
+...) is "code", any other reference (a gold answer string, even an empty one, or number) is "math", no
+reference at all (None, NaN) is the "default" route. A task with no route of its own takes "default". The route
 taken is reported in Score.info["route"].
 
 The None policy:
@@ -33,8 +34,8 @@ not apply), with its status and info under Score.info["components"].
 
 from __future__ import annotations
 
-import json
 import math
+import numbers
 import os
 import reprlib
 import threading
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verifiers.code import is_test_suite
 from verifiers.core import (
     Sample,
     Score,
@@ -71,24 +73,18 @@ class Component:
 
 
 def infer_task(reference: Any) -> str | None:
-    """The task a sample without one is routed as: "code" for a test suite (a dict, or a string
-    holding a JSON object with "cases" or "test"), "math" for a gold answer (a non-empty string or a
-    number), None when there is no usable reference (the "default" route)."""
-    if isinstance(reference, dict):
-        return "code"
-    if isinstance(reference, bool) or reference is None:
+    """The task a sample without one is routed as: "code" for a test suite (`verifiers.code.is_test_suite`:
+    a dict, or a JSON object string in our schema or a code dataset's format), "math" for any other
+    string (an empty one is an unusable gold the math verifier reports) or a number (numpy's too),
+    None when there is no reference (None, NaN: the "default" route)."""
+    if reference is None or isinstance(reference, bool):
         return None
-    if isinstance(reference, (int, float)):
+    if is_test_suite(reference):
+        return "code"
+    if isinstance(reference, numbers.Number):
         return "math" if reference == reference else None  # NaN: a missing answer
     if isinstance(reference, str):
-        text = reference.strip()
-        if text.startswith("{") and ('"cases"' in text or '"test"' in text):
-            try:
-                if isinstance(json.loads(text), dict):
-                    return "code"
-            except (ValueError, RecursionError):
-                pass
-        return "math" if text else None
+        return "math"
     return None
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from verifiers.core import Sample, Score
-from verifiers.integrations.lazy import route_code_references, warm_up
+from verifiers.integrations.lazy import warm_up
 
 MAX_BODY_BYTES = 32 << 20
 MAX_BATCH = 8192
@@ -300,7 +300,7 @@ def create_app(
 
         try:
             queries, prompts, labels = get_reward_request(await read_body(request), max_batch)
-            samples = route_code_references(service.reward, queries_to_samples(queries, prompts, labels))
+            samples = queries_to_samples(queries, prompts, labels)
         except BadRequest as exc:
             return error(exc)
         except ValueError as exc:
@@ -324,7 +324,7 @@ def create_app(
             except ValueError as exc:
                 errors[i] = f"line {i + 1}: {exc}"
         try:
-            scores = iter(await service.score(route_code_references(service.reward, samples)))
+            scores = iter(await service.score(samples))
         except Exception as exc:  # an outage: no scores for this batch
             return _json_response({"error": f"scoring failed: {type(exc).__name__}: {exc}"}, 503)
         out = [

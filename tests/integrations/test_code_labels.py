@@ -1,6 +1,6 @@
 """A code dataset's tests handed over as a JSON string (verl's ground_truth, OpenRLHF's labels, a TRL or
-JSONL column) are graded by the code verifier under examples/r1.yaml, in every way in: the composite
-alone routes such a string as a math gold, and math gave the program 0 against it."""
+JSONL column) are graded by the code verifier under examples/r1.yaml, in every way in: the composite routes
+such a string as code (verifiers.code.is_test_suite); math had given the program 0 against it."""
 
 import json
 from pathlib import Path
@@ -66,13 +66,30 @@ def test_server_and_filter(tmp_path):
     assert [r["completion"] for r in kept] == [RIGHT]
 
 
-def test_a_reward_without_a_code_route_is_left_to_the_composite():
-    from verifiers import Sample
-    from verifiers.integrations.lazy import route_code_references
+def test_verifiers_score_routes_the_tests_as_code(tmp_path):
+    # the reviewer's repro: `verifiers score` gave route math, accuracy 0.0, status ok
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"completion": c, "reference": APPS}) + "\n" for c in (RIGHT, WRONG)))
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(src), "--config", R1, "-o", str(out), "-q"]) == 0
+    right, wrong = [json.loads(line) for line in out.read_text().splitlines()]
+    assert right["info"]["route"] == "code" and right["components"]["code_tests"] == 1.0
+    assert wrong["components"]["code_tests"] == 0.5 and right["components"]["accuracy"] is None
+
+
+def test_an_empty_gold_is_an_unusable_reference_not_a_format_only_reward(reward):
+    from verifiers import Sample, Status
+
+    score = reward.score(Sample("<think>x</think><answer>42</answer>", reference=""))
+    assert (score.value, score.status, score.info["route"]) == (None, Status.INVALID_REFERENCE, "math")
+
+
+def test_a_reward_without_routes_gives_math_none_for_the_tests():
+    from verifiers import Sample, Status
 
     plain = load_reward({"components": {"accuracy": {"verifier": "math"}}})
     try:
-        samples = route_code_references(plain, [Sample("x", reference=APPS)])
-        assert samples[0].task is None
+        score = plain.score(Sample(RIGHT, reference=APPS))
+        assert (score.value, score.status) == (None, Status.INVALID_REFERENCE)
     finally:
         plain.close()

@@ -59,26 +59,6 @@ def warm_up(reward: Any) -> None:
             start()
 
 
-def route_code_references(reward: Any, samples: list[Any]) -> list[Any]:
-    """Give task "code" to each sample without a task whose reference is a code dataset's test
-    column as a JSON string (APPS/TACO/PRIME `{"inputs": …, "outputs": …}`, open-r1's
-    `test_cases`, …; what `sandboxes.convert` reads), when the reward has a `code` route.
-
-    Trainers hand references over as strings (verl's ground_truth, OpenRLHF's labels); the
-    composite routes a string without "cases" or "test" in it as a math gold answer, and the math
-    verifier grades a program's output against such a "gold" as wrong: 0, never the tests."""
-    routes = getattr(reward, "routes", None) or {}
-    if "code" not in routes:
-        return samples
-    from sandboxes.convert import detect
-
-    for sample in samples:
-        ref = sample.reference
-        if sample.task is None and isinstance(ref, str) and ref.lstrip()[:1] == "{" and detect(ref) is not None:
-            sample.task = "code"
-    return samples
-
-
 class LazyReward:
     """A reward config (YAML path, mapping, CompositeReward or any Verifier) built once per process.
 

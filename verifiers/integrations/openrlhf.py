@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from verifiers.core import Completion, Sample, Score, Verifier, strip_end_tokens
-from verifiers.integrations.lazy import route_code_references
 
 ENV_CONFIG, ENV_TASK, ENV_ON_NONE = "VERIFIERS_CONFIG", "VERIFIERS_TASK", "VERIFIERS_ON_NONE"
 
@@ -159,7 +158,7 @@ def score_queries(
     on_none: float | str = "nan",
 ) -> dict[str, Any]:
     """Score OpenRLHF's queries; returns {"rewards", "scores", "extra_logs"} as plain lists of floats."""
-    samples = route_code_references(reward, queries_to_samples(queries, prompts, labels, task=task))
+    samples = queries_to_samples(queries, prompts, labels, task=task)
     return openrlhf_result(reward, reward.score_batch(samples), on_none=on_none)
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from verifiers.core import Sample, Score, Verifier
-from verifiers.integrations.lazy import LazyReward, route_code_references
+from verifiers.integrations.lazy import LazyReward
 
 REFERENCE_COLUMNS = ("reference", "solution", "answer", "ground_truth")
 Config = str | os.PathLike[str] | Mapping[str, Any] | Verifier
@@ -117,7 +117,7 @@ class _Scorer:
         ids = columns.get("completion_ids")  # token ids of each completion: length in tokens (cosine_length, overlong)
         if ids is not None and (not isinstance(ids, (list, tuple)) or len(ids) != n):
             raise ValueError(f"completion_ids: expected a list of {n} token-id lists, got {type(ids).__name__}")
-        return route_code_references(self.reward.get(), [
+        return [
             Sample(
                 completions[i],
                 prompt=None if prompts is None else prompts[i],
@@ -126,7 +126,7 @@ class _Scorer:
                 meta={} if ids is None else {"completion_ids": ids[i]},
             )
             for i in range(n)
-        ])
+        ]
 
     def _claim(self, prompts: Any, completions: Any, columns: Mapping[str, Any]) -> tuple[Future, bool]:
         """The future for this batch and whether the caller must compute it (the first caller does).

@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from verifiers.core import Sample, Score
-from verifiers.integrations.lazy import LazyReward, route_code_references
+from verifiers.integrations.lazy import LazyReward
 
 ENV_CONFIG = "VERIFIERS_CONFIG"
 _rewards: dict[str, LazyReward] = {}
@@ -141,10 +141,8 @@ def compute_score(
                 f"{len(truths)} ground_truths, {len(extras)} extra_infos"
             )
         samples = [_sample(sources[i], solution_strs[i], truths[i], extras[i], task, routes) for i in range(n)]
-        route_code_references(reward, samples)
         return [_result(s, policy, missing, scalar) for s in reward.score_batch(samples)]
     if solution_str is None:
         raise TypeError("verifiers compute_score: needs solution_str (per sample) or solution_strs (batch)")
-    samples = route_code_references(reward, [_sample(data_source, solution_str, ground_truth, extra_info, task, routes)])
-    score = reward.score_batch(samples)[0]
+    score = reward.score_batch([_sample(data_source, solution_str, ground_truth, extra_info, task, routes)])[0]
     return _result(score, policy, missing, scalar)

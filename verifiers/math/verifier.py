@@ -5,6 +5,7 @@ See verifiers/math/__init__.py for the rules.
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
 
+from verifiers.code import is_test_suite
 from verifiers.core import (
     Sample,
     Score,
@@ -214,7 +216,7 @@ class MathVerifier(Verifier):
         if (
             ref is None
             or isinstance(ref, bool)
-            or not isinstance(ref, (str, int, float))
+            or not isinstance(ref, (str, numbers.Number))  # numbers: numpy's too (a parquet column)
             or ref != ref  # float("nan"): how pandas spells a missing answer
             or not str(ref).strip()
         ):
@@ -225,6 +227,9 @@ class MathVerifier(Verifier):
                     None, Status.INVALID_REFERENCE, info={"gold": ref, "error": f"unusable reference {ref!r}"}
                 ),
             )
+        if is_test_suite(ref):  # a code row's tests (a JSON string) routed here: no answer to compare with
+            info = {"gold": ref, "error": "the reference is a code test suite, not a gold answer"}
+            return "", "", Score(None, Status.INVALID_REFERENCE, info=info)
         gold = extract_gold(str(ref))
         if gold is None:
             info = {"gold": ref, "error": "the reference has no answer after its marker"}
