@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from verifiers import Sample, Score, Verifier, register
 from verifiers.cli import main
 
 FORMAT_YAML = "components:\n  format: {verifier: format, weight: 1.0}\n"
@@ -570,3 +571,42 @@ def test_filter_and_eval_never_write_over_their_input(tmp_path, cfg):
     res = cli("filter", str(src), "--config", str(cfg), "-o", str(tmp_path / "no" / "out.jsonl"), "--min-reward", "0")
     assert res.returncode == 2 and b"does not exist" in res.stderr and b"Traceback" not in res.stderr
     assert src.read_bytes() == before
+
+
+class NotFinite(Verifier):
+    """Answers a NaN (or an infinity), as a broken third-party verifier might."""
+
+    def __init__(self, value: str = "nan") -> None:
+        self.value = float(value)
+
+    def score(self, sample: Sample) -> Score:
+        return Score(self.value, info={"raw": self.value})
+
+
+register("not_finite_for_cli_tests", NotFinite)
+
+
+def strict_rows(path: Path) -> list[dict]:
+    def refuse(token: str) -> None:
+        raise ValueError(f"{token} is not JSON")
+
+    return [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_score_and_filter_never_write_nan(tmp_path, value):
+    cfg = write(tmp_path / "nan.yaml", "components:\n  broken: {verifier: not_finite_for_cli_tests, params: "
+                                       f"{{value: '{value}'}}}}\n  fmt: {{verifier: format, weight: 0.3}}\n")
+    src = write(tmp_path / "in.jsonl", '{"completion": ' + json.dumps(GOOD) + ', "x": NaN, "y": [Infinity]}\n')
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(src), "--config", str(cfg), "-o", str(out), "-q"]) == 0
+    (row,) = strict_rows(out)
+    assert (row["reward"], row["status"], row["components"]["broken"]) == (None, "error", None)
+    assert "not a finite number" in row["info"]["components"]["broken"]["error"]
+    assert row["x"] is None and row["y"] == [None]
+
+    fmt = write(tmp_path / "fmt.yaml", FORMAT_YAML)
+    kept = tmp_path / "kept.jsonl"
+    assert main(["filter", str(src), "--config", str(fmt), "-o", str(kept), "--min-reward", "0"]) == 0
+    (row,) = strict_rows(kept)
+    assert row["x"] is None and row["reward"] == 1.0

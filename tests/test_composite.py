@@ -392,3 +392,33 @@ def test_top_level_think_prefilled_and_end_tokens_reach_every_verifier_that_take
         reward.close()
     with pytest.raises(ConfigError, match="think_prefilled"):
         load_reward({"components": {"f": {"verifier": "format"}}, "think_prefilled": "sometimes"})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_component_value_is_an_error_not_a_reward(bad):
+    reward = load_reward({
+        "components": {
+            "accuracy": {"verifier": "fixed", "weight": 1.0, "params": {"value": bad}},
+            "format": {"verifier": "fixed", "weight": 0.3, "params": {"value": 1.0}},
+        }
+    })
+    score = reward.score(Sample("x", reference="1"))
+    assert (score.value, score.status) == (None, Status.ERROR)
+    assert score.components == {"accuracy": None, "format": 1.0}
+    assert "not a finite number" in score.info["components"]["accuracy"]["error"]
+    assert score.info["error"].startswith("accuracy: ")
+    dropped = load_reward({  # on_none: drop drops it like any other None
+        "components": {
+            "accuracy": {"verifier": "fixed", "weight": 1.0, "params": {"value": bad}, "on_none": "drop"},
+            "format": {"verifier": "fixed", "weight": 0.3, "params": {"value": 1.0}},
+        }
+    })
+    assert dropped.score(Sample("x")).value == pytest.approx(0.3)
+
+
+def test_a_sum_that_overflows_is_an_error():
+    reward = load_reward({"components": {
+        "a": {"verifier": "fixed", "weight": 2.0, "params": {"value": 1e308}},
+    }})
+    score = reward.score(Sample("x"))
+    assert (score.value, score.status) == (None, Status.ERROR)

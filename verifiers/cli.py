@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from verifiers.rows import MAX_LINE_BYTES, row_to_sample
+from verifiers.rows import MAX_LINE_BYTES, dump_row, row_to_sample
 from verifiers.rows import MISSING as _MISSING
 from verifiers.rows import (
     SAMPLE_FIELDS as SAMPLE_FIELDS,  # re-exported: the server reads rows as the CLI does
@@ -49,7 +49,7 @@ def parse_field_map(pairs: list[str]) -> dict[str, str]:
 
 
 def _dump(row: dict) -> str:
-    return json.dumps(row, ensure_ascii=False, default=str) + "\n"
+    return dump_row(row).decode("utf-8")  # never a NaN token
 
 
 def _text_lines(path: Path) -> Any:

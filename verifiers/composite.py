@@ -25,6 +25,8 @@ The None policy:
     reference, a sandbox or judge outage) makes the whole reward None with that
     status, because a partial sum would turn an infrastructure failure into a
     policy gradient. Set `on_none: drop` on a component to drop it instead.
+  - A component value that is not a finite number (NaN, infinity) is that
+    component's None with status error, the reason in its info.
   - Weights do not renormalise by default (R1 sums raw weights:
     r = r_acc + 0.3 r_fmt + ...). With `renormalize: true` the sum is divided
     by the total weight of the components that contributed.
@@ -86,6 +88,16 @@ def infer_task(reference: Any) -> str | None:
     if isinstance(reference, str):
         return "math"
     return None
+
+
+def _finite(name: str, score: Score) -> Score:
+    """A component's Score, or an error Score (value None) when its value is not a finite number: a NaN
+    or an infinity summed into the reward would poison every advantage of its group."""
+    value = score.value
+    if value is None or (isinstance(value, numbers.Real) and math.isfinite(value)):
+        return score
+    reason = f"component {name!r} returned a value that is not a finite number: {_short.repr(value)}"
+    return Score(None, Status.ERROR, info={**score.info, "error": reason, "value": repr(value)})
 
 
 class CompositeReward(Verifier):
@@ -198,7 +210,7 @@ class CompositeReward(Verifier):
                 except Exception as exc:  # a broken verifier is an outage for these samples, not a crash
                     reason = f"component {name!r} failed: {type(exc).__name__}: {exc}"
                     scores = [error_score(reason) for _ in idx]
-            per_component[name] = dict(zip(idx, scores, strict=True))
+            per_component[name] = dict(zip(idx, (_finite(name, s) for s in scores), strict=True))
         return per_component
 
     def _combine(self, i: int, sample: Sample, key: str | None, route: list[str] | None, parts: dict) -> Score:
@@ -227,6 +239,8 @@ class CompositeReward(Verifier):
             return Score(None, Status.NOT_APPLICABLE, values, {**info, "error": "no component applied"})
         if self.renormalize:
             total /= weight_used
+        if not math.isfinite(total):  # finite values, yet a sum too large for a float
+            return Score(None, Status.ERROR, values, {**info, "error": f"the weighted sum overflowed: {total}"})
         return Score(total, Status.OK, values, info)
 
     def close(self) -> None:

@@ -5,7 +5,8 @@
     row_to_sample(row, fields, task=None) -> Sample
     scored_row(row, score, line, prefix="") -> dict   the input row plus the output columns
     error_row(row, line, error, raw=None, prefix="") -> dict
-    dump_row(row) -> bytes                        one output line, always valid UTF-8 JSON
+    dump_row(row) -> bytes                        one output line, always valid UTF-8 JSON (never NaN/Infinity)
+    finite_json(value) -> Any                     the value with each NaN or infinity (nested too) as None
 
 Output columns (with an optional prefix, e.g. "score_"): `line` (the 1-based input line), `reward`
 (None when it could not be scored), `status`, `components` (each component's value), `info`; error rows
@@ -17,6 +18,7 @@ replace, and the caller refuses the row (the CLI stops with a usage error sugges
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -151,10 +153,26 @@ def error_row(row: Any, line: int, error: str, raw: bytes | None = None, prefix:
     return out
 
 
+def finite_json(value: Any) -> Any:
+    """The value with every non-finite float in it (in dicts and lists, at any depth) as None: JSON has
+    no NaN or Infinity, and a reader that is strict about it fails on the whole file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
 def dump_row(row: dict) -> bytes:
     """One output line: UTF-8 JSON and a newline. Text that UTF-8 cannot hold (a lone surrogate) is written
-    as its JSON escape, so the line stays valid and nothing is lost."""
-    text = json.dumps(row, ensure_ascii=False, default=str)
+    as its JSON escape, so the line stays valid and nothing is lost. A NaN or infinity anywhere in the row
+    (an input column, a verifier's info) is written as null: never a NaN token, which is not JSON."""
+    try:
+        text = json.dumps(row, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: only then is the row walked
+        text = json.dumps(finite_json(row), ensure_ascii=False, default=str, allow_nan=False)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:

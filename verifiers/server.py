@@ -21,7 +21,6 @@ Python's json and OpenRLHF's client read) unless `on_none` says otherwise (a num
 import asyncio
 import hmac
 import json
-import math
 import os
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -237,17 +236,6 @@ def _json_response(content: Any, status: int = 200, allow_nan: bool = False) -> 
     return Response(text, status_code=status, media_type="application/json")
 
 
-def _clean(value: Any) -> Any:
-    """JSON without NaN: non-finite floats (anywhere in a row's info) become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 # ---------------------------------------------------------------- the app
 
 
@@ -262,7 +250,7 @@ def create_app(
     """The FastAPI app serving `service` (see the module doc)."""
     from fastapi import FastAPI, Request
 
-    from verifiers.rows import error_row, row_to_sample, scored_row
+    from verifiers.rows import error_row, finite_json, row_to_sample, scored_row
 
     app = FastAPI(title="r1-verifiers reward server", docs_url=None, redoc_url=None, openapi_url=None)
     expected = None if token is None else f"Bearer {token}".encode()
@@ -329,7 +317,7 @@ def create_app(
             return _json_response({"error": f"scoring failed: {type(exc).__name__}: {exc}"}, 503)
         out = [
             error_row(row, i + 1, errors[i], prefix=prefix) if i in errors
-            else _clean(scored_row(row, next(scores), i + 1, prefix))
+            else finite_json(scored_row(row, next(scores), i + 1, prefix))
             for i, row in enumerate(rows)
         ]
         return _json_response({"rows": out})
