@@ -318,3 +318,32 @@ def test_serve_command_refuses_a_bad_config_before_binding(tmp_path, capsys):
     assert main(["serve", "--config", str(cfg), "--on-none", "zero"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "--on-none must be nan, raise or a number, got 'zero'" in err and "VERIFIERS_ON_NONE" not in err
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_usage_error(tmp_path, capsys):
+    from verifiers.cli import main
+
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text("components:\n  format: {verifier: format}\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--config", str(cfg), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and str(port) in err, err
+    assert "in use" in err and "serving" not in err
+
+
+def test_serve_command_exits_2_when_the_port_is_taken(tmp_path):
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text("components:\n  format: {verifier: format}\n")
+    env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = subprocess.run([sys.executable, "-m", "verifiers", "serve", "--config", str(cfg), "--port", str(port)],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -1,7 +1,7 @@
 """The `verifiers` command line: score, filter and evaluate JSONL completions, serve rewards over HTTP, list verifiers, build sandboxes.
 
 Exit codes: 0 every row scored; 1 some rows had input errors (each still has an output row); 2 usage
-or config error (nothing more is written; an output begun stays resumable); 3 an outage (a code sandbox
+or config error, or `serve` on a port in use (nothing more is written; an output begun stays resumable); 3 an outage (a code sandbox
 failed during the run: those rows are errors with reward null; or a --workers process died: rerun with
 --resume); 4 the output could not be written (a
 full disk): free space and rerun with --resume; 130 interrupted (Ctrl-C): rerun with --resume.
@@ -477,19 +477,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--on-none must be nan, raise or a number, got {args.on_none!r}") from None
     try:
-        from verifiers.server import serve
+        from verifiers.server import CannotListen, serve
     except ImportError as exc:
         raise UsageError(f"the server needs the 'server' extra (pip install 'r1-verifiers[server]'): {exc}") from None
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
         err.print(f"[bold yellow]warning:[/] serving on {args.host} with no --token: anyone who can reach it can use it")
-    err.print(f"serving {args.config} on http://{args.host}:{args.port} "
-              f"({'bearer token required' if token else 'no token'}; {args.workers} worker(s)); Ctrl-C stops",
-              highlight=False)
+
+    def listening() -> None:
+        err.print(f"serving {args.config} on http://{args.host}:{args.port} "
+                  f"({'bearer token required' if token else 'no token'}; {args.workers} worker(s)); Ctrl-C stops",
+                  highlight=False)
+
     try:
         serve(args.config, host=args.host, port=args.port, token=token, workers=args.workers,
-              max_body_bytes=int(args.max_body_mb * (1 << 20)), max_batch=args.max_batch, on_none=on_none)
+              max_body_bytes=int(args.max_body_mb * (1 << 20)), max_batch=args.max_batch, on_none=on_none,
+              on_listening=listening)
     except ConfigError as exc:
         raise UsageError(f"config {args.config}: {exc}") from None
+    except CannotListen as exc:  # a port in use: the caller's choice, not an outage
+        raise UsageError(str(exc)) from None
     return EXIT_OK
 
 

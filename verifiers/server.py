@@ -19,10 +19,12 @@ Python's json and OpenRLHF's client read) unless `on_none` says otherwise (a num
 """
 
 import asyncio
+import errno
 import hmac
 import json
 import os
-from collections.abc import Mapping
+import socket
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -325,6 +327,25 @@ def create_app(
     return app
 
 
+class CannotListen(RuntimeError):
+    """The server cannot listen on its address (the port is in use, the host is not this machine's)."""
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port), ready for uvicorn; CannotListen says why not in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn: "localhost" is IPv4
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart need not wait
+        sock.bind((host, port))
+    except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0-65535
+        sock.close()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        hint = "; another server holds it (pick another --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise CannotListen(f"cannot listen on {host}:{port}: {reason}{hint}") from None
+    return sock
+
+
 def serve(
     config: str | os.PathLike[str],
     *,
@@ -335,15 +356,21 @@ def serve(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_batch: int = MAX_BATCH,
     on_none: float | str = "nan",
+    on_listening: Callable[[], None] | None = None,
 ) -> None:
-    """Run the server until interrupted (uvicorn)."""
+    """Run the server until interrupted (uvicorn). The config is loaded first (ConfigError), then the
+    address bound (CannotListen: a port in use), then `on_listening` is called and requests are served."""
     import uvicorn
 
     service = RewardService(config, workers=workers)
     try:
         app = create_app(service, token=token, max_body_bytes=max_body_bytes, max_batch=max_batch, on_none=on_none)
+        sock = listen_socket(host, port)  # bound here: uvicorn.run would exit the process (status 3) itself
+        if on_listening is not None:
+            on_listening()
         # keep-alive longer than uvicorn's 5 s: a client reusing a connection the server is closing gets a
         # reset (seen under load as httpx ReadError); 30 s makes that race rare
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=30)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30))
+        server.run(sockets=[sock])
     finally:
         service.close()
