@@ -29,7 +29,8 @@ bwrap:
 demo: $(STAMP) bwrap
 	@mkdir -p out
 	$(BIN)/verifiers list
-	@for f in examples/data/*.jsonl; do \
+	@# math and code rows under R1's reasoning reward (general.jsonl needs a judge model: see examples/r1_stage4.yaml)
+	@for f in examples/data/math.jsonl examples/data/code.jsonl; do \
 	  name=$$(basename $$f .jsonl); \
 	  echo "== $$f (examples/r1.yaml) -> out/$$name.scored.jsonl"; \
 	  $(BIN)/verifiers score $$f --config examples/r1.yaml --output out/$$name.scored.jsonl || exit $$?; \
