@@ -610,3 +610,59 @@ def test_score_and_filter_never_write_nan(tmp_path, value):
     assert main(["filter", str(src), "--config", str(fmt), "-o", str(kept), "--min-reward", "0"]) == 0
     (row,) = strict_rows(kept)
     assert row["x"] is None and row["reward"] == 1.0
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc's parent links."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_with_workers_leaves_no_process_behind(tmp_path):
+    """SIGKILL of `score --workers 2` midway: its worker processes (and their math workers) end too.
+
+    Before, the pool's workers waited on their task queue forever, each with its math workers."""
+    rows_in = "".join(
+        json.dumps({"prompt": "What is 2+2?", "completion": f"<think>t</think><answer>\\boxed{{{i}}}</answer>",
+                    "reference": str(i)}) + "\n"
+        for i in range(200_000)
+    )
+    src = write(tmp_path / "in.jsonl", rows_in)
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "verifiers", "score", str(src), "--config", str(Path(__file__).resolve().parents[1] / "examples/r1_zero.yaml"),
+           "-o", str(out), "--workers", "2", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or out.stat().st_size < 10_000) and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run must still be going when it is killed"
+    below = _descendants(proc.pid)
+    assert len(below) >= 2, "the worker processes must have started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(p) for p in below):
+        time.sleep(0.1)
+    assert not [p for p in below if _alive(p)], "processes of the killed run are still running"

@@ -465,6 +465,39 @@ def takes_parameter(name: str, param: str) -> bool:
     return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
 
 
+def exit_with_process(pid: int) -> None:
+    """End this process (os._exit) as soon as process `pid` is gone, from a daemon thread.
+
+    For worker processes of a pool: when the process that owns the pool is SIGKILLed, its workers
+    would otherwise wait on their task queue forever (with their own math workers under them).
+    """
+    import os
+    import select
+    import threading
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd (old kernel, not Linux) or already gone
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the process has exited
+        else:
+            import time
+
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
+
+
 def as_samples(items: Iterable[Sample | dict[str, Any]]) -> list[Sample]:
     """Accept Samples or plain dicts with the same field names."""
     out = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import signal
 import sys
 from collections import Counter, deque
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from verifiers.core import Score, error_score
+from verifiers.core import Score, error_score, exit_with_process
 from verifiers.rows import (
     MAX_LINE_BYTES,
     dump_row,
@@ -337,9 +338,10 @@ _worker_reward: Any = None
 _worker_options = Options()
 
 
-def _init_worker(config: str, options: Options) -> None:
+def _init_worker(config: str, options: Options, owner: int) -> None:
     global _worker_reward, _worker_options
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    exit_with_process(owner)  # a SIGKILLed CLI must not leave its workers behind
     from verifiers.composite import load_reward
 
     _worker_reward, _worker_options = load_reward(config), options
@@ -362,7 +364,7 @@ def score_stream(
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("forkserver" if sys.platform == "linux" else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config, options))
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config, options, os.getpid()))
     window: deque = deque()
     try:
         for chunk in chunks:

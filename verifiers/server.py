@@ -29,7 +29,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from verifiers.core import Sample, Score
+from verifiers.core import Sample, Score, exit_with_process
 from verifiers.integrations.lazy import warm_up
 
 MAX_BODY_BYTES = 32 << 20
@@ -49,8 +49,9 @@ class BadRequest(Exception):
 _process_reward = None
 
 
-def _init_process(config: str | dict) -> None:
+def _init_process(config: str | dict, owner: int) -> None:
     global _process_reward
+    exit_with_process(owner)  # a SIGKILLed server must not leave its scoring processes behind
     from verifiers.composite import load_reward
 
     _process_reward = load_reward(config)
@@ -94,7 +95,7 @@ class RewardService:
 
             ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
             self._executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_process,
-                                                 initargs=(self.config,))
+                                                 initargs=(self.config, os.getpid()))
             self._score = _score_in_process
         else:
             warm_up(self.reward)
