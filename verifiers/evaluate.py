@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifiers.rows import MISSING, lookup
+
 MAX_DRAWS = 5000
 SAMPLES = 2000
 
@@ -175,18 +177,6 @@ def row_metric(row: Mapping[str, Any], metrics: Sequence[str], prefix: str = "")
     return None
 
 
-_ABSENT = object()
-
-
-def _lookup(row: Mapping[str, Any], path: str) -> Any:
-    value: Any = row
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _ABSENT
-        value = value[part]
-    return value
-
-
 def evaluate_rows(
     rows: Iterable[Mapping[str, Any]],
     ks: Sequence[int] = (1, 4, 16),
@@ -228,13 +218,13 @@ def evaluate_rows(
         if value is None:
             skipped["no metric value"] += 1
             continue
-        key = _lookup(row, group_by)
-        if key is None or key is _ABSENT:
+        key = lookup(row, group_by)
+        if key is None or key is MISSING:
             skipped["no group"] += 1
             continue
         answers, correct = groups.setdefault(group_key(key), ([], []))
-        completion = _lookup(row, completion_field)
-        if completion is _ABSENT:
+        completion = lookup(row, completion_field)
+        if completion is MISSING:
             no_completion += 1
             unreadable_groups.add(group_key(key))
             completion = None

@@ -51,7 +51,7 @@ def lookup(row: Any, path: str) -> Any:
         return row
     value: Any = row
     for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
+        if not isinstance(value, Mapping) or part not in value:
             return MISSING
         value = value[part]
     return value
