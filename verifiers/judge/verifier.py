@@ -86,6 +86,14 @@ def _close_backend(backend: str, instance: Any) -> None:
         instance.close()
 
 
+def _constructor_params(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A verifier's constructor arguments (its locals() on entry) as one flat dict, backend options
+    included: kept for pickling, where __setstate__ calls __init__ with them again."""
+    params = {k: v for k, v in arguments.items() if k not in ("self", "backend_options", "__class__")}
+    params.update(arguments["backend_options"])
+    return params
+
+
 class _ModelVerifier(Verifier):
     """Shared plumbing: the backend's life cycle, pickling by parameters, reading completions."""
 
@@ -159,10 +167,7 @@ class JudgeVerifier(_ModelVerifier):
         end_tokens: Sequence[str] | None = None,
         **backend_options: Any,
     ) -> None:
-        params = dict(locals())
-        for key in ("self", "backend_options", "__class__"):
-            params.pop(key, None)
-        params.update(backend_options)
+        params = _constructor_params(locals())
         if mode not in MODES:
             raise ValueError(f"judge: mode must be one of {MODES}, got {mode!r}")
         if pairwise and labels is not None:
@@ -404,10 +409,7 @@ class RewardModelVerifier(_ModelVerifier):
         end_tokens: Sequence[str] | None = None,
         **backend_options: Any,
     ) -> None:
-        params = dict(locals())
-        for key in ("self", "backend_options", "__class__"):
-            params.pop(key, None)
-        params.update(backend_options)
+        params = _constructor_params(locals())
         if backend != "transformers":
             raise ValueError(f"reward_model: backend must be 'transformers', got {backend!r}")
         if normalize not in ("none", "sigmoid"):
