@@ -212,17 +212,20 @@ def _space_before(text: str, end: int) -> int:
 
 THINK_PREFILLED = ("auto", "true", "false")
 
-# Where a rendered chat template starts the assistant's turn: a <think> after the last of these
-# is the template's pre-fill, one before it is an instruction that merely mentions the tag.
-_ASSISTANT_TURN = (
-    "<|im_start|>assistant",
-    "<\uff5cAssistant\uff5c>",
-    "<|Assistant|>",
-    "<|start_header_id|>assistant<|end_header_id|>",
-    "<start_of_turn>model",
-    "<|assistant|>",
-    "[/INST]",
+# The turns of rendered chat templates, per family: (start of the user's turn, end of it, start of
+# the assistant's turn). Used to find where the assistant's turn starts in a rendered prompt or query.
+CHAT_TURNS = (
+    ("<|im_start|>user", "<|im_end|>", "<|im_start|>assistant"),  # ChatML: Qwen
+    ("<\uff5cUser\uff5c>", "<\uff5cAssistant\uff5c>", "<\uff5cAssistant\uff5c>"),  # DeepSeek-R1 / V3
+    ("<|User|>", "<|Assistant|>", "<|Assistant|>"),
+    ("<|start_header_id|>user<|end_header_id|>", "<|eot_id|>", "<|start_header_id|>assistant<|end_header_id|>"),
+    ("<start_of_turn>user", "<end_of_turn>", "<start_of_turn>model"),  # Gemma
+    ("<|user|>", "<|end|>", "<|assistant|>"),  # Phi-3
+    ("[INST]", "[/INST]", "[/INST]"),  # Llama 2, Mistral
 )
+# A <think> after the last assistant marker is the template's pre-fill; one before it is an
+# instruction that merely mentions the tag.
+_ASSISTANT_TURN = tuple(dict.fromkeys(turn[2] for turn in CHAT_TURNS))
 
 
 def think_prefilled_option(value: str | bool, who: str) -> str:

@@ -31,20 +31,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from verifiers.core import Completion, Sample, Score, Verifier, strip_end_tokens
+from verifiers.core import CHAT_TURNS, Completion, Sample, Score, Verifier, strip_end_tokens
 
 ENV_CONFIG, ENV_TASK, ENV_ON_NONE = "VERIFIERS_CONFIG", "VERIFIERS_TASK", "VERIFIERS_ON_NONE"
-
-# (start of the user's turn, end of it, start of the assistant's turn) per template family
-TEMPLATES = (
-    ("<|im_start|>user", "<|im_end|>", "<|im_start|>assistant"),  # ChatML: Qwen
-    ("<\uff5cUser\uff5c>", "<\uff5cAssistant\uff5c>", "<\uff5cAssistant\uff5c>"),  # DeepSeek-R1 / V3
-    ("<|User|>", "<|Assistant|>", "<|Assistant|>"),
-    ("<|start_header_id|>user<|end_header_id|>", "<|eot_id|>", "<|start_header_id|>assistant<|end_header_id|>"),
-    ("<start_of_turn>user", "<end_of_turn>", "<start_of_turn>model"),  # Gemma
-    ("<|user|>", "<|end|>", "<|assistant|>"),  # Phi-3
-    ("[INST]", "[/INST]", "[/INST]"),  # Llama 2, Mistral
-)
 
 
 def _after_last(text: str, markers: Sequence[str]) -> int:
@@ -62,7 +51,7 @@ def response_of(query: str, prompt: str | None) -> str:
     at = query.find(prompt) if prompt else -1
     if at >= 0:
         return strip_end_tokens(query[at + len(prompt) :])
-    assistants = [t[2] for t in TEMPLATES]
+    assistants = [t[2] for t in CHAT_TURNS]
     cut = _after_last(query, assistants)
     if cut < 0:
         return strip_end_tokens(query)
@@ -79,7 +68,7 @@ def prompt_messages(prompt: str | None) -> Completion | None:
     (e.g. "<think>\\n") when the template leaves one. The prompt itself when no template is recognised."""
     if not prompt:
         return prompt
-    for user, end, assistant in TEMPLATES:
+    for user, end, assistant in CHAT_TURNS:
         start = prompt.rfind(user)
         if start < 0:
             continue
