@@ -229,6 +229,9 @@ NEGATED = [
     ("4", "\\boxed{4} 是错的"),  # ours: a retraction in Chinese
     ("4", "\\boxed{4} (just kidding, it is 6)"),  # ours
     ("4", "<answer>4</answer>\n\n(Or possibly 6.)"),  # ours
+    ("4", "<answer>4</answer> wait, no: 6"),  # ours: a plain retraction after the answer block
+    ("4", "\\boxed{4} Oops, 6."),  # ours
+    ("4", "\\boxed{4} 不对，是 6"),  # ours
     ("4", "\\boxed{\\text{not } 4}"),  # ours
     ("4", "\\boxed{4 \\text{ if } n \\text{ is odd}}"),  # ours: a condition, not an answer
     ("4", "The answer is not \\boxed{4}."),  # ours: negated before the box

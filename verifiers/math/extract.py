@@ -109,10 +109,10 @@ _NEGATED_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 # A retraction or hedge right after the answer that names another value: "\boxed{3} (just kidding, it
-# is 5)", "<answer>3</answer> (Or possibly 5.)".
+# is 5)", "<answer>3</answer> (Or possibly 5.)", "<answer>3</answer> wait, no: 5".
 _RETRACT_RE = re.compile(
     r"\b(?:actually|kidding|instead|rather|correction|or|maybe|perhaps|possibly|probably|unless|otherwise|"
-    r"alternatively)\b|或|也许|可能|其实",
+    r"alternatively|wait|oops|sorry)\b|或|也许|可能|其实|不对",
     re.IGNORECASE,
 )
 
