@@ -456,7 +456,11 @@ def test_the_toolkit_in_a_container_grades_code_through_the_host_socket(client, 
         SANDBOX_IMAGE,
         ["python3", "-m", "verifiers", "score", "/app/examples/data/code.jsonl", "--config", "/work/code.yaml",
          "-o", "/work/out.jsonl"],
-        volumes={sock: {"bind": sock, "mode": "rw"}, str(repo): {"bind": "/app", "mode": "ro"},
+        # The packages and examples are mounted one by one: a checkout's own folder may be private (a
+        # mktemp clone is 0700), and a bind mount keeps that mode for the container's user.
+        volumes={sock: {"bind": sock, "mode": "rw"},
+                 **{str(repo / part): {"bind": f"/app/{part}", "mode": "ro"}
+                    for part in ("verifiers", "sandboxes", "examples")},
                  str(deps): {"bind": "/deps", "mode": "ro"}, str(work): {"bind": "/work", "mode": "rw"}},
         environment={"PYTHONPATH": "/app:/deps", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
         user="10001:10001", group_add=[str(os.stat(sock).st_gid)], network_mode="none",
