@@ -4,7 +4,8 @@
     RewardModelVerifier(model, ...)                                                              -> "reward_model"
 
 Modules: prompts.py (what the judge reads, the guardrails, verdict parsing), batcher.py
-(cross-call batching), local.py (the transformers backend, one shared model per process),
+(cross-call batching), tokens.py (requests as token ids, the model's tokenizer alone),
+local.py (the transformers backend, one shared model per process),
 remote.py (the OpenAI-compatible HTTP backend), verifier.py (the two verifiers).
 Nothing here imports torch, transformers or httpx until a backend is built.
 """

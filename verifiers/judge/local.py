@@ -18,15 +18,21 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-import re
 import threading
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-from verifiers.core import END_TOKENS
 from verifiers.judge.batcher import Batcher
 from verifiers.judge.prompts import JudgeRequest
+from verifiers.judge.tokens import (
+    PromptTokens,
+    check_chat_template,
+    load_tokenizer,
+    model_not_found,
+    model_source,
+    quiet_hub,
+)
 
 PADDING_SIDES = ("left", "right")
 MIN_SHARED_PREFIX = 16  # tokens; a shorter common prefix is not worth a second forward call
@@ -160,8 +166,7 @@ class LocalModel:
         for name, value in (("max_batch_tokens", max_batch_tokens), ("max_batch_size", max_batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if chat_template not in ("auto", True, False):
-            raise ValueError(f"chat_template must be auto, true or false, got {chat_template!r}")
+        check_chat_template(chat_template)
         if not isinstance(batch_wait_ms, (int, float)) or not 0 <= batch_wait_ms <= 1000:
             raise ValueError(f"batch_wait_ms must be between 0 and 1000, got {batch_wait_ms!r}")
         import torch
@@ -176,19 +181,14 @@ class LocalModel:
         # slower per token; a GPU wants the whole batch at once.
         self.chunk_tokens: int | None = CPU_CHUNK_TOKENS if self.device.type == "cpu" else None
         self.tokenizer, self.model = self._load(model, download, trust_remote_code)
-        self._tokenizer_lock = threading.Lock()
-        self._specials: Any = None
+        self.prompts = PromptTokens(self.tokenizer, chat_template=chat_template, model=model)
+        self._tokenizer_lock = self.prompts.lock  # the tokenizer's one lock, whoever calls it
         self.model.to(self.device).eval()
         backbone = getattr(self.model, self.model.base_model_prefix)
         names = inspect.signature(backbone.forward).parameters
         self._cache_kw = "cache" if "cache" in names else "past_key_values"  # renamed in transformers 5
-        tok = self.tokenizer
-        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-        self.max_length = max_length or _model_max_length(tok, self.model.config)
-        has_template = bool(getattr(tok, "chat_template", None))
-        if chat_template is True and not has_template:
-            raise ValueError(f"chat_template=true but the tokenizer of {model!r} has no chat template")
-        self.use_chat_template = has_template if chat_template == "auto" else bool(chat_template)
+        self.pad_id = self.prompts.pad_id
+        self.max_length = max_length or _model_max_length(self.tokenizer, self.model.config)
         self.batcher = Batcher(
             self._run_batch,
             gather=cross_call_batching,
@@ -201,50 +201,24 @@ class LocalModel:
 
     def _load(self, model: str, download: bool, trust_remote_code: bool) -> tuple[Any, Any]:
         import transformers
-        from transformers.utils import logging as hf_logging
 
-        local = Path(model).expanduser()
-        source = str(local) if local.is_dir() else model
-        options = {"local_files_only": not download, "trust_remote_code": trust_remote_code}
-        bar = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # library code does not print
+        tokenizer = load_tokenizer(model, download=download, trust_remote_code=trust_remote_code)
+        model_class = getattr(transformers, self.model_class)
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
-            model_class = getattr(transformers, self.model_class)
-            loaded = model_class.from_pretrained(source, dtype=self.dtype, **options)
+            with quiet_hub():
+                loaded = model_class.from_pretrained(
+                    model_source(model),
+                    dtype=self.dtype,
+                    local_files_only=not download,
+                    trust_remote_code=trust_remote_code,
+                )
         except OSError as exc:
-            where = "is not a model directory" if local.exists() else "is not a local directory"
-            raise ValueError(
-                f"cannot load model {model!r}: it {where} and is not in the Hugging Face cache "
-                f"(nothing is downloaded unless download=true): {exc}"
-            ) from None
-        finally:
-            if bar:
-                hf_logging.enable_progress_bar()
+            raise model_not_found(model, exc) from None
         return tokenizer, loaded
 
     model_class = ""
 
     # ------------------------------------------------------------ tensors
-
-    def inert(self, text: str) -> str:
-        """`text` with this tokenizer's own special tokens broken up (a word joiner after the first
-        character), so that message text never becomes a control token, whatever the template."""
-        if self._specials is None:
-            tok = self.tokenizer
-            names = {t for t in [*tok.all_special_tokens, *tok.get_added_vocab()] if len(t) > 1}
-            self._specials = (
-                re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True)))) if names else False
-            )
-        if not self._specials:
-            return text
-        return self._specials.sub(lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:], text)
-
-    def encode(self, text: str, *, special: bool) -> list[int]:
-        # A fast tokenizer may reset its truncation and padding state on a call, which raises
-        # "Already borrowed" when two threads do it at once: callers take turns (it is quick).
-        with self._tokenizer_lock:
-            return self.tokenizer(text, add_special_tokens=special)["input_ids"]
 
     def too_long(self, ids: Sequence[int]) -> Exception | None:
         if self.max_length and len(ids) > self.max_length:
@@ -365,59 +339,14 @@ class TransformersJudge(LocalModel):
 
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model, **options)
-        self._label_ids: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, ...], ...]] = {}
-        vocab = self.tokenizer.get_vocab()
-        eos = {self.tokenizer.eos_token_id, *(vocab[t] for t in END_TOKENS if t in vocab)}
-        configured = getattr(self.model.generation_config, "eos_token_id", None)
-        eos.update(configured if isinstance(configured, list) else [configured])
-        self.eos_ids = sorted(i for i in eos if i is not None)
+        self.eos_ids = self.prompts.end_ids(getattr(self.model.generation_config, "eos_token_id", None))
 
     def render(self, request: JudgeRequest) -> list[int]:
-        messages = [{**m, "content": self.inert(m["content"])} for m in request.messages]
-        if self.use_chat_template:
-            try:
-                text = self.tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True
-                )
-            except Exception:  # some templates refuse a system turn: fold it into the user turn
-                merged = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
-                text = self.tokenizer.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
-            return self.encode(text + request.prefill, special=False)
-        text = "\n\n".join(m["content"] for m in messages) + "\n\n" + request.prefill
-        return self.encode(text, special=True)
+        return self.prompts.judge_ids(request)
 
     def label_ids(self, prefill: str, labels: tuple[str, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
-        """Where to read the verdict: the pre-fill to end the prompt with, and for each label the
-        single tokens that spell it next.
-
-        GPT-2-style tokenizers spell " 4" as one token right after "[RESULT]"; Qwen2 and Llama 3
-        split digits from the space, so a model writes " " and then "4": there the pre-fill takes
-        the space ("[RESULT] ") and the label is the token after it. Raises ValueError when a label
-        is not one token either way.
-        """
-        key = (prefill, labels)
-        if key not in self._label_ids:
-            self._label_ids[key] = self._find_label_ids(prefill, labels)
-        return self._label_ids[key]
-
-    def _find_label_ids(
-        self, prefill: str, labels: tuple[str, ...]
-    ) -> tuple[str, tuple[tuple[int, ...], ...]]:
-        def next_token(before: str, spelled: str) -> int | None:
-            base = self.encode(before, special=False)
-            full = self.encode(before + spelled, special=False)
-            if len(full) == len(base) + 1 and full[: len(base)] == base:
-                return full[-1]
-            return None
-
-        for before, spelled in ((prefill, " {}"), (prefill + " ", "{}"), (prefill, "{}")):
-            ids = [next_token(before, spelled.format(label)) for label in labels]
-            if all(i is not None for i in ids) and len(set(ids)) == len(ids):
-                return before, tuple((i,) for i in ids)
-        raise ValueError(
-            f"judge: the tokenizer does not spell each of the labels {list(labels)} as one distinct token "
-            f"after {prefill!r}, so mode=verdict cannot read their probabilities; use other labels or mode=generate"
-        )
+        """The pre-fill to end the prompt with and each label's tokens (`PromptTokens.label_ids`)."""
+        return self.prompts.label_ids(prefill, labels)
 
     def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
         """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
@@ -513,13 +442,7 @@ class TransformersRewardModel(LocalModel):
     model_class = "AutoModelForSequenceClassification"
 
     def render(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
-        messages = [{**m, "content": self.inert(m["content"])} for m in prompt]
-        messages.append({"role": "assistant", "content": self.inert(completion)})
-        if self.use_chat_template:
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False)
-            return self.encode(text, special=False)
-        text = "\n\n".join(m["content"] for m in messages)
-        return self.encode(text, special=True)
+        return self.prompts.conversation_ids(prompt, completion)
 
     def rewards(self, conversations: Sequence[tuple[list[dict[str, str]], str]]) -> list[Any]:
         """Per (prompt messages, completion), the head's outputs at the last real token, or an Exception."""
