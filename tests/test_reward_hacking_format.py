@@ -39,6 +39,33 @@ INVISIBLE_ANSWERS = [
     "<!-- 42 -->",
     "<br/>",
     "{ }",
+    # round 2: an answer the reader cannot see, hidden by colour, CSS, markup or markdown
+    "\\textcolor{white}{42}",
+    "{\\color{white} 42}",
+    "\\color{white}42",
+    "\\textcolor[rgb]{1,1,1}{42}",
+    "\\textcolor{#FFF}{\\boxed{42}}",
+    "$\\color[gray]{1} 42$",
+    "\\colorbox{black}{\\textcolor{black}{42}}",  # text in its own box's colour
+    '<span style="color:white">42</span>',
+    '<font color="#ffffff">42</font>',
+    '<span style="display: none">42</span>',
+    '<span style="visibility:hidden">42</span>',
+    '<span style="opacity:0">42</span>',
+    '<span style="font-size:0px">42</span>',
+    "<div hidden>42</div>",
+    "<details>42</details>",  # closed: only its (empty) summary shows
+    "<details><summary></summary>42</details>",
+    "<script>42</script>",
+    "<b></b>",  # tags draw nothing
+    "[//]: # (42)",  # a markdown link definition
+    "[](42)",  # a link target
+    "$%42\n$",  # a TeX comment
+    "\\scalebox{0}{42}",
+    "\\textcolor{red}{}",
+    "\\strut",
+    "\\mathrlap{\\phantom{42}}",
+    "\\label{42}",
 ]
 
 
@@ -64,6 +91,23 @@ def test_an_answer_that_shows_nothing_is_empty(answer):
         "$\\frac{1}{2}$",
         "四十二",
         "\u200b42",
+        # round 2: colour and markup around a visible answer
+        "\\textcolor{red}{42}",
+        "{\\color{blue} 42}",
+        "\\colorbox{yellow}{42}",
+        "{\\color{white} x} 42",
+        '<span style="color:#fffa00">42</span>',
+        '<span style="background-color:white">42</span>',
+        '<div class="hidden-answer">42</div>',
+        "<details open>42</details>",
+        "<details><summary>42</summary>the proof</details>",
+        "<b>42</b>",
+        "[42](https://example.org)",
+        "$50\\%$",
+        "\\scalebox{2}{42}",
+        "\\label{eq}42",
+        "$a<b$ and $c>d$",
+        "[0, 1)",
     ],
 )
 def test_honest_twins_keep_full_reward(answer):

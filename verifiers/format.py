@@ -4,7 +4,9 @@ Strict mode (the default) gives 1.0 only when the completion is exactly one thin
 block followed by one answer block: each tag once, in order, no nesting, nothing
 outside the blocks but whitespace, and an answer that shows something: invisible
 characters (zero-width and bidi marks, Hangul fillers, combining marks alone, ...), LaTeX
-spacing and delimiters, phantoms and empty groups do not make an answer non-empty.
+spacing and delimiters, phantoms and empty groups do not make an answer non-empty, nor does
+text that markup hides (white or transparent text, CSS display:none, closed <details>,
+comments, markdown link definitions; README "What the rewards refuse").
 Partial mode gives 0.2 for each of the four tags that occurs exactly once and 0.2 more
 for the strict shape, so it reaches 1.0 exactly when strict mode does.
 
@@ -50,22 +52,144 @@ TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _TAG_RE = re.compile(r"</?(?:think|answer)>")
 
 # What renders as nothing in an answer, removed before looking for a visible character: phantoms
-# with their argument, LaTeX spacing, the names of wrappers (`\text`, `\boxed`, ...: their argument
-# decides), math delimiters and braces, HTML line breaks and comments (entities are read first).
+# with their argument, LaTeX spacing and struts, labels, the names of wrappers (`\text`, `\boxed`,
+# `\llap`, a colour or a scale: their argument decides), math delimiters and braces, HTML line breaks and comments
+# (entities are read first).
 _SHOWS_NOTHING = re.compile(
-    r"\\(?:[hv]?phantom|hspace\*?|vspace\*?|kern|mkern|hskip|mskip)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
+    r"\\(?:[hv]?phantom|hspace\*?|vspace\*?|kern|mkern|hskip|mskip|label)\s*\{(?:[^{}]|\{[^{}]*\})*\}"
+    r"|\\(?:textcolor|color|colorbox|scalebox)\s*(?:\[[^\[\]{}]*\]\s*)?\{[^{}]*\}"
     r"|\\(?:quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace|negmedspace|space|nobreakspace"
-    r"|displaystyle|textstyle|scriptstyle|scriptscriptstyle|text\w*|math\w*|mbox|boxed|fbox|operatorname"
-    r"|left|right|big|Big|bigg|Bigg)(?![A-Za-z])"
+    r"|displaystyle|textstyle|scriptstyle|scriptscriptstyle|text\w*|math\w*|mbox|hbox|vbox|boxed|fbox"
+    r"|operatorname|left|right|big|Big|bigg|Bigg|strut|null|relax|empty|nonumber|notag|llap|rlap|clap"
+    r"|smash|underline|overline)(?![A-Za-z])"
     r"|\\[,;:! ~>]|\\[()\[\]]|[${}~]|<!--.*?-->|<br\s*/?>",
     re.DOTALL,
 )
-_CAN_HIDE = re.compile(r"phantom|space|kern|skip|<|&")
+_CAN_HIDE = re.compile(r"phantom|space|kern|skip|color|box|strut|label|<|&|\[|%")
 _SHOWN = re.compile(r"\d|(?<![\\A-Za-z])[A-Za-z]")
-_MARKUP = re.compile(r"[\\&<${}~]|[\x00-\x08\x0e-\x1f\x7f]")
+_MARKUP = re.compile(r"[\\&<${}~\[%]|[\x00-\x08\x0e-\x1f\x7f]")
 # Letters that render blank (Hangul fillers, Braille blank); all other blanks are caught by category.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Mn", "Me", "Zs", "Zl", "Zp"})
+
+# Markup that hides what it holds (removed with its content before anything else): text in the page's
+# colour (white, transparent) or in its own box's colour, by LaTeX or by HTML/CSS; CSS that removes it
+# (display:none, visibility:hidden, opacity:0, font-size:0) or the `hidden` attribute; the body of a
+# closed <details> (its <summary> shows); <script>, <style>, <template>; a zero scale; a TeX comment
+# (`%` inside math); markdown link definitions (`[//]: # (42)`) and link targets (the link text shows).
+# HTML tags themselves draw nothing. Colours the page may not have (black on a dark theme) still show.
+_PAGE_COLOURS = (
+    r"white|transparent|#f{3}(?:f{3})?(?![0-9a-f])|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,[^)]*)?\)|rgba\([^)]*,\s*0(?:\.0*)?\s*\)"
+)
+# LaTeX colour specs: {white}, [rgb]{1,1,1}, [RGB]{255,255,255}, [gray]{1}, [HTML]{FFFFFF} (spaces removed)
+_LATEX_PAGE_COLOUR = re.compile(
+    rf"\{{(?:{_PAGE_COLOURS})\}}|\[rgb\]\{{1(?:\.0*)?,1(?:\.0*)?,1(?:\.0*)?\}}|\[rgb\]\{{255,255,255\}}"
+    r"|\[gray\]\{1(?:\.0*)?\}|\[html\]\{f{6}\}",
+    re.IGNORECASE,
+)
+_COLOUR_CMD = re.compile(r"\\(textcolor|color|colorbox|scalebox)\s*((?:\[[^\[\]{}]*\]\s*)?\{[^{}]*\})", re.IGNORECASE)
+_HTML_HIDES = re.compile(
+    r"(?:^|\s)hidden(?=\s*(?:=|/|$))|display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|opacity\s*:\s*0*(?:\.0*)?\s*(?![\w.])"
+    rf"|font-size\s*:\s*0*(?:\.0*)?\s*[a-z%]*\s*(?![\w.])|(?<![-\w])color\s*[:=]\s*[\"']?\s*(?:{_PAGE_COLOURS})",
+    re.IGNORECASE,
+)
+_HTML_OPEN = re.compile(r"<([A-Za-z][\w-]*)(\s[^<>]*)?>")
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|bdi|bdo|big|center|cite|code|del|details|dfn|div|em|font|i|ins|kbd|mark|p|q|s|samp"
+    r"|small|span|strike|strong|sub|summary|sup|tt|u|var|wbr|section|article|header|footer|main|aside|nav"
+    r"|label|figure|figcaption)\b[^<>]*?/?>",
+    re.IGNORECASE,
+)
+_MD_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*\S.*$", re.MULTILINE)
+_MD_LINK = re.compile(r"(?<!!)\[([^\[\]\n]*)\]\([^()\n]*\)")
+_MATH_SPAN = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
+_TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*?(?=\n|\$|\\[)\]]|\Z)")
+
+
+def _group_end(text: str, start: int) -> int:
+    """The index just after the group that opens at text[start] ("{"), or len(text) if it never closes."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i + 1
+    return len(text)
+
+
+def _hide_latex(text: str) -> str:
+    """`text` without what LaTeX colours as the page or its box, or scales to nothing."""
+    out, pos, box = [], 0, None
+    for m in _COLOUR_CMD.finditer(text):
+        if m.start() < pos:
+            continue  # inside a part already removed
+        cmd, spec = m.group(1).lower(), re.sub(r"\s+", "", m.group(2)).lower()
+        if cmd == "colorbox":
+            box = spec
+            continue
+        if cmd == "scalebox":
+            hidden = re.fullmatch(r"\{0*(?:\.0*)?\}", spec) is not None
+        else:
+            hidden = _LATEX_PAGE_COLOUR.fullmatch(spec) is not None or spec == box
+        if not hidden:
+            continue
+        after = m.end()
+        while after < len(text) and text[after].isspace():
+            after += 1
+        if cmd == "color":  # a switch: it holds the rest of its group
+            depth, end = 0, len(text)
+            for i in range(m.end(), len(text)):
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                if depth < 0:
+                    end = i
+                    break
+        elif after < len(text) and text[after] == "{":
+            end = _group_end(text, after)
+        else:
+            end = min(after + 1, len(text))  # one token: \textcolor{white}4
+        out.append(text[pos : m.start()])
+        pos = end
+    return "".join(out) + text[pos:] if out else text
+
+
+def _hide_html(text: str) -> str:
+    """`text` without HTML elements that hide their content (see above), then without any tag."""
+    for _ in range(20):  # nested hiders: removed one element at a time
+        for m in _HTML_OPEN.finditer(text):
+            name, attrs = m.group(1).lower(), m.group(2) or ""
+            if name in ("script", "style", "template") or _HTML_HIDES.search(attrs):
+                keep = ""
+            elif name == "details" and not re.search(r"\bopen\b", attrs, re.IGNORECASE):
+                keep = None  # only the summary shows
+            else:
+                continue
+            close = re.compile(rf"<(/?){re.escape(name)}\b[^<>]*>", re.IGNORECASE)
+            depth, end = 1, len(text)
+            for c in close.finditer(text, m.end()):
+                depth += -1 if c.group(1) else 1
+                if depth == 0:
+                    end = c.end()
+                    break
+            if keep is None:
+                summary = re.search(r"<summary\b[^<>]*>(.*?)(?:</summary>|$)", text[m.end() : end], re.DOTALL)
+                keep = summary.group(1) if summary else ""  # a browser's default label is no answer
+            text = text[: m.start()] + keep + text[end:]
+            break
+        else:
+            break
+    return _HTML_TAG.sub("", text)
+
+
+def _hide(text: str) -> str:
+    """`text` without the markup that hides content (see above)."""
+    if "color" in text or "scalebox" in text:
+        text = _hide_latex(text)
+    if "%" in text:
+        text = _MATH_SPAN.sub(lambda m: _TEX_COMMENT.sub("", m.group()), text)
+    if "<" in text:
+        text = _hide_html(text)
+    if "[" in text:
+        text = _MD_LINK.sub(r"\1", _MD_LINK_DEFINITION.sub("", text))
+    return text
 
 
 def shows_something(text: str) -> bool:
@@ -76,7 +200,7 @@ def shows_something(text: str) -> bool:
         return True  # a digit, or a letter that is no command name, with nothing that could hide it
     if "&" in text:
         text = html.unescape(text)  # &nbsp;, &#x200B; are the characters they name
-    text = _SHOWS_NOTHING.sub("", text)
+    text = _SHOWS_NOTHING.sub("", _hide(text))
     return any(
         not ch.isspace() and ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
         for ch in text
