@@ -666,3 +666,108 @@ def test_kill_9_with_workers_leaves_no_process_behind(tmp_path):
     while time.time() < deadline and any(_alive(p) for p in below):
         time.sleep(0.1)
     assert not [p for p in below if _alive(p)], "processes of the killed run are still running"
+
+
+def test_filter_and_eval_read_their_input_as_score_does(tmp_path, cfg):
+    """One reading path for score, filter and eval: a bad line (not UTF-8, over --max-line-bytes,
+    malformed) is named by its line number and the rest is processed; gzip and stdin work for all three."""
+    good = json.dumps({"prompt": "p", "completion": GOOD}).encode()
+    lines = [good, b'{"prompt": "p", "completion": "\xff\xfe"}', b'{"completion": "' + b"x" * 300 + b'"}',
+             b"{torn", good]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    before = src.read_bytes()
+    kept = tmp_path / "kept.jsonl"
+    res = cli("filter", str(src), "--config", str(cfg), "-o", str(kept), "--min-reward", "1", "--max-line-bytes", "200")
+    assert res.returncode == 1, res.stderr
+    err = b" ".join(res.stderr.split())
+    assert b"line 2: not valid UTF-8 at byte" in err and b"line 3: line longer than 200 bytes" in err
+    assert b"line 4: malformed JSON" in err and b"Traceback" not in err
+    assert [r["reward"] for r in rows(kept)] == [1.0, 1.0]
+
+    scored = tmp_path / "scored.jsonl"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(scored), "-q", "--max-line-bytes", "200")
+    assert res.returncode == 1
+    assert [r["status"] for r in rows(scored)] == ["ok", "error", "error", "error", "ok"]
+    with scored.open("ab") as f:  # a scored file damaged afterwards: eval names the line and reads the rest
+        f.write(b'{"prompt": "p", "bad": "\xff"}\n')
+    res = cli("eval", str(scored), "--k", "1", "--metric", "reward")
+    assert res.returncode == 1 and b"line 6: not valid UTF-8" in res.stderr
+    assert json.loads((tmp_path / "scored.eval.json").read_text())["rows"] == 5
+
+    # stdin to stdout (filter), stdin to a report (eval); gzip in and out
+    res = cli("filter", "-", "--config", str(cfg), "-o", "-", "--min-reward", "1", stdin=good + b"\n" + good + b"\n")
+    assert res.returncode == 0 and [json.loads(x)["reward"] for x in res.stdout.splitlines()] == [1.0, 1.0]
+    res = cli("eval", "-", "--k", "1", "--metric", "reward", stdin=scored.read_bytes())
+    assert res.returncode == 2 and b"needs --output" in res.stderr
+    res = cli("eval", "-", "--k", "1", "--metric", "reward", "-o", str(tmp_path / "r.json"), stdin=scored.read_bytes())
+    assert res.returncode == 1 and json.loads((tmp_path / "r.json").read_text())["rows"] == 5
+    import gzip
+
+    gz = tmp_path / "in.jsonl.gz"
+    gz.write_bytes(gzip.compress(good + b"\n"))
+    res = cli("filter", str(gz), "--config", str(cfg), "-o", str(tmp_path / "kept.jsonl.gz"), "--min-reward", "1")
+    assert res.returncode == 0 and gzip.decompress((tmp_path / "kept.jsonl.gz").read_bytes()).count(b"\n") == 1
+    assert src.read_bytes() == before
+
+
+def test_a_truncated_or_fake_gzip_is_one_clear_error_for_every_command(tmp_path, cfg):
+    import gzip
+
+    whole = gzip.compress(b"".join(json.dumps({"prompt": str(i), "completion": GOOD}).encode() + b"\n"
+                                   for i in range(3000)))
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "fake.jsonl.gz").write_bytes(b"plain text\n")
+    for name, why in (("cut", b"ended before"), ("fake", b"is named .gz but is not gzip")):
+        src = str(tmp_path / f"{name}.jsonl.gz")
+        out = str(tmp_path / "out.jsonl")
+        for args in (("score", src, "--config", str(cfg), "-o", out, "-q"),
+                     ("filter", src, "--config", str(cfg), "-o", out, "--min-reward", "0"),
+                     ("eval", src, "-o", str(tmp_path / "r.json"))):
+            res = cli(*args)
+            err = b" ".join(res.stderr.split())
+            assert res.returncode == 2 and why in err, (args, res.stderr)
+            assert b"Traceback" not in err
+
+
+def test_filter_and_eval_read_parquet(tmp_path, cfg):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    items = [{"prompt": "p", "completion": GOOD if i % 2 else "no tags"} for i in range(4)]
+    src = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(items), src)
+    kept = tmp_path / "kept.jsonl"
+    res = cli("filter", str(src), "--config", str(cfg), "-o", str(kept), "--min-reward", "1")
+    assert res.returncode == 0, res.stderr
+    assert len(rows(kept)) == 2
+    scored = [{"prompt": "p", "completion": "x", "reward": float(i % 2), "components": {"format": float(i % 2)}}
+              for i in range(4)]
+    pq.write_table(pa.Table.from_pylist(scored), tmp_path / "scored.parquet")
+    res = cli("eval", str(tmp_path / "scored.parquet"), "--k", "1", "--metric", "format")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "scored.eval.json").read_text())["pass@k"]["1"] == 0.5
+
+
+def test_completion_ids_in_a_row_measure_length_in_tokens(tmp_path):
+    """As TRL passes completion_ids, a row's completion_ids column (or --field completion_ids=COLUMN)
+    reaches Sample.meta, so length shaping counts tokens; ids that are not a list of integers are an error row."""
+    cfg = write(tmp_path / "o.yaml", "components:\n  overlong: {verifier: overlong, params: "
+                                     "{max_completion_len: 100, soft_punish_cache: 20}}\n")
+    src = jsonl(tmp_path / "in.jsonl", [
+        {"completion": "short text", "completion_ids": [7] * 90},
+        {"completion": "short text"},
+        {"completion": "short text", "completion_ids": ["a", "b"]},
+        {"completion": "short text", "ids": [7] * 100},
+    ])
+    out = tmp_path / "out.jsonl"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q")
+    assert res.returncode == 1
+    got = rows(out)
+    info = got[0]["info"]["components"]["overlong"]
+    assert (got[0]["reward"], info["unit"], info["length"]) == (-0.5, "tokens", 90)
+    assert got[1]["info"]["components"]["overlong"]["unit"] == "chars" and got[1]["reward"] == 0.0
+    assert got[2]["status"] == "error" and "'completion_ids' must be a list of integer token ids" in got[2]["error"]
+    assert got[3]["info"]["components"]["overlong"]["unit"] == "chars"
+    res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q", "--field", "completion_ids=ids")
+    assert rows(out)[3]["reward"] == -1.0 and rows(out)[0]["info"]["components"]["overlong"]["unit"] == "chars"

@@ -136,16 +136,17 @@ def test_eval_command_prints_a_table_and_writes_json(tmp_path: Path, capsys):
     src = tmp_path / "scored.jsonl"
     rows = [scored("q", f"<answer>{a}</answer>", float(a in ("2", "2.0"))) for a in ["2", "2.0", "3", "4"]]
     src.write_text("\n".join(json.dumps(r) for r in rows) + "\n{torn line\n" + "[" * 5000 + "\n")
-    assert main(["eval", str(src), "--k", "1,2,8"]) == 0
-    out = capsys.readouterr().out
-    assert "pass@k" in out and "maj@k" in out and "2 unreadable line" in out
+    assert main(["eval", str(src), "--k", "1,2,8"]) == 1  # the report is written; 1: some lines were unreadable
+    captured = capsys.readouterr()
+    assert "pass@k" in captured.out and "maj@k" in captured.out and "2 unreadable line" in captured.out
+    assert "line 5: malformed JSON" in captured.err and "line 6: JSON nested too deeply" in captured.err
     report = json.loads((tmp_path / "scored.eval.json").read_text())
     assert report["pass@k"]["1"] == 0.5 and report["pass@k"]["8"] is None
     # pairs: "2"/"2.0" one vote (1), with 3 or 4: ties (0.5 each, 4 pairs), 3/4 tie of wrongs (0)
     assert report["maj@k"]["2"] == pytest.approx((1 + 4 * 0.5 + 0) / 6)
     assert report["skipped"]["unreadable line"] == 2
     dst = tmp_path / "r.json"
-    assert main(["eval", str(src), "--k", "1", "-o", str(dst), "--metric", "reward", "--threshold", "0.5"]) == 0
+    assert main(["eval", str(src), "--k", "1", "-o", str(dst), "--metric", "reward", "--threshold", "0.5"]) == 1
     assert json.loads(dst.read_text())["metric"] == ["reward"]
 
 

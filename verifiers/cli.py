@@ -17,17 +17,18 @@ import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from verifiers.rows import MAX_LINE_BYTES, dump_row, row_to_sample
+from verifiers.rows import MAX_LINE_BYTES, dump_row
 from verifiers.rows import MISSING as _MISSING
 from verifiers.rows import (
     SAMPLE_FIELDS as SAMPLE_FIELDS,  # re-exported: the server reads rows as the CLI does
 )
 from verifiers.rows import lookup as _lookup
 from verifiers.rows import parse_field_map as _parse_field_map
+
+MAX_SHOWN_PROBLEMS = 5  # input errors listed by line on stderr (filter, eval); the rest are counted
 
 EXIT_OK, EXIT_INPUT_ERRORS, EXIT_USAGE, EXIT_OUTAGE, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -46,36 +47,6 @@ def parse_field_map(pairs: list[str]) -> dict[str, str]:
         return _parse_field_map(pairs)
     except ValueError as exc:
         raise UsageError(f"--field {exc}") from None
-
-
-def _dump(row: dict) -> str:
-    return dump_row(row).decode("utf-8")  # never a NaN token
-
-
-def _text_lines(path: Path) -> Any:
-    """A JSONL file (or .jsonl.gz) opened for reading text, as `score` reads it."""
-    import gzip
-
-    if path.name.endswith(".gz"):
-        with path.open("rb") as f:
-            if f.read(2) != b"\x1f\x8b":
-                raise UsageError(f"{str(path)!r} is named .gz but is not gzip")
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
-    return path.open(encoding="utf-8", errors="replace", newline="\n")
-
-
-def _chunks(path: Path, skip: int, size: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
-    with _text_lines(path) as f:
-        for lineno, raw in enumerate(f, 1):
-            if lineno <= skip:
-                continue
-            chunk.append((lineno, raw.rstrip("\n")))
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
 
 
 # ---------------------------------------------------------------- score
@@ -101,20 +72,28 @@ def _check_writable(dst: str | Path) -> None:
         raise UsageError(f"cannot write {str(dst)!r}: it is a folder")
 
 
-def _check_paths(args: argparse.Namespace) -> None:
-    """Refuse what would lose data before anything is opened for writing."""
-    src, dst = args.input, args.output
+def _check_input_output(src: str, dst: str) -> None:
+    """UsageError for a missing input, or an output that would overwrite it or cannot be written;
+    "-" is stdin / stdout."""
     if src != "-" and not Path(src).is_file() and not Path(src).is_dir():
         raise UsageError(f"input file {src!r} not found")
-    if args.workers < 1 or args.batch_size < 1 or args.max_line_bytes < 1:
-        raise UsageError("--workers, --batch-size and --max-line-bytes must be at least 1")
     if dst == "-":
-        if args.resume:
-            raise UsageError("--resume needs an output file, not stdout")
         return
     if src != "-":
         _refuse_overwriting(src, dst)
     _check_writable(dst)
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse what would lose data before anything is opened for writing."""
+    src, dst = args.input, args.output
+    if args.workers < 1 or args.batch_size < 1 or args.max_line_bytes < 1:
+        raise UsageError("--workers, --batch-size and --max-line-bytes must be at least 1")
+    if dst == "-" and args.resume:
+        raise UsageError("--resume needs an output file, not stdout")
+    _check_input_output(src, dst)
+    if dst == "-":
+        return
     if args.resume:
         if src == "-":
             raise UsageError("--resume needs an input file, not stdin (nothing could check the rows match)")
@@ -143,14 +122,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         Summary,
         WorkerDied,
         chunked,
-        is_table,
-        open_input,
+        input_lines,
         open_output,
-        read_lines,
         resume_point,
         scan_input,
         score_stream,
-        table_rows,
     )
 
     err = Console(stderr=True)
@@ -209,9 +185,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     summary_console = err if args.output == "-" else Console()
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn())
-    source = None if is_table(args.input) else open_input(args.input)
+    lines = input_lines(args.input, args.max_line_bytes, skip=done)
     try:
-        lines = table_rows(args.input, skip=done) if source is None else read_lines(source, args.max_line_bytes, skip=done)
         results = score_stream(reward, chunked(lines, args.batch_size), options, workers=args.workers,
                                config=args.config)
         with Progress(*columns, console=err, disable=args.quiet, transient=False) as bar:
@@ -247,8 +222,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise UsageError(str(exc)) from None
     finally:
-        if source is not None and source is not sys.stdin.buffer:
-            source.close()
+        lines.close()
         if out is not sys.stdout.buffer:
             try:
                 out.close()
@@ -318,13 +292,12 @@ def cmd_filter(args: argparse.Namespace) -> int:
     from verifiers.composite import ConfigError, load_reward
     from verifiers.evaluate import group_key
     from verifiers.rejection import BestOfGroup, Criteria, output_row, parse_minimums
+    from verifiers.scoring import InputError, Options, chunked, input_lines, open_output, parse_lines
 
     fields = parse_field_map(args.field)
-    src = Path(args.input)
-    if not src.is_file():
-        raise UsageError(f"input file {str(src)!r} not found")
-    if args.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
+    if args.batch_size < 1 or args.max_line_bytes < 1:
+        raise UsageError("--batch-size and --max-line-bytes must be at least 1")
+    _check_input_output(args.input, args.output)  # before the output is opened (and truncated)
     try:
         criteria = Criteria(args.min_reward, parse_minimums(args.min))
     except ValueError as exc:
@@ -339,59 +312,72 @@ def cmd_filter(args: argparse.Namespace) -> int:
         raise UsageError(f"--min: unknown component(s) {sorted(unknown)}; the config has {', '.join(reward.components)}")
 
     counts: Counter[str] = Counter()
+    problems: list[str] = []  # the first few input errors, shown with their line numbers
     best = BestOfGroup()
     group_path = args.group_by or fields.get("prompt", "prompt")
+    options = Options(fields, args.task, max_line_bytes=args.max_line_bytes)
+    lines = input_lines(args.input, args.max_line_bytes)
     try:
-        _refuse_overwriting(src, args.output)  # before the output is opened (and truncated)
-        _check_writable(args.output)
         try:
-            if args.output.endswith(".gz"):
-                import gzip
-
-                out_file = gzip.open(args.output, "wt", encoding="utf-8")
-            else:
-                out_file = Path(args.output).open("w", encoding="utf-8")
+            out = open_output(args.output)
         except OSError as exc:
             raise UsageError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
-        with out_file as out:
-            for chunk in _chunks(src, 0, args.batch_size):
-                rows, samples = [], []
-                for lineno, raw in chunk:
-                    try:
-                        row = json.loads(raw)
-                        samples.append(row_to_sample(row, fields, args.task))
-                        rows.append((lineno, row))
-                    except (ValueError, RecursionError):  # malformed or too deeply nested JSON, an unusable row
+        try:
+            for chunk in chunked(lines, args.batch_size):
+                parsed = parse_lines(chunk, options)
+                for line in parsed:
+                    if line.problem is not None:
                         counts["input error"] += 1
-                scores = reward.score_batch(samples) if samples else []
-                for (lineno, row), score in zip(rows, scores, strict=True):
+                        if len(problems) < MAX_SHOWN_PROBLEMS:
+                            problems.append(f"line {line.number}: {line.problem}")
+                good = [line for line in parsed if line.sample is not None]
+                scores = reward.score_batch([line.sample for line in good]) if good else []
+                for line, score in zip(good, scores, strict=True):
                     reason = criteria.rejects(score)
                     counts[reason or "passed"] += 1
                     if reason is not None:
                         continue
                     try:
-                        kept = output_row(row, score, args.prefix)
+                        kept = output_row(line.row, score, args.prefix)
                     except ValueError as exc:
-                        raise UsageError(f"line {lineno}: {exc}") from None
+                        raise UsageError(f"line {line.number}: {exc}") from None
                     if args.best_of_group:
-                        key = _lookup(row, group_path)
-                        best.offer(("line", lineno) if key is _MISSING else group_key(key), score.value, kept)
+                        key = _lookup(line.row, group_path)
+                        best.offer(("line", line.number) if key is _MISSING else group_key(key), score.value, kept)
                     else:
-                        out.write(_dump(kept))
+                        out.write(dump_row(kept))
             for row in best.items():
-                out.write(_dump(row))
+                out.write(dump_row(row))
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()
+            else:
+                out.flush()
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     finally:
+        lines.close()
         reward.close()
 
-    table = Table(title=f"filter: {src}", show_header=True)
+    table = Table(title=f"filter: {args.input}", show_header=True)
     table.add_column("rows")
     table.add_column("count", justify="right")
     for what, n in counts.most_common():
         table.add_row(what, str(n))
     if args.best_of_group:
         table.add_row("written (best of each group)", str(len(best)))
-    Console(stderr=True).print(table)
+    err = Console(stderr=True)
+    err.print(table)
+    _print_problems(err, problems, counts["input error"])
     return EXIT_INPUT_ERRORS if counts["input error"] else EXIT_OK
+
+
+def _print_problems(console: Any, problems: list[str], total: int) -> None:
+    """The first input errors, each with its line number, and how many more there were."""
+    for problem in problems:
+        console.print(f"[bold yellow]input error:[/] {_escape(problem)}", highlight=False, soft_wrap=True)
+    if total > len(problems):
+        console.print(f"... and {total - len(problems)} more input errors", highlight=False)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -400,14 +386,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from verifiers.evaluate import EvalError, evaluate_rows
+    from verifiers.rows import parse_row
+    from verifiers.scoring import InputError, input_lines
 
-    src = Path(args.input)
-    if not src.is_file():
-        raise UsageError(f"input file {str(src)!r} not found")
-    dst = Path(args.output) if args.output else src.with_name(
-        src.name.removesuffix(".gz").removesuffix(".jsonl") + ".eval.json")
-    _refuse_overwriting(src, dst)  # before any work: the report must never replace the scored rows
-    _check_writable(dst)
+    src = args.input
+    if args.output:
+        dst = args.output
+    elif src == "-":
+        raise UsageError("reading stdin, eval needs --output for its report")
+    else:
+        name = Path(src).name
+        for suffix in (".gz", ".jsonl", ".parquet"):
+            name = name.removesuffix(suffix)
+        dst = str(Path(src).with_name(name + ".eval.json"))
+    _check_input_output(src, dst)  # before any work: the report must never replace the scored rows
+    if dst == "-":
+        raise UsageError("--output: eval writes a JSON report to a file, not stdout")
+    if args.max_line_bytes < 1:
+        raise UsageError("--max-line-bytes must be at least 1")
     try:
         ks = [int(k) for k in args.k.split(",") if k.strip()]
     except ValueError:
@@ -417,23 +413,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not math.isfinite(args.threshold):  # NaN: every row would silently count as wrong
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     fields = parse_field_map(args.field)
-    rows, unreadable = [], 0
+    rows: list[dict] = []
+    problems: list[str] = []
+    unreadable = 0
     try:
-        with _text_lines(src) as f:
-            lines = f.readlines()
-    except (OSError, EOFError) as exc:  # e.g. a truncated .gz
-        raise UsageError(f"cannot read {str(src)!r}: {exc}") from None
-    for raw in lines:
-        try:
-            row = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
-            row = None
-        if isinstance(row, dict):
-            rows.append(row)
-        elif raw.strip():
+        for number, raw in input_lines(src, args.max_line_bytes):
+            if not raw.strip():
+                continue  # a blank line holds no row
+            try:
+                row = parse_row(raw, args.max_line_bytes)
+            except ValueError as exc:
+                problem = str(exc)
+            else:
+                if isinstance(row, dict):
+                    rows.append(row)
+                    continue
+                problem = f"row must be a JSON object, got {type(row).__name__}"
             unreadable += 1
+            if len(problems) < MAX_SHOWN_PROBLEMS:
+                problems.append(f"line {number}: {problem}")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     if not rows:
-        raise UsageError(f"{str(src)!r} holds no JSON rows ({unreadable} unreadable lines)")
+        raise UsageError(f"{src!r} holds no JSON rows ({unreadable} unreadable lines"
+                         + (f"; {problems[0]})" if problems else ")"))
     try:
         report = evaluate_rows(rows, ks, metrics=[m for m in args.metric.split(",") if m], threshold=args.threshold,
                                group_by=args.group_by or fields.get("prompt", "prompt"),
@@ -442,7 +445,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except EvalError as exc:
         raise UsageError(str(exc)) from None
     report["skipped"]["unreadable line"] = unreadable
-    dst.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    Path(dst).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     table = Table(title=f"{report['groups']} prompt groups, {report['rows']} rows, metric {args.metric} >= "
                         f"{args.threshold:g}", show_header=True)
@@ -458,7 +461,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if skipped:
         console.print(f"rows left out: {skipped}")
     console.print(f"report: {dst}")
-    return EXIT_OK
+    _print_problems(Console(stderr=True), problems, unreadable)
+    return EXIT_INPUT_ERRORS if unreadable else EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -571,9 +575,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.set_defaults(func=cmd_serve)
 
     f = sub.add_parser("filter", help="rejection sampling: keep the rows whose reward passes (SFT data)")
-    f.add_argument("input", help="JSONL rows as `score` reads them")
+    f.add_argument("input", help="rows as `score` reads them: JSONL, .jsonl.gz, - for stdin, Parquet or a `datasets` folder")
     f.add_argument("--config", required=True, help="reward YAML")
-    f.add_argument("--output", "-o", required=True, help="output JSONL: the kept rows plus reward and components")
+    f.add_argument("--output", "-o", required=True,
+                   help="output JSONL (.gz to compress, - for stdout): the kept rows plus reward and components")
     f.add_argument("--min-reward", type=float, required=True, help="keep rows with reward >= X (None never passes)")
     f.add_argument("--min", action="append", default=[], metavar="COMPONENT=X",
                    help="also require a component's value >= X, e.g. --min accuracy=1 --min language=0.95")
@@ -585,10 +590,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--prefix", default="",
                    help="name the output columns <prefix>reward and <prefix>components (e.g. score_) when the "
                         "input has columns of those names")
+    f.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES,
+                   help=f"a longer input line is an input error (default {MAX_LINE_BYTES:,})")
     f.set_defaults(func=cmd_filter)
 
     e = sub.add_parser("eval", help="pass@k and maj@k per prompt group of a scored JSONL")
-    e.add_argument("input", help="scored JSONL (the output of `score`)")
+    e.add_argument("input", help="scored rows (the output of `score`): JSONL, .jsonl.gz, - for stdin, Parquet")
     e.add_argument("--k", default="1,4,16", help="comma-separated k values (default 1,4,16)")
     e.add_argument("--metric", default="accuracy",
                    help="what makes a row correct: a component name or 'reward'; a comma list takes the first "
@@ -601,6 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--prefix", default="", help="the output-column prefix given to `score` (e.g. score_)")
     e.add_argument("--output", "-o", default=None, help="JSON report (default: INPUT with .eval.json)")
     e.add_argument("--timeout", type=float, default=5.0, help="seconds per answer comparison (default 5)")
+    e.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES,
+                   help=f"a longer line is unreadable (default {MAX_LINE_BYTES:,})")
     e.set_defaults(func=cmd_eval)
 
     ls = sub.add_parser("list", help="list the registered verifiers")

@@ -2,7 +2,7 @@
 
     parse_row(raw, max_bytes=...) -> Any          one JSONL line's bytes, ValueError naming the problem
     encoding_problem(row, raw) -> str | None      text in it that UTF-8 cannot hold (a lone surrogate)
-    row_to_sample(row, fields, task=None) -> Sample
+    row_to_sample(row, fields, task=None) -> Sample   completion_ids (token ids) go to Sample.meta
     scored_row(row, score, line, prefix="") -> dict   the input row plus the output columns
     error_row(row, line, error, raw=None, prefix="") -> dict
     dump_row(row) -> bytes                        one output line, always valid UTF-8 JSON (never NaN/Infinity)
@@ -25,7 +25,7 @@ from typing import Any
 
 from verifiers.core import Sample, Score, split_completion
 
-SAMPLE_FIELDS = ("completion", "prompt", "reference", "task", "id")
+SAMPLE_FIELDS = ("completion", "prompt", "reference", "task", "id", "completion_ids")
 OUTPUT_COLUMNS = ("line", "reward", "status", "components", "info", "error", "raw")
 MAX_LINE_BYTES = 16 << 20  # a longer line is an error row, never read into memory whole
 RAW_KEEP_CHARS = 10_000  # how much of an unreadable line an error row keeps
@@ -116,7 +116,21 @@ def row_to_sample(row: Any, fields: Mapping[str, str] | None = None, task: str |
         if task is not None and not isinstance(task, str):
             raise ValueError(f"field {fields.get('task', 'task')!r} must be a string, got {type(task).__name__}")
     reference = None if got["reference"] is MISSING else got["reference"]
-    return Sample(completion, prompt=prompt, reference=reference, task=task)
+    meta = {}
+    ids = got["completion_ids"]
+    if ids is not MISSING and ids is not None:  # the completion's token ids, as TRL passes them: lengths in tokens
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ValueError(f"field {fields.get('completion_ids', 'completion_ids')!r} must be a list of integer "
+                             f"token ids, got {_kind(ids)}")
+        meta["completion_ids"] = ids
+    return Sample(completion, prompt=prompt, reference=reference, task=task, meta=meta)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        bad = next(v for v in value if not isinstance(v, int) or isinstance(v, bool))
+        return f"a list holding {type(bad).__name__} {bad!r:.40}"
+    return type(value).__name__
 
 
 def output_clash(row: Any, prefix: str = "") -> str | None:

@@ -5,6 +5,8 @@
     scan_input(path) -> (lines, sha256)            one pass over a file (the progress total, the fingerprint)
     Fingerprint                                    what --resume checks: input, config and options
     read_lines(stream, max_bytes, skip)            numbered raw lines; an over-long line is never read whole
+    input_lines(path, max_bytes, skip)             numbered raw lines of any input: JSONL, .gz, stdin, tables
+    parse_lines(lines, options)                    numbered raw lines -> rows and Samples, or each line's problem
     score_lines(reward, lines, options)            one chunk -> (output bytes, per-row stats)
     score_stream(...)                              chunks through 1 or N processes, in order, bounded
     resume_point(path, options)                    rows already in an output (a torn last line is dropped)
@@ -27,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from verifiers.core import Score, error_score, exit_with_process
+from verifiers.core import Sample, Score, error_score, exit_with_process
 from verifiers.rows import (
     MAX_LINE_BYTES,
     dump_row,
@@ -69,14 +71,22 @@ class Options:
 # ---------------------------------------------------------------- files
 
 
+class InputError(ValueError):
+    """An input that cannot be read at all (not a row of it: those become error rows)."""
+
+
 def is_gzip(path: str) -> bool:
     return path.endswith(".gz")
 
 
 def open_input(path: str) -> BinaryIO:
+    """stdin for "-", a .gz decompressed. InputError for a .gz that is not gzip, OSError when unreadable."""
     if path == STDIO:
         return sys.stdin.buffer
     if is_gzip(path):
+        with open(path, "rb") as f:
+            if f.read(2) != b"\x1f\x8b":
+                raise InputError(f"{path!r} is named .gz but is not gzip")
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")  # noqa: SIM115 - the caller closes it
 
@@ -88,10 +98,6 @@ def open_output(path: str, append: bool = False) -> BinaryIO:
     if is_gzip(path):
         return gzip.open(path, "ab" if append else "wb")  # type: ignore[return-value]
     return open(path, "ab" if append else "wb")  # noqa: SIM115
-
-
-class InputError(ValueError):
-    """An input that cannot be read at all (not a row of it: those become error rows)."""
 
 
 def is_table(path: str) -> bool:
@@ -142,7 +148,8 @@ def table_rows(path: str, skip: int = 0) -> Iterator[tuple[int, bytes]]:
 
 
 def scan_input(path: str) -> tuple[int, str]:
-    """(number of lines or table rows, sha256 of the file's bytes) in one pass of 1 MiB blocks."""
+    """(number of lines or table rows, sha256 of the file's bytes) in one pass of 1 MiB blocks.
+    InputError when a .gz is not gzip or is truncated."""
     digest = hashlib.sha256()
     if is_table(path):
         rows = 0
@@ -161,10 +168,13 @@ def scan_input(path: str) -> tuple[int, str]:
                 lines += block.count(b"\n")
                 last = block[-1:]
     if is_gzip(path):
-        with gzip.open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                lines += block.count(b"\n")
-                last = block[-1:]
+        try:
+            with open_input(path) as f:
+                while block := f.read(1 << 20):
+                    lines += block.count(b"\n")
+                    last = block[-1:]
+        except (OSError, EOFError) as exc:  # not gzip, or a truncated .gz: before any output is opened
+            raise InputError(f"cannot read {path!r}: {exc}") from None
     return lines + (last != b"\n"), digest.hexdigest()
 
 
@@ -187,6 +197,63 @@ def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES, skip: int = 0)
                 pass
         if lineno > skip:
             yield lineno, raw
+
+
+def input_lines(path: str, max_bytes: int = MAX_LINE_BYTES, skip: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(1-based line or row number, raw JSON line) for each row of an input after the first `skip`: a JSONL
+    file (.gz too), "-" for stdin, a Parquet file or a `datasets` folder. The reading path of `score`,
+    `filter` and `eval`. InputError when the input as a whole cannot be read (missing, not gzip, a
+    truncated .gz); a bad line is not an error here (parse_lines names it)."""
+    if is_table(path):
+        yield from table_rows(path, skip)
+        return
+    try:
+        stream = open_input(path)
+    except OSError as exc:
+        raise InputError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    try:
+        yield from read_lines(stream, max_bytes, skip)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError; a truncated stream an EOFError
+        raise InputError(f"cannot read {path!r}: {exc}") from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+@dataclass
+class Line:
+    """One input line as read: the parsed row (None when it is not JSON) and its Sample, or the problem
+    that keeps it from being scored."""
+
+    number: int
+    raw: bytes
+    row: Any = None
+    sample: Sample | None = None
+    problem: str | None = None
+
+
+def parse_lines(lines: Iterable[tuple[int, bytes]], options: Options) -> list[Line]:
+    """Numbered raw lines -> Lines, each with its row and Sample, or with the problem that makes it an
+    error row: unparseable (empty, too long, not UTF-8, malformed JSON), text UTF-8 cannot hold, or not a
+    usable sample (no completion, a field of the wrong type)."""
+    out = []
+    for number, raw in lines:
+        try:
+            row = parse_row(raw, options.max_line_bytes)
+        except ValueError as exc:
+            out.append(Line(number, raw, problem=str(exc)))
+            continue
+        problem = encoding_problem(row, raw)
+        if problem is not None:
+            out.append(Line(number, raw, row, problem=problem))
+            continue
+        try:
+            sample = row_to_sample(row, options.fields, options.task)
+        except (ValueError, RecursionError) as exc:
+            out.append(Line(number, raw, row, problem=str(exc) or type(exc).__name__))
+            continue
+        out.append(Line(number, raw, row, sample))
+    return out
 
 
 def chunked(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -284,27 +351,12 @@ def score_lines(reward: Any, lines: list[tuple[int, bytes]], options: Options) -
     A line that cannot be parsed or turned into a sample is an error row keeping the input's columns.
     Raises ColumnClash for an input column the output would overwrite (nothing of this chunk is kept).
     """
-    entries: list[tuple[int, Any, bytes, str | None]] = []
-    samples = []
-    for lineno, raw in lines:
-        try:
-            row = parse_row(raw, options.max_line_bytes)
-        except ValueError as exc:
-            entries.append((lineno, None, raw, str(exc)))
-            continue
-        clash = output_clash(row, options.prefix)
+    parsed = parse_lines(lines, options)
+    for line in parsed:
+        clash = output_clash(line.row, options.prefix)
         if clash is not None:
-            raise ColumnClash(lineno, clash)
-        problem = encoding_problem(row, raw)
-        if problem is not None:
-            entries.append((lineno, row, raw, problem))
-            continue
-        try:
-            samples.append(row_to_sample(row, options.fields, options.task))
-        except (ValueError, RecursionError) as exc:
-            entries.append((lineno, row, raw, str(exc) or type(exc).__name__))
-            continue
-        entries.append((lineno, row, raw, None))
+            raise ColumnClash(line.number, clash)
+    samples = [line.sample for line in parsed if line.sample is not None]
     scores: list[Score] = []
     if samples:
         try:
@@ -315,14 +367,15 @@ def score_lines(reward: Any, lines: list[tuple[int, bytes]], options: Options) -
             scores = [error_score(f"scoring failed: {type(exc).__name__}: {exc}")] * len(samples)
     it = iter(scores)
     out, stats = [], []
-    for lineno, row, raw, problem in entries:
-        if problem is not None:
+    for line in parsed:
+        lineno, raw = line.number, line.raw
+        if line.problem is not None:
             stat = RowStat(None, "error", input_error=True)
-            out_row = error_row(row, lineno, f"line {lineno}: {problem}", raw, options.prefix)
+            out_row = error_row(line.row, lineno, f"line {lineno}: {line.problem}", raw, options.prefix)
         else:
             score = next(it)
             stat = RowStat.of_score(score)
-            out_row = scored_row(row, score, lineno, options.prefix)
+            out_row = scored_row(line.row, score, lineno, options.prefix)
         try:
             data = dump_row(out_row)
         except (ValueError, TypeError, RecursionError) as exc:  # e.g. a verifier's info that JSON cannot hold
