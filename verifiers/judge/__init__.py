@@ -5,7 +5,7 @@
 
 Modules: prompts.py (what the judge reads, the guardrails, verdict parsing), batcher.py
 (cross-call batching), tokens.py (requests as token ids, the model's tokenizer alone),
-local.py (the transformers backend, one shared model per process),
+shared.py (one loaded model per process), local.py (the transformers backend),
 remote.py (the OpenAI-compatible HTTP backend), verifier.py (the two verifiers).
 Nothing here imports torch, transformers or httpx until a backend is built.
 """

@@ -1,7 +1,7 @@
 """The local transformers backend: a causal-LM judge and a sequence-classification reward model.
 
 One model per process: verifiers built with the same model and options share one loaded
-model and one Batcher (`open_local`), so two YAML components judging with the same model
+model and one Batcher (`open_local`, through shared.py), so two YAML components judging with the same model
 (helpfulness on the summary, harmlessness on the whole response) batch together.
 
 Batching: requests are tokenised on their callers' threads, then the batch worker sorts them
@@ -18,13 +18,12 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-import threading
 from collections.abc import Hashable, Sequence
-from pathlib import Path
 from typing import Any
 
 from verifiers.judge.batcher import Batcher
 from verifiers.judge.prompts import JudgeRequest
+from verifiers.judge.shared import open_shared, shared_key
 from verifiers.judge.tokens import (
     PromptTokens,
     check_chat_template,
@@ -478,37 +477,16 @@ class TransformersRewardModel(LocalModel):
 
 # ---------------------------------------------------------------- sharing
 
-_SHARED: dict[tuple, list[Any]] = {}  # key -> [model, users]
-_SHARED_LOCK = threading.RLock()  # re-entrant: a verifier's __del__ may release while we open
 _KINDS = {"judge": TransformersJudge, "reward_model": TransformersRewardModel}
 
 
 def open_local(kind: str, model: str, **options: Any) -> LocalModel:
     """The process's shared model for (kind, model, options), loaded on first use.
 
-    Release each one obtained with `release_local`. Raises ValueError / TypeError for bad options.
+    Release each one obtained with `release_shared`. Raises ValueError / TypeError for bad options.
     """
     cls = _KINDS[kind]
-    local = Path(model).expanduser()
-    ident = str(local.resolve()) if local.is_dir() else model
-    key = (kind, ident, tuple(sorted((k, repr(v)) for k, v in options.items())))
-    with _SHARED_LOCK:  # loading under the lock: two threads never load the same model twice
-        entry = _SHARED.get(key)
-        if entry is None:
-            entry = _SHARED[key] = [cls(model, **options), 0]
-        entry[1] += 1
-        return entry[0]
-
-
-def release_local(instance: LocalModel) -> None:
-    with _SHARED_LOCK:
-        for key, entry in list(_SHARED.items()):
-            if entry[0] is instance:
-                entry[1] -= 1
-                if entry[1] <= 0:
-                    del _SHARED[key]
-                    instance.close()
-                return
+    return open_shared(shared_key("transformers", kind, model, options), lambda: cls(model, **options))
 
 
 def _pick_device(device: str) -> str:

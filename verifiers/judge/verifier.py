@@ -77,12 +77,10 @@ def _open_backend(kind: str, backend: str, model: str, options: dict[str, Any]) 
     raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
-def _close_backend(backend: str, instance: Any) -> None:
-    if backend == "transformers":
-        from verifiers.judge.local import release_local
+def _close_backend(instance: Any) -> None:
+    from verifiers.judge.shared import release_shared
 
-        release_local(instance)
-    else:
+    if not release_shared(instance):  # a backend of its own (the HTTP client)
         instance.close()
 
 
@@ -101,7 +99,6 @@ class _ModelVerifier(Verifier):
 
     def _start(self, params: dict[str, Any], backend: str, model: Any, options: dict[str, Any]) -> None:
         self._params = params
-        self._backend_name = backend
         self._backend: Any = None
         if not isinstance(model, str) or not model:
             raise ValueError(f"{self._kind}: model must be a local path or a model name, got {model!r}")
@@ -121,7 +118,7 @@ class _ModelVerifier(Verifier):
     def close(self) -> None:
         backend, self._backend = getattr(self, "_backend", None), None
         if backend is not None:
-            _close_backend(self._backend_name, backend)
+            _close_backend(backend)
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy in another process (Ray, spawn) opens its own model from the same parameters.
