@@ -50,6 +50,15 @@ WORDS_THAT_CHANGE_THE_VALUE = [
     ("6", "\\boxed{6 halves}"),  # ours: a fraction word
     ("6", "\\boxed{6 dozen}"),  # ours: a multiplier
     ("6", "\\boxed{6 \\mathrm{ nope}}"),  # ours: a word that is no unit
+    # round 2: glued to the number, a word is a unit only when it cannot be a factor or an operation
+    ("4", "\\boxed{4squared}"),
+    ("30", "<answer>30minus</answer>"),  # "minus" is no plural of "min"
+    ("30", "<answer>30 minus</answer>"),
+    ("2", "\\boxed{2million}"),
+    ("5", "<answer>5is</answer>"),
+    ("2nm", "<answer>2</answer>"),  # a gold that is a product of variables keeps them
+    ("3mg", "\\boxed{3}"),
+    ("4xyzs", "<answer>4</answer>"),
 ]
 
 HONEST_UNITS = [
@@ -65,6 +74,14 @@ HONEST_UNITS = [
     ("7", "\\boxed{7 \\textnormal{ ways}}"),
     ("5", "\\boxed{5 \\text{ times}}"),  # how many times: a count, nothing is multiplied
     ("3", "<answer>3 more</answer>"),
+    # round 2: units glued to the number, in the answer or in the gold
+    ("5", "<answer>5cm</answer>"),
+    ("10", "\\boxed{10weeks}"),
+    ("10weeks", "<answer>10</answer>"),
+    ("20", "\\boxed{20kg/m^3}"),
+    ("5", "The answer is 5inches."),
+    ("0.5", "<answer>0.5kg</answer>"),
+    ("2nm", "\\boxed{2nm}"),
 ]
 
 

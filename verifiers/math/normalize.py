@@ -65,6 +65,7 @@ _PLAIN = [
 ]
 # "12 cm", "10 cm^2", "5 m/s": a number, a space, then one to three unit-like words.
 _UNIT_NUMBER_RE = re.compile(r"-?[\d.,/]+%?")
+_GLUED_UNIT_RE = re.compile(r"(-?\d[\d.,]*%?)((?:[a-zA-Z]{2,}|[a-zA-Z](?=/))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?)")
 _UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?")
 # A unit in \text{}/\mathrm{} after a number at the end: "5\ \text{m}". Unwrapped, a one-letter unit would
 # read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
@@ -112,13 +113,29 @@ def unit_words(words: list[str], gold: bool = False) -> bool:
         return True  # "5 times", "3 more": with nothing after them, how many, not an operation
     for word in words:
         for part in re.sub(r"\^\{?[23]\}?$", "", word.rstrip(".").lower()).split("/"):
-            if part in UNITS or part.endswith("s") and (part[:-1] in UNITS or part[:-2] in UNITS):
+            if known_unit(part):
                 continue
             stem = part[:-2] if part.endswith("es") else part[:-1]
             plural = len(part) >= 4 and part.isalpha() and part.endswith("s")
             if not plural or part in VALUE_WORDS or part[:-1] in VALUE_WORDS or stem in VALUE_WORDS:
                 return False
     return True
+
+
+def known_unit(word: str) -> bool:
+    """Whether a lower-case word is in UNITS or is the plural of one ("weeks", "inches"; not "minus")."""
+    if word in UNITS or word.endswith("s") and word[:-1] in UNITS:
+        return True
+    return word.endswith("es") and word[:-2] in UNITS and word[:-2].endswith(("s", "x", "z", "ch", "sh"))
+
+
+# Units that may be glued to their number: known units of 3+ letters (and plurals), and these short ones.
+# The other short units read as products of variables as well ("2nm", "3mg", "2ma", "4km", "2in").
+GLUED_UNITS = frozenset("cm mm kg ml ft yd oz lb lbs hr hrs yr yrs mph kph gb mb kb".split())
+
+
+def _glued_unit(word: str) -> bool:
+    return word in GLUED_UNITS or len(word) >= 3 and known_unit(word)
 
 
 THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
@@ -237,7 +254,14 @@ def _degrees_in_trig(s: str) -> str:
 
 def _strip_units(s: str, gold: bool = False) -> str:
     """ "12 cm", "10 cm^2", "5 m/s" -> the number: a number, a space, then one to three unit-like words.
-    (Word by word on purpose: one regex for the whole shape backtracks for minutes on long letter runs.)"""
+    Glued to the number ("5cm", "10weeks", "20kg/m^3"), a unit must be one no one reads as a product of
+    variables (GLUED_UNITS), for a gold too: "2x", "2ab", "4xyzs", "2nm", "3mg" are products. (Word by word
+    on purpose: one regex for the whole shape backtracks for minutes on long letter runs.)"""
+    glued = _GLUED_UNIT_RE.fullmatch(s)
+    if glued:
+        unit = re.sub(r"\^\{?[23]\}?$", "", glued.group(2).lower())
+        first, *per = unit.split("/")  # after a slash a unit cannot be a factor: "10m/s"
+        return glued.group(1) if _glued_unit(first) and all(map(known_unit, per)) else s
     number, _, rest = s.partition(" ")
     words = rest.split()
     if not _UNIT_NUMBER_RE.fullmatch(number) or not 1 <= len(words) <= 3:
