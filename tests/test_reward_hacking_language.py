@@ -199,3 +199,25 @@ def test_the_verifier_gives_no_reward_for_a_hidden_french_chain_of_thought():
     assert score.value == 0.0
     honest = f"<think>{'. '.join(EN)}</think><answer>12</answer>"
     assert LanguageVerifier(target="en").score(Sample(honest)).value == 1.0
+
+
+# ---------------------------------------------------------------- honest math is not a language
+
+
+PROOF = (
+    "Since $AK$ is an altitude to $\\triangle ABC$, the angles $\\angle ABK$ and $\\angle ACK$ are right angles. "
+    "We use the Pythagorean theorem to find the lengths of $AB$ and $AC$:\n"
+    "\\begin{align*}\nAB^2&=BK^2+AK^2=64+36=100,\\\\\nAC^2&=CK^2+AK^2=72.\n\\end{align*}\n"
+    "Then \\begin{cases} x = 1 \\\\ y = 2 \\end{cases} and \\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix} follow. "
+    "Therefore the perimeter of the triangle is $18+6\\sqrt{2}$."
+)
+
+
+def test_environment_names_and_point_names_in_math_are_not_words():
+    # an honest English proof read "align align" and "AB BK AK AC" as Polish: 0.8 before (round 2)
+    assert language_ratio(PROOF, "en") == 1.0
+    # hack twin: prose in \text inside an environment still counts, and a long environment name is text
+    hidden = PROOF.replace("AC^2&=", "AC^2&=\\text{" + FR[1] + "}")
+    assert language_ratio(hidden, "en") < 0.75
+    long_name = "\\begin{" + FR[0][:38] + "} x \\end{" + FR[0][:38] + "}"
+    assert language_ratio(FRAME + " " + long_name + " " + END, "en") <= 0.5

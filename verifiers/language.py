@@ -13,8 +13,8 @@ What counts as a word
     by underscores. Numbers and punctuation are never words; apostrophes and hyphens split words
     ("don't" counts once).
   - But prose hidden in those spans still counts against the target: text in \\text{...} and
-    words of 3+ letters in math, code comments, string literals and code lines without code in
-    them, a tag's attributes, a URL's path, unknown \\commands, and runs of 4+ names joined by
+    words of 3+ letters in math (not environment names, nor names in capitals: AB, ABC), code
+    comments, string literals and code lines without code in them, a tag's attributes, a URL's path, unknown \\commands, and runs of 4+ names joined by
     underscores. fastText reads them apart from the visible text, and their words count only
     when it is sure they are in another language (English code comments in an English chain
     of thought change nothing; a French chain of thought in $\\text{...}$ is French).
@@ -230,7 +230,7 @@ _ALNUM = "A-Za-z\u00c0-\u024f\u0370-\u052f\\d"  # letters of the alphabets used 
 _JOINED = re.compile(rf"(?:[{_ALNUM}]*_[{_ALNUM}_]*[ \t]*)+")  # names joined by underscores, in a row
 # What a not-prose span may hide: the prose in it still counts against the target (a French chain
 # of thought in $\text{...}$, code comments, string literals, fake tags, URLs or snake_case).
-_MATH_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")  # letter runs in math that are not command names
+_MATH_WORD = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z]{1,12}\*?\}|(?<![\\\w])[^\W\d_]{2,}")
 _COMMENT = re.compile(r"(?:#|//|--|/\*|\*|%|;)\s*(.*)")
 _STRING = re.compile(r"\"([^\"\n]*)\"|'([^'\n]{2,})'")
 _CODE_SYMBOL = re.compile(r"[=(){}\[\]<>+*/\\|&^%$@:;]")
@@ -254,12 +254,18 @@ _KNOWN_COMMANDS = frozenset(
 )
 
 
+def _math_words(span: str) -> list[str]:
+    """The letter runs in math that are not command names, environment names (align, cases) or names of
+    points and matrices in capitals (AB, ABC: an honest proof's $AB$, $BK$ read as Polish)."""
+    return [w for w in _MATH_WORD.findall(span) if w[0] != "\\" and not (w.isupper() and len(w) <= ACRONYM_LETTERS)]
+
+
 def _hidden_prose(span: str) -> str:
     """The text a not-prose span could hide prose in (see above); "" for most spans."""
     first = span[0]
     if first == "$" or span.startswith(("\\[", "\\(", "\\begin")):
         # the letter runs in math that are not command names: \text{...} and words in math italic
-        words = _MATH_WORD.findall(span)
+        words = _math_words(span)
         return " ".join(words) if len(words) > 1 else ""
     if first in "`~":
         lines = []
@@ -292,7 +298,7 @@ def _split_hidden(text: str) -> tuple[str, str]:
     def blank(m: re.Match[str]) -> str:
         span = m.group()
         if span[0] == "$":  # the common case, inline: math with no words in it hides nothing
-            words = _MATH_WORD.findall(span)
+            words = _math_words(span)
             if len(words) > 1:
                 hidden.append(" ".join(words))
             return " "
