@@ -46,81 +46,43 @@ WORDS = (
 ).split()
 
 
+# (hidden, intermediate, layers, heads, kv heads, vocabulary or None for the tokenizer's); head_dim 64
+SHAPES = {
+    "small": (256, 1024, 4, 4, 2, None),
+    "medium": (512, 2816, 4, 8, 2, None),  # MLP-dominant like real judges (256 wide over-weights attention)
+    "0.5b": (896, 4864, 24, 14, 2, 151936),  # Qwen2.5-0.5B's shape
+}
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
 def build_model(root: Path, size: str) -> tuple[str, str, int]:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        PreTrainedTokenizerFast,
-        Qwen2Config,
-        Qwen2ForCausalLM,
-        Qwen2ForSequenceClassification,
-    )
+    from verifiers.grpo.tiny import bpe_tokenizer, tiny_qwen2
 
     rng = random.Random(0)
     corpus = [prompts.DEFAULT_SYSTEM, prompts.DEFAULT_RUBRIC] * 50
     corpus += [" ".join(rng.choice(WORDS) for _ in range(200)) for _ in range(200)]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=4096,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    tok = bpe_tokenizer(corpus, vocab_size=4096, pad="<|endoftext|>", chat_template=CHAT_TEMPLATE)
+    hidden, intermediate, layers, heads, kv_heads, vocab = SHAPES[size]
+    shape = dict(
+        hidden=hidden,
+        intermediate=intermediate,
+        layers=layers,
+        heads=heads,
+        kv_heads=kv_heads,
+        vocab_size=vocab,
+        max_positions=8192,
+        tie_word_embeddings=True,
     )
-    tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = (
-        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-    )
-    if size == "medium":  # MLP-dominant like real judges (a 256-wide model over-weights attention)
-        shape = dict(
-            vocab_size=len(fast),
-            hidden_size=512,
-            intermediate_size=2816,
-            num_hidden_layers=4,
-            num_attention_heads=8,
-            num_key_value_heads=2,
-            tie_word_embeddings=True,
-        )
-    elif size == "0.5b":
-        shape = dict(
-            vocab_size=151936,
-            hidden_size=896,
-            intermediate_size=4864,
-            num_hidden_layers=24,
-            num_attention_heads=14,
-            num_key_value_heads=2,
-            tie_word_embeddings=True,
-        )
-    else:
-        shape = dict(
-            vocab_size=len(fast),
-            hidden_size=256,
-            intermediate_size=1024,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            tie_word_embeddings=True,
-        )
-    config = Qwen2Config(
-        **shape, max_position_embeddings=8192, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id
-    )
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(config)
+    model = tiny_qwen2(tok, **shape)
     path = root / f"judge-{size}"
     model.save_pretrained(path)
-    fast.save_pretrained(path)
-    rm_config = Qwen2Config(
-        **shape,
-        num_labels=1,
-        max_position_embeddings=8192,
-        eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
-    )
+    tok.save_pretrained(path)
     rm_path = root / f"rm-{size}"
-    Qwen2ForSequenceClassification(rm_config).save_pretrained(rm_path)
-    fast.save_pretrained(rm_path)
+    tiny_qwen2(tok, classifier=True, seed=1, **shape).save_pretrained(rm_path)
+    tok.save_pretrained(rm_path)
     return str(path), str(rm_path), sum(p.numel() for p in model.parameters())
 
 

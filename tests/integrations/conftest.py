@@ -59,23 +59,13 @@ QWEN_TEMPLATE = (
 def build_bpe_tokenizer():
     """A byte-level BPE tokenizer (as Qwen's) trained on the fly, with a ChatML template that pre-fills
     <think>: decoding prompt + response tokens gives the text back exactly, special tokens included."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from verifiers.grpo.tiny import bpe_tokenizer
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     corpus = [
         "What is 2 + 3? Answer in <answer> tags. <think> two plus three is five </think> <answer>5</answer>",
         "请计算二加三。先思考，然后回答。 The answer is \\frac{1}{2} and \\boxed{5}.",
     ] * 20
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = QWEN_TEMPLATE
-    return fast
+    return bpe_tokenizer(corpus, vocab_size=400, pad="<|endoftext|>", chat_template=QWEN_TEMPLATE)
 
 
 @pytest.fixture(scope="session")

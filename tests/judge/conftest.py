@@ -4,18 +4,12 @@ A byte-level BPE tokenizer is trained on the fly on the judge's own prompt text,
 ChatML template whose turns end with the eos token (<|im_end|>), and pad == eos, the case
 that breaks reward models which find the last token by comparing ids with the pad id. On it:
 a random Qwen2-style causal LM (the judge) and a random Qwen2 sequence classifier (the reward
-model), saved to a temp dir.
+model), saved to a temp dir. Built with verifiers.grpo.tiny, as benchmarks/bench_judge.py's.
 """
 
 from __future__ import annotations
 
 import pytest
-
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>"
-    "{% if not loop.last %}\n{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}\n<|im_start|>assistant\n{% endif %}"
-)
 
 
 def _corpus() -> list[str]:
@@ -35,49 +29,26 @@ def _corpus() -> list[str]:
 
 
 def build_tokenizer(directory) -> object:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from verifiers.grpo.tiny import bpe_tokenizer
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=700, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(_corpus(), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|im_end|>")
-    fast.chat_template = CHATML
-    fast.save_pretrained(directory)
-    return fast
+    tok = bpe_tokenizer(_corpus(), vocab_size=700)
+    tok.save_pretrained(directory)
+    return tok
 
 
-def build_models(root) -> dict[str, str]:
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2ForSequenceClassification
+# The judge tests' sizes (head_dim 8); vLLM's CPU attention needs head_dim 64: VLLM_SIZES.
+SIZES = dict(hidden=32, intermediate=64, layers=2, heads=4, kv_heads=2)
+VLLM_SIZES = dict(hidden=128, intermediate=256, layers=2, heads=2, kv_heads=1)
+
+
+def build_models(root, sizes: dict | None = None) -> dict[str, str]:
+    from verifiers.grpo.tiny import tiny_qwen2
 
     tok = build_tokenizer(root / "tokenizer")
-    config = dict(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
     paths = {}
-    for name, cls, extra in (
-        ("judge", Qwen2ForCausalLM, {}),
-        ("reward_model", Qwen2ForSequenceClassification, {"num_labels": 1}),
-    ):
-        model = cls(Qwen2Config(**config, **extra)).eval()
+    for seed, (name, classifier) in enumerate((("judge", False), ("reward_model", True))):
         path = root / name
-        model.save_pretrained(path)
+        tiny_qwen2(tok, classifier=classifier, seed=seed, **(sizes or SIZES)).save_pretrained(path)
         tok.save_pretrained(path)
         paths[name] = str(path)
     return paths
@@ -86,39 +57,30 @@ def build_models(root) -> dict[str, str]:
 SCRIPT = " right [RESULT] 4"  # what the scripted judge says after its turn starts
 
 
-def build_scripted_judge(directory, tokenizer_dir) -> str:
+def build_scripted_judge(directory, tokenizer_dir, sizes: dict | None = None) -> str:
     """A Qwen2 judge with hand-set weights that always answers SCRIPT, then ends its turn.
 
     Attention and MLP outputs are zeroed, so the residual stream at a position is its token's
     embedding; embeddings and the output layer are set as a next-token table (token a -> token b
     through a dimension of its own). The chain starts at the newline that opens the assistant
     turn and runs through SCRIPT's tokens to <|im_end|>; after a "[RESULT] " pre-fill (the
-    tokenizer splits digits from the space, as Qwen2's does) the next token is "4". A real model on the real code path (tokenizer, chat template, generate,
-    decoding), whose verdict is known: 4 on the 1-5 scale.
+    tokenizer splits digits from the space, as Qwen2's does) the next token is "4". A real model on
+    the real code path (tokenizer, chat template, generate, decoding), whose verdict is known: 4 on
+    the 1-5 scale. Any sizes work (attention is zeroed); the hidden size must exceed the chain.
     """
     import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+    from transformers import AutoTokenizer
 
-    hidden = 32
+    from verifiers.grpo.tiny import tiny_qwen2
+
     saved = AutoTokenizer.from_pretrained(tokenizer_dir)
-    config = Qwen2Config(
-        vocab_size=len(saved),
-        hidden_size=hidden,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=saved.eos_token_id,
-        pad_token_id=saved.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    config.save_pretrained(directory)
+    model = tiny_qwen2(saved, **(sizes or SIZES))
+    model.config.save_pretrained(directory)
     saved.save_pretrained(directory)
-    tok = AutoTokenizer.from_pretrained(directory)  # as the backend will load it (Qwen2's own splitting)
+    # Loaded as the backend will load it: next to a qwen2 config, with Qwen2's own digit splitting.
+    tok = AutoTokenizer.from_pretrained(directory)
     chain = tok("\n" + SCRIPT, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     assert len(set(chain)) == len(chain), "the script's tokens must be distinct"
-    model = Qwen2ForCausalLM(config).eval()
     with torch.no_grad():
         for layer in model.model.layers:
             layer.self_attn.o_proj.weight.zero_()
@@ -138,4 +100,14 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("tiny-judge")
     paths = build_models(root)
     paths["scripted_judge"] = build_scripted_judge(root / "scripted", root / "tokenizer")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def vllm_models(tmp_path_factory) -> dict[str, str]:
+    """{"judge", "reward_model", "scripted_judge"} at VLLM_SIZES (head_dim 64, which vLLM's CPU
+    attention takes), on the same tokenizer as tiny_models."""
+    root = tmp_path_factory.mktemp("tiny-judge-vllm")
+    paths = build_models(root, VLLM_SIZES)
+    paths["scripted_judge"] = build_scripted_judge(root / "scripted", root / "tokenizer", VLLM_SIZES)
     return paths
