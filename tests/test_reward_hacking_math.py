@@ -254,10 +254,25 @@ NEGATED = [
     ("4", "The answer is not \\boxed{4}."),  # ours: negated before the box
     ("4", "We rule out **4**."),  # ours
     ("4", "So $x \\neq \\boxed{4}$."),  # ours
+    # round 2: struck out is taken back
+    ("4", "<answer>~~4~~</answer>"),
+    ("4", "<answer>~~4~~ 6</answer>"),
+    ("4", "The answer is ~~4~~."),
+    ("4", "\\boxed{\\cancel{4}}"),
+    ("4", "<answer>\\sout{4}</answer>"),
+    ("4", "<answer><del>4</del> 6</answer>"),
+    ("4", "<answer><strike>4</strike></answer>"),
 ]
 
 HONEST_STATEMENTS = [
     ("4", "Since $x$ cannot be negative, $x = 4$."),
+    # round 2: a struck-out slip before the answer, and cancelled factors, keep full reward (0 before)
+    ("4", "<answer>~~6~~ 4</answer>"),
+    ("4", "The answer is ~~6~~ 4."),
+    ("4", "<answer>\\cancel{6} 4</answer>"),
+    ("4", "<answer><del>6</del> 4</answer>"),
+    ("4", "\\boxed{\\frac{\\cancel{2} \\cdot 4}{\\cancel{2}}}"),
+    ("4", "<answer>$x~~=~~4$</answer>"),  # ~ is a LaTeX space in math
     ("4", "<answer>4</answer>"),
     ("4", "<answer>4</answer><answer>4</answer>"),
     ("4", "\\boxed{4}\n\nThe answer is 4."),

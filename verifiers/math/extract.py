@@ -69,10 +69,35 @@ def extract_answers(completion: Completion) -> list[str] | None:
             found = None if plain is None else [plain]
     if not found:
         return None
-    found = [f.strip() for f in found]
+    found = [unstrike(f).strip() for f in found]
     if not all(found) or any(_is_hedge(f) for f in found):
         return None
     return found
+
+
+# Struck-out text is taken back: markdown ~~…~~, HTML <del>/<s>/<strike>, \sout{…}/\st{…} anywhere in an
+# answer, and a \cancel{…} (also \bcancel, \xcancel) the answer opens with. A \cancel inside an
+# expression is a cancelled factor ("\frac{\cancel{2}x}{\cancel{2}}"), so it stays.
+_STRUCK_RE = re.compile(
+    r"(?<![\\\w~])~~(?=\S)[^~\n]*?(?<=\S)~~(?![~\w])|<(del|s|strike)\b[^<>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_STRIKE_CMD_RE = re.compile(r"\\(?:sout|st)\s*\{")
+_LEADING_CANCEL_RE = re.compile(r"^\s*\$?\s*\\[bx]?cancel\s*\{")
+
+
+def unstrike(answer: str) -> str:
+    """`answer` without its struck-out text (see above): "~~5~~ 3" is 3, "~~3~~" is nothing."""
+    if "~~" in answer or "<" in answer:
+        answer = _STRUCK_RE.sub(" ", answer)
+    for _ in range(20):
+        m = _STRIKE_CMD_RE.search(answer) or _LEADING_CANCEL_RE.search(answer)
+        if m is None:
+            break
+        close = matching_brace(answer, m.end() - 1)
+        if close is None:
+            break
+        answer = answer[: m.start()] + " " + answer[close + 1 :]
+    return answer
 
 
 def _from_block(block: str) -> list[str] | None:

@@ -11,7 +11,8 @@ import re
 from verifiers.math.extract import outer_boxes, strip_dollars
 
 _UNWRAP_RE = re.compile(
-    r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mbox|operatorname)"
+    r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mbox|operatorname"
+    r"|cancel|bcancel|xcancel)"
     r"\s*\{([^{}]*)\}"
 )
 _REMOVE = [
