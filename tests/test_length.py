@@ -3,7 +3,7 @@ import pickle
 
 import pytest
 
-from verifiers import Sample, Score, Status, Verifier, get_verifier, load_reward
+from verifiers import Sample, Score, Status, Verifier, get_verifier, load_reward, register
 from verifiers.composite import ConfigError
 from verifiers.length import (
     CosineLengthVerifier,
@@ -417,3 +417,77 @@ def test_through_trl_reward_group_relative_length():
     out = f(prompts=prompts, completions=completions, completion_ids=ids, answer=["4"] * 3 + ["9"] * 3)
     # progress = (length - shortest) / longest: 0, 2/3, 1/3 in both groups, whatever the prompt's scale
     assert out == pytest.approx([1.0, 0.625, -0.875, 1.0, 0.625, 0.875])
+
+
+# ---------------------------------------------------------------- reusing the accuracy component
+
+
+class CountingMath(Verifier):
+    """The math verifier, counting the samples it is asked to score (class-wide: the composite copies nothing)."""
+
+    scored = 0
+
+    def __init__(self) -> None:
+        self.math = get_verifier("math", timeout=5)
+
+    def score_batch(self, samples):
+        CountingMath.scored += len(samples)
+        return self.math.score_batch(samples)
+
+    def close(self) -> None:
+        self.math.close()
+
+
+register("counting_math_for_length_tests", CountingMath)
+
+
+def shaped(accuracy: dict) -> dict:
+    return {"components": {
+        "accuracy": {"verifier": "counting_math_for_length_tests"},
+        "format": {"verifier": "format", "weight": 0.3},
+        "length": {"verifier": "cosine_length", "weight": 0.5, "params": {"accuracy": accuracy, "max_len": 50}},
+    }, "routes": {"math": ["accuracy", "format", "length"], "short": ["length"], "default": ["format"]}}
+
+
+def test_length_reusing_the_accuracy_component_runs_the_math_once_with_the_same_rewards():
+    samples = [Sample(f"<think>x</think><answer>{RIGHT}</answer>", reference=GOLD),
+               Sample(padded(f"<think>x</think><answer>{WRONG}</answer>", 45), reference=GOLD),
+               Sample("no answer at all", reference=GOLD),
+               Sample(RIGHT, reference=""),  # an unusable gold: None, never a shaped value
+               Sample(RIGHT, reference=GOLD, task="short"),  # length routed, accuracy not
+               Sample(RIGHT, task="other")]  # neither
+    rewards = {}
+    for name, accuracy in (("twice", {"verifier": "counting_math_for_length_tests"}),
+                           ("once", {"component": "accuracy"})):
+        CountingMath.scored = 0
+        with load_reward(shaped(accuracy)) as reward:
+            rewards[name] = reward.score_batch(samples)
+        rewards[name + " count"] = CountingMath.scored
+    assert rewards["twice count"] == 4 + 5 and rewards["once count"] == 5  # 4 routed to accuracy, 5 to length
+    for a, b in zip(rewards["twice"], rewards["once"], strict=True):
+        assert (a.value, a.status, a.components) == (b.value, b.status, b.components)
+        assert a.info["components"].get("length") == b.info["components"].get("length")
+    assert rewards["once"][3].value is None and rewards["once"][3].components["length"] is None
+    assert rewards["once"][4].components == {"accuracy": None, "format": None,
+                                             "length": pytest.approx(cos_value(22, 50, 1.0, 0.5))}
+
+
+def test_a_reused_component_must_exist_and_run_its_verifier():
+    with pytest.raises(ConfigError, match=r"components.length.params.accuracy: \{component: acc\} names no other "
+                                          "component; components: accuracy, format"):
+        load_reward(shaped({"component": "acc"}))
+    with pytest.raises(ConfigError, match="names no other component"):
+        load_reward(shaped({"component": "length"}))
+    chained = shaped({"component": "accuracy"})
+    chained["components"]["again"] = {"verifier": "cosine_length", "params": {"accuracy": {"component": "length"}}}
+    with pytest.raises(ConfigError, match="component 'length' itself reuses another component"):
+        load_reward(chained)
+    with pytest.raises(ConfigError, match="takes only the name of another component"):
+        load_reward(shaped({"component": "accuracy", "params": {}}))
+    alone = get_verifier("cosine_length", accuracy={"component": "accuracy"})
+    with pytest.raises(ValueError, match="score through the CompositeReward that has it"):
+        alone.score_batch([Sample(RIGHT, reference=GOLD)])
+    reward = pickle.loads(pickle.dumps(load_reward(shaped({"component": "accuracy"}))))
+    [s] = reward.score_batch([Sample(f"<answer>{RIGHT}</answer>", reference=GOLD)])
+    assert s.components["length"] == pytest.approx(cos_value(39, 50, 1.0, 0.5)) and s.components["accuracy"] == 1.0
+    reward.close()

@@ -127,6 +127,19 @@ class CompositeReward(Verifier):
                     raise ConfigError(
                         f"routes.{task}[{i}]: unknown component {n!r}; components: {', '.join(self.components)}"
                     )
+        self.reuses: dict[str, str] = {}  # component -> the component whose Scores it is given (score_with)
+        for name, comp in self.components.items():
+            source = getattr(comp.verifier, "reuses", None)
+            if source is None:
+                continue
+            where = f"components.{name}.params.accuracy"
+            if source not in self.components or source == name:
+                raise ConfigError(f"{where}: {{component: {source}}} names no other component; components: "
+                                  f"{', '.join(n for n in self.components if n != name)}")
+            if getattr(self.components[source].verifier, "reuses", None) is not None:
+                raise ConfigError(f"{where}: component {source!r} itself reuses another component; name the "
+                                  "one that runs the verifier")
+            self.reuses[name] = source
         self.renormalize = renormalize
         self._reset_process_state()
 
@@ -174,22 +187,36 @@ class CompositeReward(Verifier):
             idx = [i for i, (_, r) in enumerate(routes) if r is not None and name in r]
             if idx:
                 jobs[name] = idx
+        # A component reusing another's Scores runs after it; the other scores those samples too (once).
+        later = {name: jobs.pop(name) for name in self.reuses if name in jobs}
+        for name, idx in later.items():
+            source = self.reuses[name]
+            jobs[source] = sorted(set(jobs.get(source, ())) | set(idx))
         per_component = self._run(jobs, samples) if jobs else {}
+        if later:
+            per_component.update(self._run(later, samples, given=per_component))
         return [self._combine(i, s, *routes[i], per_component) for i, s in enumerate(samples)]
 
-    def _run(self, jobs: dict[str, list[int]], samples: list[Sample]) -> dict[str, dict[int, Score]]:
+    def _run(self, jobs: dict[str, list[int]], samples: list[Sample],
+             given: dict[str, dict[int, Score]] | None = None) -> dict[str, dict[int, Score]]:
         """Each component scores the samples routed to it, all components at once (the slow ones,
-        math workers, sandboxes, GPU judges, overlap), on threads that belong to this batch."""
+        math workers, sandboxes, GPU judges, overlap), on threads that belong to this batch. With
+        `given`, each component is one that reuses another's Scores and gets them (`score_with`)."""
+
+        def task(name: str, idx: list[int]) -> Any:
+            verifier, subset = self.components[name].verifier, [samples[i] for i in idx]
+            if given is None:
+                return executor.submit(verifier.score_batch, subset)
+            source = given[self.reuses[name]]
+            return executor.submit(verifier.score_with, subset, [source[i] for i in idx])
+
         executor = self._pool()
         lock, inflight = self._state()
         closed: Future = Future()
         with lock:
             inflight.add(closed)
         try:
-            futures = {
-                executor.submit(self.components[name].verifier.score_batch, [samples[i] for i in idx]): name
-                for name, idx in jobs.items()
-            }
+            futures = {task(name, idx): name for name, idx in jobs.items()}
             pending = set(futures)
             while pending and not closed.done():
                 _, pending = wait(pending | {closed}, return_when=FIRST_COMPLETED)

@@ -204,7 +204,9 @@ class CosineLengthVerifier(Verifier):
     """Cosine-scaled length around an accuracy verifier: short and right earns most, short and wrong least.
 
     accuracy: the wrapped verifier: a registered name ("math", default) or {verifier: NAME, params: {...}},
-        or a Verifier. A value >= correct_threshold (default 1.0) is correct; its None passes through.
+        or a Verifier; or {component: NAME}: the Scores of that component of the CompositeReward, so the
+        accuracy check runs once per sample for both (`reuses` names it; the composite calls `score_with`).
+        A value >= correct_threshold (default 1.0) is correct; its None passes through.
     min_value_wrong, max_value_wrong, min_value_correct, max_value_correct: the two ranges
         (open-r1's defaults: -1..-0.5 and 0.5..1).
     max_len: the length at which the scale reaches the long end (default 1000).
@@ -244,11 +246,19 @@ class CosineLengthVerifier(Verifier):
             raise ValueError(f"{owner}: group_relative must be true or false, got {group_relative!r}")
         self.group_relative = group_relative
         self._lengths = _Lengths(unit, tokenizer, owner)
-        self.accuracy = _build_accuracy(accuracy, owner)
+        self.reuses = _reused_component(accuracy, owner)
+        self.accuracy = None if self.reuses is not None else _build_accuracy(accuracy, owner)
 
     def score_batch(self, samples: Sequence[Sample]) -> list[Score]:
+        if self.accuracy is None:
+            raise ValueError(f"cosine_length: accuracy is the component {self.reuses!r}; score through the "
+                             "CompositeReward that has it, or give accuracy as a verifier")
         samples = list(samples)
-        inner = self.accuracy.score_batch(samples)
+        return self.score_with(samples, self.accuracy.score_batch(samples))
+
+    def score_with(self, samples: Sequence[Sample], accuracy: Sequence[Score]) -> list[Score]:
+        """The shaped scores of `samples` given their accuracy Scores (one per sample, in order)."""
+        samples, inner = list(samples), list(accuracy)
         if len(inner) != len(samples):
             raise RuntimeError(f"cosine_length: the accuracy verifier returned {len(inner)} scores "
                                f"for {len(samples)} samples")
@@ -295,7 +305,8 @@ class CosineLengthVerifier(Verifier):
         return out
 
     def close(self) -> None:
-        self.accuracy.close()
+        if self.accuracy is not None:
+            self.accuracy.close()
 
 
 def _group_key(sample: Sample) -> str | None:
@@ -312,6 +323,16 @@ def _group_key(sample: Sample) -> str | None:
         return "prompt:" + repr(sample.prompt)
 
 
+def _reused_component(spec: Any, owner: str) -> str | None:
+    """The component name in {component: NAME}, else None."""
+    if not isinstance(spec, Mapping) or "component" not in spec:
+        return None
+    if set(spec) != {"component"} or not isinstance(spec["component"], str) or not spec["component"]:
+        raise ValueError(f"{owner}: accuracy {{component: NAME}} takes only the name of another component, "
+                         f"got {spec!r}")
+    return spec["component"]
+
+
 def _build_accuracy(spec: Any, owner: str) -> Verifier:
     if isinstance(spec, Verifier):
         return spec
@@ -320,7 +341,8 @@ def _build_accuracy(spec: Any, owner: str) -> Verifier:
     elif isinstance(spec, Mapping):
         bad = set(spec) - {"verifier", "params"}
         if bad:
-            raise ValueError(f"{owner}: accuracy has unknown key(s) {sorted(bad)}; expected 'verifier', 'params'")
+            raise ValueError(f"{owner}: accuracy has unknown key(s) {sorted(bad)}; expected 'verifier', 'params' "
+                             "(or 'component' alone)")
         name, params = spec.get("verifier"), spec.get("params") or {}
         if not isinstance(name, str):
             raise ValueError(f"{owner}: accuracy.verifier is required: the name of a registered verifier")
