@@ -125,9 +125,21 @@ FALSE_CHAINS = [
     ("6", "\\boxed{y = 2 + 2 = 6}"),  # ours: a wrong sum before the right value
     ("\\sqrt{2}", "\\boxed{x = 1.5 = \\sqrt{2}}"),  # ours
     ("6", "\\boxed{\\cos(0) = 6}"),  # ours: a function value that is not the answer
+    # round 2: an approximation must be the exact side rounded or truncated
+    ("3", "<answer>3 \\approx 5</answer>"),
+    ("3", "<answer>x = 3 \\approx 5</answer>"),
+    ("\\pi", "<answer>\\pi \\approx 4</answer>"),
+    ("\\frac{1}{7}", "The probability is $\\frac{1}{7} \\approx 0.9$."),
 ]
 
 HONEST_CHAINS = [
+    # round 2: approximations rounded, truncated, or to the significant figures an integer shows
+    ("\\frac{2}{3}", "<answer>\\frac{2}{3} \\approx 0.66</answer>"),
+    ("\\frac{2}{3}", "<answer>x = \\frac{2}{3} \\approx 0.667</answer>"),
+    ("\\pi", "<answer>\\pi \\approx 3</answer>"),
+    ("12345\\pi", "<answer>12345\\pi \\approx 38800</answer>"),
+    ("12345\\pi", "<answer>12345\\pi \\approx 3.88 \\times 10^4</answer>"),
+    ("-\\frac{2}{3}", "<answer>-\\frac{2}{3} \\approx -0.67</answer>"),
     ("3", "\\boxed{x = \\frac{6}{2} = 3}"),
     ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\cos(45^\\circ) = \\frac{\\sqrt{2}}{2}}"),
     ("4\\pi", "\\boxed{A = \\pi r^2 = 4\\pi}"),  # a side with an unknown is a formula, not a value

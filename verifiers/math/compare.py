@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from verifiers.core import Status
 from verifiers.math.exact import (
@@ -304,6 +305,8 @@ def _stated_values(pred: Part) -> tuple[Part, ...] | None:
     if "\\approx" in ops:
         k = ops.index("\\approx")
         if k >= 1 or not _is_label(sides[0].text):
+            if not all(_approximates(sides[k].text, side.text) for side in sides[k + 1 :]):
+                return None  # "3 \approx 5" is false, so it states nothing
             sides = sides[: k + 1]
     if len(sides) > 1 and _is_label(sides[0].text):
         return (*(v for v in sides[1:-1] if _is_value(v.text)), sides[-1])
@@ -316,6 +319,29 @@ def _stated_values(pred: Part) -> tuple[Part, ...] | None:
         # "cos(45°) = sqrt(2)/2": degrees inside a function are radians by now, so the first side is a value
         return (*(v for v in sides[:-1] if _is_value(v.text, functions=True)), sides[-1])
     return None
+
+
+def _approximates(exact: str, approx: str) -> bool:
+    """Whether a number written after \\approx is the exact side rounded or truncated to its places
+    ("1/3 \\approx 0.33", "\\pi \\approx 3.14", "2/3 \\approx 0.66"; not "3 \\approx 5"). Sides this
+    cannot read without sympy are given the benefit of the doubt: the exact side is what is judged."""
+    number = parse_number(approx)
+    if number is None or number.percent:
+        return True
+    try:
+        value = parse_surd(exact)
+    except NeedSympy:
+        return True
+    if value is None:
+        return True
+    places = number.places
+    if places is None:  # an integer: its trailing zeros are rounding ("12345 \\pi \\approx 38800")
+        digits = str(abs(int(number.value))) if number.value.denominator == 1 else "1"
+        places = -(len(digits) - len(digits.rstrip("0"))) if number.value else 0
+    exact_value = value.approx()
+    scale = Fraction(10) ** places
+    truncated = Fraction(int(exact_value * scale)) / scale  # toward zero
+    return round(exact_value, places) == number.value or truncated == number.value
 
 
 def _is_value(text: str, functions: bool = False) -> bool:
