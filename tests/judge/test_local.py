@@ -417,3 +417,171 @@ def test_a_group_lands_in_one_batch(judge_path):
     assert sorted(sorted(batch) for batch in batches) == [[0, 2, 4, 6], [1, 3, 5, 7]]
     for batch in batches:  # longest first within the group
         assert [len(rows[i]) for i in batch] == sorted((len(rows[i]) for i in batch), reverse=True)
+
+
+# ---------------------------------------------------------------- generation on the shared-prefix cache
+
+
+def _judge_rows(backend, *, unrelated=False):
+    """Two GRPO groups (a shared system turn, a question per group) with completions of very different
+    lengths, interleaved; optionally a row that shares nothing with the others."""
+    system = "<|im_start|>system\nYou are a fair judge. Read the question, the reference and the response.<|im_end|>\n"
+    rows = []
+    for i in range(8):
+        question = ["What is 6*7? Reference: 42.", "Capital of France? Reference: Paris."][i % 2]
+        completion = ("The sea is wide and blue, it sings to me and you. " * (i * 3))[: 1 + i * 60] or "ok"
+        text = f"{system}<|im_start|>user\n{question}\n{completion}<|im_end|>\n<|im_start|>assistant\n"
+        rows.append(backend.encode(text, special=False))
+    if unrelated:
+        rows.append(backend.encode("Name a colour.", special=False))
+    return rows
+
+
+def _reference_ids(model, row, backend, max_new_tokens):
+    """HF generate, greedy, on one row alone (no padding): the reference implementation."""
+    import torch
+
+    ids = torch.tensor([row])
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        top_k=None,
+        top_p=None,
+        pad_token_id=backend.pad_id,
+        eos_token_id=backend.eos_ids,
+    )[0, len(row) :].tolist()
+    # generate pads a row that stopped early (pad == eos here): keep up to the first stop token
+    stop = next((k for k, t in enumerate(out) if t in backend.eos_ids), None)
+    return out if stop is None else out[: stop + 1]
+
+
+@pytest.fixture(scope="module")
+def sharp_judge(judge_path, tmp_path_factory):
+    """The tiny judge's shape with weights drawn 15x wider: attention then matters, so a wrong
+    position or mask changes the greedy tokens (at the default scale every row says nearly the same)."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, Qwen2ForCausalLM
+
+    config = AutoConfig.from_pretrained(judge_path)
+    config.initializer_range = 0.3
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("sharp-judge")
+    Qwen2ForCausalLM(config).eval().save_pretrained(path)
+    AutoTokenizer.from_pretrained(judge_path).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def hf_judge(sharp_judge):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(sharp_judge).eval()
+
+
+@pytest.mark.parametrize(
+    ("side", "share", "unrelated"),
+    [("left", True, False), ("right", True, False), ("left", True, True), ("right", False, False)],
+)
+def test_greedy_batched_generation_equals_hf_generate_one_row_at_a_time(
+    sharp_judge, hf_judge, side, share, unrelated
+):
+    from verifiers.judge.local import TransformersJudge, shared_prefixes
+
+    backend = TransformersJudge(sharp_judge, padding_side=side, share_prefix=share)
+    try:
+        rows = _judge_rows(backend, unrelated=unrelated)
+        common, _, extra = shared_prefixes(rows)
+        assert (common > 0 and any(extra)) != unrelated  # the groups' prefixes are really shared
+        assert max(map(len, rows)) - min(map(len, rows)) > 100  # completions of 1 to 100+ tokens
+        got = backend.generate_ids(rows, n=1, temperature=0.0, max_new_tokens=10)
+        expected = [_reference_ids(hf_judge, row, backend, 10) for row in rows]
+        assert [g[0] for g in got] == expected
+        assert len({tuple(e) for e in expected}) > 1  # the rows' continuations differ: order is observable
+        # A stop token the model does write: each row stops at its own first one (and keeps it),
+        # so rows leave the batch at different steps.
+        stop = expected[0][3]
+        backend.eos_ids = [stop]
+        got = backend.generate_ids(rows, n=1, temperature=0.0, max_new_tokens=10)
+        cut = [e[: e.index(stop) + 1] if stop in e else e for e in expected]
+        assert [g[0] for g in got] == cut
+        assert len({len(c) for c in cut}) > 1
+    finally:
+        backend.close()
+
+
+def test_generation_respects_max_new_tokens_and_repeats_rows_for_samples(sharp_judge):
+    from verifiers.judge.local import TransformersJudge
+
+    backend = TransformersJudge(sharp_judge)
+    try:
+        rows = _judge_rows(backend)[:5]
+        greedy = backend.generate_ids(rows, n=3, temperature=0.0, max_new_tokens=7)
+        assert [len(g) for g in greedy] == [3] * 5
+        for samples in greedy:  # greedy samples of one row are the same continuation, up to 7 tokens
+            assert samples[0] == samples[1] == samples[2] and 1 <= len(samples[0]) <= 7
+        assert greedy == [[g[0]] * 3 for g in backend.generate_ids(rows, n=1, temperature=0.0, max_new_tokens=7)]
+        import torch
+
+        torch.manual_seed(0)
+        sampled = backend.generate_ids(rows, n=4, temperature=5.0, max_new_tokens=6)
+        assert all(len(s) == 4 and all(1 <= len(x) <= 6 for x in s) for s in sampled)
+        assert any(len({tuple(x) for x in s}) > 1 for s in sampled)  # hot sampling: the votes differ
+        texts = backend.generate([_request(rows[0], backend)] * 2, n=2, temperature=1.0, max_new_tokens=5)
+        assert [len(t) for t in texts] == [2, 2] and all(isinstance(x, str) for t in texts for x in t)
+    finally:
+        backend.close()
+
+
+def _request(row, backend):
+    from verifiers.judge.prompts import JudgeRequest
+
+    return JudgeRequest([{"role": "user", "content": backend.tokenizer.decode(row)}], "")
+
+
+def test_scripted_judge_generation_batched_equals_one_at_a_time_and_stops_at_eos(scripted):
+    from verifiers.judge.local import TransformersJudge
+
+    backend = TransformersJudge(scripted)
+    try:
+        batch = [Sample(c, prompt="What is 6*7?", reference="42") for _, c in QUESTIONS] + samples()
+        with get_verifier("judge", model=scripted, mode="generate") as judge:
+            requests = [_request_for(judge, s) for s in batch]
+        together = backend.generate(requests, n=1, temperature=0.0, max_new_tokens=64)
+        alone = [backend.generate([r], n=1, temperature=0.0, max_new_tokens=64)[0] for r in requests]
+        script = together[0][0]  # the scripted critique, then <|im_end|>: stopped long before 64 tokens
+        assert together == alone == [[script]] * len(batch) and script.endswith(" [RESULT] 4")
+        ids = backend.generate_ids([backend.render(r) for r in requests[:2]], n=1, temperature=0.0, max_new_tokens=64)
+        assert ids[0][0][-1] == backend.tokenizer.eos_token_id and ids[0] == ids[1]
+        cut = backend.generate(requests[:2], n=2, temperature=0.0, max_new_tokens=3)
+        assert [len(t) for t in cut] == [2, 2]
+        assert cut[0][0] == backend.tokenizer.decode(ids[0][0][:3], skip_special_tokens=True) != script
+    finally:
+        backend.close()
+
+
+def test_cross_thread_generate_calls_each_get_their_own_judgement(sharp_judge):
+    batch = samples()
+    options = dict(model=sharp_judge, mode="generate", max_new_tokens=8, retries=0)
+    with get_verifier("judge", **options) as judge:
+        expected = [s.info["judgement"] for s in judge.score_batch(batch)]
+    assert len(set(expected)) > 1
+    with get_verifier("judge", **options, batch_wait_ms=300) as judge:
+        batcher = judge._backend.batcher
+        before = batcher.batches_run
+        start = threading.Barrier(len(batch))
+        got = [None] * len(batch)
+
+        def call(i):
+            start.wait()
+            got[i] = judge.score(batch[i]).info["judgement"]
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(batch))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        runs = batcher.batches_run - before
+    assert got == expected
+    assert runs < len(batch)

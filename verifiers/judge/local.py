@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from verifiers.judge.batcher import Batcher
@@ -131,6 +132,23 @@ def suffix_chunks(
     return chunks
 
 
+@dataclass
+class Prefill:
+    """One chunk of rows after the prompt pass (`LocalModel.prefill`).
+
+    rows: the chunk's row indices; hidden: the final hidden state at each row's last real token
+    [rows, hidden]; cache: the key/value cache over the chunk's tokens (None unless asked for);
+    mask: the attention mask over those cached tokens (0 at padding, which may sit mid-row);
+    lengths: each row's real tokens, i.e. the position of its next token.
+    """
+
+    rows: list[int]
+    hidden: Any
+    cache: Any
+    mask: Any
+    lengths: Any
+
+
 def _cache_of(output: Any) -> Any:
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
@@ -237,46 +255,49 @@ class LocalModel:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         return ids.to(self.device), mask.to(self.device), positions.to(self.device)
 
-    def plan(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+    def plan(self, rows: Sequence[Sequence[int]], *, new_tokens: int = 0, copies: int = 1) -> list[list[int]]:
         """Batches for a forward pass: longest first; sharing prefixes, group by group (rows with
-        the same question side by side, longest first) so that a group lands in one batch."""
-        lengths = [len(r) for r in rows]
+        the same question side by side, longest first) so that a group lands in one batch. For
+        generation, a row costs (its tokens + new_tokens) x copies of the budgets."""
+        lengths = [(len(r) + new_tokens) * copies for r in rows]
         order = None
         if self.share_prefix:
             _, cluster, _ = shared_prefixes(rows)
             if cluster:  # a group's rows side by side, longest first within the group
                 order = sorted(range(len(rows)), key=lambda i: (cluster[i], -lengths[i]))
-        return plan_batches(lengths, self.max_batch_tokens, self.max_batch_size, order)
+        return plan_batches(lengths, self.max_batch_tokens, max(1, self.max_batch_size // copies), order)
 
     def last_hidden(self, rows: Sequence[Sequence[int]]) -> Any:
-        """The final hidden state at each row's last real token: [rows, hidden].
+        """The final hidden state at each row's last real token: [rows, hidden] (see `prefill`)."""
+        hidden: Any = None
+        for part in self.prefill(rows):
+            if hidden is None:
+                hidden = part.hidden.new_empty((len(rows), part.hidden.shape[-1]))
+            hidden[self.torch.tensor(part.rows, dtype=self.torch.long, device=self.device)] = part.hidden
+        return hidden
+
+    def prefill(self, rows: Sequence[Sequence[int]], *, keep_cache: bool = False) -> Iterator[Prefill]:
+        """The prompt pass over `rows`, chunk by chunk: each chunk's final hidden states at its rows'
+        last real token and, with keep_cache, the key/value cache to decode on.
 
         With share_prefix, shared prefixes run once (`shared_prefixes`): the prefix every row
         starts with (system prompt, rubric, instructions), then each group's own prefix (the
         question and reference the G completions of a group share), and their key/value caches
-        serve the rows' own suffixes. Positions are counted over real tokens at every stage, so
-        the result equals one padded pass over the whole rows.
+        serve the rows' own suffixes, in chunks of similar length (`suffix_chunks`). Positions are
+        counted over real tokens at every stage, so the result equals one padded pass over the
+        whole rows, whatever the padding side.
         """
         torch = self.torch
         backbone = getattr(self.model, self.model.base_model_prefix)
         common, cluster, extra = shared_prefixes(rows) if self.share_prefix else (0, [], [])
-        if common == 0:  # nothing worth sharing: padded passes over rows of similar length
-            hidden: Any = None
-            for chunk in suffix_chunks([len(r) for r in rows], max_tokens=self.chunk_tokens):
-                ids, mask, positions = self.pad([rows[i] for i in chunk], self.padding_side)
-                out = backbone(input_ids=ids, attention_mask=mask, position_ids=positions)
-                last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)  # the last column where mask == 1
-                states = out.last_hidden_state[torch.arange(len(chunk), device=self.device), last]
-                if hidden is None:
-                    hidden = states.new_empty((len(rows), states.shape[-1]))
-                hidden[torch.tensor(chunk, dtype=torch.long, device=self.device)] = states
-            return hidden
-        run = {"use_cache": True}
-        prefix = torch.tensor([list(rows[0][:common])], dtype=torch.long, device=self.device)
-        cache = _cache_of(backbone(input_ids=prefix, **run))
+        cache: Any = None
         seen = torch.ones((1, common), dtype=torch.long, device=self.device)  # attention mask so far
-        groups = max(cluster) + 1
-        if any(extra):  # each group's own prefix, one row per group
+        grouped = any(extra)
+        if common:
+            prefix = torch.tensor([list(rows[0][:common])], dtype=torch.long, device=self.device)
+            cache = _cache_of(backbone(input_ids=prefix, use_cache=True))
+        if grouped:  # each group's own prefix, one row per group
+            groups = max(cluster) + 1
             firsts = [rows[cluster.index(g)] for g in range(groups)]
             ids, mask, positions = self.pad(
                 [r[common : common + extra[g]] for g, r in enumerate(firsts)], "right"
@@ -287,38 +308,39 @@ class LocalModel:
                 input_ids=ids,
                 attention_mask=seen,
                 position_ids=positions + common,
-                **run,
+                use_cache=True,
                 **{self._cache_kw: cache},
             )
             cache = _cache_of(out)
-        starts = [common + extra[c] for c in cluster]
+        starts = [common + extra[c] for c in cluster] if common else [0] * len(rows)
         chunks = suffix_chunks(
             [len(r) - start for r, start in zip(rows, starts, strict=True)], max_tokens=self.chunk_tokens
         )
-        hidden = None
         for k, chunk in enumerate(chunks):
-            # The last chunk may use up the shared cache; the others work on copies of it.
-            mine = cache if k == len(chunks) - 1 else copy.deepcopy(cache)
-            groups_of = torch.tensor([cluster[i] for i in chunk], dtype=torch.long, device=self.device)
-            mine.batch_select_indices(groups_of if any(extra) else torch.zeros_like(groups_of))
-            before = seen[groups_of] if any(extra) else seen.expand(len(chunk), -1)
-            ids, mask, positions = self.pad([rows[i][starts[i] :] for i in chunk], self.padding_side)
-            offsets = torch.tensor(
-                [starts[i] for i in chunk], dtype=torch.long, device=self.device
-            ).unsqueeze(1)
+            ids, own, positions = self.pad([rows[i][starts[i] :] for i in chunk], self.padding_side)
+            mask = own
+            offsets = torch.tensor([starts[i] for i in chunk], dtype=torch.long, device=self.device)
+            options: dict[str, Any] = {"use_cache": keep_cache}
+            if cache is not None:
+                # The last chunk may use up the shared cache; the others work on copies of it.
+                mine = cache if k == len(chunks) - 1 else copy.deepcopy(cache)
+                groups_of = torch.tensor(
+                    [cluster[i] if grouped else 0 for i in chunk], dtype=torch.long, device=self.device
+                )
+                mine.batch_select_indices(groups_of)
+                mask = torch.cat([seen[groups_of], mask], dim=1)
+                options = {"use_cache": True, self._cache_kw: mine}
             out = backbone(
-                input_ids=ids,
-                attention_mask=torch.cat([before, mask], dim=1),
-                position_ids=positions + offsets,
-                **run,
-                **{self._cache_kw: mine},
+                input_ids=ids, attention_mask=mask, position_ids=positions + offsets.unsqueeze(1), **options
             )
-            last = mask.shape[1] - 1 - mask.flip(-1).argmax(-1)
-            states = out.last_hidden_state[torch.arange(len(chunk), device=self.device), last]
-            if hidden is None:
-                hidden = states.new_empty((len(rows), states.shape[-1]))
-            hidden[torch.tensor(chunk, dtype=torch.long, device=self.device)] = states
-        return hidden
+            last = own.shape[1] - 1 - own.flip(-1).argmax(-1)  # the last column where own == 1
+            yield Prefill(
+                rows=chunk,
+                hidden=out.last_hidden_state[torch.arange(len(chunk), device=self.device), last],
+                cache=_cache_of(out) if keep_cache else None,
+                mask=mask,
+                lengths=torch.tensor([len(rows[i]) for i in chunk], dtype=torch.long, device=self.device),
+            )
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
         raise NotImplementedError
@@ -388,17 +410,19 @@ class TransformersJudge(LocalModel):
             return self._verdict(key[1], items)
         return self._generate(items, *key[1:])
 
+    def logits(self, hidden: Any) -> Any:
+        """The output head's float32 logits for final hidden states [rows, hidden] (softcapped where
+        the model's config says so)."""
+        logits = self.model.get_output_embeddings()(hidden).float()
+        softcap = getattr(self.model.config, "final_logit_softcapping", None)
+        return self.torch.tanh(logits / softcap) * softcap if softcap else logits
+
     def _verdict(self, label_ids: tuple[tuple[int, ...], ...], rows: list[list[int]]) -> list[list[float]]:
         torch = self.torch
         out: list[Any] = [None] * len(rows)
-        head = self.model.get_output_embeddings()
-        softcap = getattr(self.model.config, "final_logit_softcapping", None)
         for batch in self.plan(rows):
             with torch.inference_mode():
-                logits = head(self.last_hidden([rows[i] for i in batch])).float()
-                if softcap:
-                    logits = torch.tanh(logits / softcap) * softcap
-                logp = logits.log_softmax(-1)
+                logp = self.logits(self.last_hidden([rows[i] for i in batch])).log_softmax(-1)
                 per_label = torch.stack([torch.logsumexp(logp[:, list(t)], -1) for t in label_ids], -1)
             for i, values in zip(batch, per_label.cpu().tolist(), strict=True):
                 out[i] = values
@@ -407,31 +431,98 @@ class TransformersJudge(LocalModel):
     def _generate(
         self, rows: list[list[int]], n: int, temperature: float, max_new_tokens: int
     ) -> list[list[str]]:
-        torch = self.torch
-        from transformers import GenerationConfig
-
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=temperature > 0,
-            temperature=temperature if temperature > 0 else None,
-            top_p=None,
-            top_k=None,
-            num_return_sequences=n,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.eos_ids,
-        )
         out: list[Any] = [None] * len(rows)
-        lengths = [(len(r) + max_new_tokens) * n for r in rows]
-        budget = max(self.max_batch_tokens, 1)
-        for batch in plan_batches(lengths, budget, max(1, self.max_batch_size // n)):
-            ids, mask, _ = self.pad([rows[i] for i in batch], "left")
-            with torch.inference_mode():
-                generated = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-            with self._tokenizer_lock:
-                texts = self.tokenizer.batch_decode(generated[:, ids.shape[1] :], skip_special_tokens=True)
-            for j, i in enumerate(batch):
-                out[i] = texts[j * n : (j + 1) * n]
+        generated = self.generate_ids(rows, n=n, temperature=temperature, max_new_tokens=max_new_tokens)
+        with self._tokenizer_lock:
+            for i, samples in enumerate(generated):
+                out[i] = self.tokenizer.batch_decode(samples, skip_special_tokens=True)
         return out
+
+    def generate_ids(
+        self, rows: Sequence[Sequence[int]], *, n: int, temperature: float, max_new_tokens: int
+    ) -> list[list[list[int]]]:
+        """Per row, n continuations as token ids: greedy when temperature == 0, else sampled at that
+        temperature (no top-p / top-k); each stops after one of `eos_ids` (kept, as `generate`
+        keeps it) or at max_new_tokens.
+
+        The prompts run through `prefill` (shared prefixes once per batch); the n samples of a row
+        share its prompt's cache. Then one decode loop over the whole batch: each step feeds every
+        unfinished row its last token at its own position (counted over real tokens) with the
+        attention mask covering every padding column, and a row that stops leaves the batch.
+        Batches are planned by the token budget counting prompt, new tokens and samples.
+        """
+        torch = self.torch
+        backbone = getattr(self.model, self.model.base_model_prefix)
+        eos = torch.tensor(self.eos_ids, dtype=torch.long, device=self.device)
+        out: list[list[list[int]]] = [[[] for _ in range(n)] for _ in rows]
+        for batch in self.plan(rows, new_tokens=max_new_tokens, copies=n):
+            with torch.inference_mode():
+                parts = list(self.prefill([rows[i] for i in batch], keep_cache=True))
+                cache, mask, lengths, hidden = merge_prefills(parts, self.torch)
+                who = [(batch[i], j) for part in parts for i in part.rows for j in range(n)]
+                if n > 1:  # the samples of a row continue the same prompt: copy its cache, not its pass
+                    cache.batch_repeat_interleave(n)
+                    mask, lengths, hidden = (x.repeat_interleave(n, dim=0) for x in (mask, lengths, hidden))
+                alive = list(range(len(who)))
+                logits = self.logits(hidden)
+                for step in range(max_new_tokens):
+                    if temperature > 0:
+                        probs = (logits / temperature).softmax(-1)
+                        tokens = torch.multinomial(probs, 1).squeeze(1)
+                    else:
+                        tokens = logits.argmax(-1)
+                    for k, token in zip(alive, tokens.tolist(), strict=True):
+                        row, sample = who[k]
+                        out[row][sample].append(token)
+                    if step == max_new_tokens - 1:
+                        break
+                    going = ~torch.isin(tokens, eos)
+                    if not bool(going.all()):  # finished rows leave the batch
+                        keep = going.nonzero().squeeze(1)
+                        if keep.numel() == 0:
+                            break
+                        cache.batch_select_indices(keep)
+                        mask, lengths, tokens = mask[keep], lengths[keep], tokens[keep]
+                        alive = [alive[k] for k in keep.tolist()]
+                    mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
+                    state = backbone(
+                        input_ids=tokens.unsqueeze(1),
+                        attention_mask=mask,
+                        position_ids=lengths.unsqueeze(1),
+                        use_cache=True,
+                        **{self._cache_kw: cache},
+                    )
+                    cache = _cache_of(state)
+                    lengths = lengths + 1
+                    logits = self.logits(state.last_hidden_state[:, -1])
+        return out
+
+
+def merge_prefills(parts: Sequence[Prefill], torch: Any) -> tuple[Any, Any, Any, Any]:
+    """One batch (cache, mask, lengths, hidden) from prefilled chunks, their rows in chunk order.
+
+    Chunks cache different numbers of tokens: each chunk's keys and values are padded at the end to
+    the longest, with mask 0 there, so decoding goes on after the padding (positions come from
+    `lengths`, not from the column)."""
+    if len(parts) == 1:
+        part = parts[0]
+        return part.cache, part.mask, part.lengths, part.hidden
+    from transformers import DynamicCache
+
+    pad = torch.nn.functional.pad
+    width = max(p.mask.shape[1] for p in parts)
+    layers = []
+    for per_part in zip(*(list(p.cache) for p in parts), strict=True):  # one layer's (keys, values, ...)
+        keys = torch.cat([pad(kv[0], (0, 0, 0, width - kv[0].shape[-2])) for kv in per_part])
+        values = torch.cat([pad(kv[1], (0, 0, 0, width - kv[1].shape[-2])) for kv in per_part])
+        layers.append((keys, values))
+    mask = torch.cat([pad(p.mask, (0, width - p.mask.shape[1])) for p in parts])
+    return (
+        DynamicCache(layers),
+        mask,
+        torch.cat([p.lengths for p in parts]),
+        torch.cat([p.hidden for p in parts]),
+    )
 
 
 class TransformersRewardModel(LocalModel):
