@@ -15,7 +15,6 @@ torch and transformers are imported here only, when a local backend is built.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import math
 from collections.abc import Hashable, Iterator, Sequence
@@ -316,20 +315,17 @@ class LocalModel:
         chunks = suffix_chunks(
             [len(r) - start for r, start in zip(rows, starts, strict=True)], max_tokens=self.chunk_tokens
         )
-        for k, chunk in enumerate(chunks):
+        for chunk in chunks:
             ids, own, positions = self.pad([rows[i][starts[i] :] for i in chunk], self.padding_side)
             mask = own
             offsets = torch.tensor([starts[i] for i in chunk], dtype=torch.long, device=self.device)
             options: dict[str, Any] = {"use_cache": keep_cache}
             if cache is not None:
-                # The last chunk may use up the shared cache; the others work on copies of it.
-                mine = cache if k == len(chunks) - 1 else copy.deepcopy(cache)
                 groups_of = torch.tensor(
                     [cluster[i] if grouped else 0 for i in chunk], dtype=torch.long, device=self.device
                 )
-                mine.batch_select_indices(groups_of)
                 mask = torch.cat([seen[groups_of], mask], dim=1)
-                options = {"use_cache": True, self._cache_kw: mine}
+                options = {"use_cache": True, self._cache_kw: cache_rows(cache, groups_of)}
             out = backbone(
                 input_ids=ids, attention_mask=mask, position_ids=positions + offsets.unsqueeze(1), **options
             )
@@ -496,6 +492,13 @@ class TransformersJudge(LocalModel):
                     lengths = lengths + 1
                     logits = self.logits(state.last_hidden_state[:, -1])
         return out
+
+
+def cache_rows(cache: Any, index: Any) -> Any:
+    """A new key/value cache holding rows `index` of `cache` (which stays as it was)."""
+    from transformers import DynamicCache
+
+    return DynamicCache([(kv[0][index], kv[1][index]) for kv in cache])
 
 
 def merge_prefills(parts: Sequence[Prefill], torch: Any) -> tuple[Any, Any, Any, Any]:
