@@ -431,9 +431,9 @@ def _judge_rows(backend, *, unrelated=False):
         question = ["What is 6*7? Reference: 42.", "Capital of France? Reference: Paris."][i % 2]
         completion = ("The sea is wide and blue, it sings to me and you. " * (i * 3))[: 1 + i * 60] or "ok"
         text = f"{system}<|im_start|>user\n{question}\n{completion}<|im_end|>\n<|im_start|>assistant\n"
-        rows.append(backend.encode(text, special=False))
+        rows.append(backend.prompts.encode(text, special=False))
     if unrelated:
-        rows.append(backend.encode("Name a colour.", special=False))
+        rows.append(backend.prompts.encode("Name a colour.", special=False))
     return rows
 
 

@@ -427,12 +427,8 @@ class TransformersJudge(LocalModel):
     def _generate(
         self, rows: list[list[int]], n: int, temperature: float, max_new_tokens: int
     ) -> list[list[str]]:
-        out: list[Any] = [None] * len(rows)
         generated = self.generate_ids(rows, n=n, temperature=temperature, max_new_tokens=max_new_tokens)
-        with self._tokenizer_lock:
-            for i, samples in enumerate(generated):
-                out[i] = self.tokenizer.batch_decode(samples, skip_special_tokens=True)
-        return out
+        return [self.prompts.decode(samples) for samples in generated]
 
     def generate_ids(
         self, rows: Sequence[Sequence[int]], *, n: int, temperature: float, max_new_tokens: int
