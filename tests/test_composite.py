@@ -127,6 +127,7 @@ def test_real_verifiers_from_yaml(tmp_path):
         ({"components": {"a": {"verifier": "format", "on_none": "ignore"}}}, r"components\.a\.on_none"),
         ({"components": {"a": {"verifier": "format"}}, "renormalize": "yes"}, r"renormalize"),
         ([1, 2], r"must be a mapping"),
+        (None, r"reward config is empty; it needs a 'components' mapping"),  # an empty YAML file
     ],
 )
 def test_config_errors_name_the_bad_key(cfg, match):

@@ -48,6 +48,12 @@ def test_unknown_verifier_and_bad_params_name_the_problem():
     register("length", Length)
     with pytest.raises(TypeError, match="'length'.*bad parameters.*wrong"):
         get_verifier("length", wrong=1)
+    # a misspelt or missing parameter is named, with the ones the verifier takes
+    with pytest.raises(TypeError, match=r"verifier 'math': bad parameters \['timeot'\]; it takes: timeout, "):
+        get_verifier("math", timeot=5)
+    with pytest.raises(TypeError, match=r"'overlong': bad parameters: missing required \['max_completion_len', "
+                                        r"'soft_punish_cache'\]; it takes: max_completion_len"):
+        get_verifier("overlong")
 
 
 def test_batch_keeps_order_and_isolates_a_failing_sample():

@@ -348,6 +348,8 @@ def load_reward(config: str | Path | Mapping[str, Any]) -> CompositeReward:
     if isinstance(config, (str, Path)):
         config = _read_yaml(Path(config))
     _check_size(config)
+    if config is None:
+        raise ConfigError("reward config is empty; it needs a 'components' mapping (see examples/r1.yaml)")
     if not isinstance(config, Mapping):
         raise ConfigError(f"reward config must be a mapping, got {type(config).__name__}")
     unknown = set(config) - _TOP_KEYS

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import importlib
 import importlib.util
+import inspect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
@@ -449,7 +450,29 @@ def get_verifier(name: str, **params: Any) -> Verifier:
     try:
         return factory(**params)
     except TypeError as exc:
-        raise TypeError(f"verifier {name!r}: bad parameters {sorted(params)}: {exc}") from None
+        problem = _parameter_problem(factory, params) or f"bad parameters {sorted(params)}: {exc}"
+        raise TypeError(f"verifier {name!r}: {problem}") from None
+
+
+def _parameter_problem(factory: Callable[..., Any], params: dict[str, Any]) -> str | None:
+    """Which of `params` the factory does not take, or which required ones are missing, with the names it
+    takes (a misspelt `timeot` is then plain); None when the signature is not the problem."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    takes = [p for p in signature.parameters.values() if p.kind in named]
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = [] if open_ended else sorted(set(params) - {p.name for p in takes})
+    missing = [p.name for p in takes if p.default is p.empty and p.name not in params]
+    if unknown:
+        problem = f"bad parameters {unknown}"
+    elif missing:
+        problem = f"bad parameters: missing required {missing}"
+    else:
+        return None
+    return f"{problem}; it takes: {', '.join(p.name for p in takes) or 'no parameters'}"
 
 
 def takes_parameter(name: str, param: str) -> bool:
