@@ -771,3 +771,23 @@ def test_completion_ids_in_a_row_measure_length_in_tokens(tmp_path):
     assert got[3]["info"]["components"]["overlong"]["unit"] == "chars"
     res = cli("score", str(src), "--config", str(cfg), "-o", str(out), "-q", "--field", "completion_ids=ids")
     assert rows(out)[3]["reward"] == -1.0 and rows(out)[0]["info"]["components"]["overlong"]["unit"] == "chars"
+
+
+def test_what_a_stranger_gets_wrong_is_named(tmp_path, cfg):
+    """An empty input, a completion under another name, a file that was never scored: each is said plainly."""
+    empty = write(tmp_path / "empty.jsonl", "")
+    res = cli("score", str(empty), "--config", str(cfg), "-o", str(tmp_path / "o.jsonl"))
+    assert res.returncode == 0 and b"the input holds no rows" in res.stdout
+    res = cli("filter", str(empty), "--config", str(cfg), "-o", str(tmp_path / "k.jsonl"), "--min-reward", "0")
+    assert res.returncode == 0 and b"the input holds no rows" in res.stderr
+
+    renamed = jsonl(tmp_path / "renamed.jsonl", [{"response": GOOD, "answer": "1"}] * 7)
+    res = cli("score", str(renamed), "--config", str(cfg), "-o", str(tmp_path / "o.jsonl"))
+    text = b" ".join(res.stdout.split())
+    assert res.returncode == 1
+    assert b"input error: line 1: missing field 'completion' (the row has: response, answer)" in text
+    assert b"line 6:" not in text and b"and 2 more input errors" in text  # the first five, then a count
+
+    res = cli("eval", str(renamed), "-o", str(tmp_path / "r.json"))
+    err = b" ".join(res.stderr.split())
+    assert res.returncode == 2 and b"no row has a 'components' column" in err and b"verifiers score" in err

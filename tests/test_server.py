@@ -96,7 +96,7 @@ def test_score_in_our_schema_keeps_bad_rows(url):
     assert out[0]["reward"] == pytest.approx(1.3) and out[0]["extra"] == [1, 2] and out[0]["status"] == "ok"
     assert out[0]["components"] == {"accuracy": 1.0, "format": 1.0} and "info" in out[0]
     assert out[1] == {"id": "b", "prompt": "no completion", "line": 2, "reward": None, "status": "error",
-                      "error": "line 2: missing field 'completion'"}
+                      "error": "line 2: missing field 'completion' (the row has: id, prompt)"}
     assert out[2]["reward"] is None and out[2]["status"] == "invalid_reference"
     assert out[3]["status"] == "error" and "must be a JSON object" in out[3]["error"]
     # a bare list of rows works too; a task for every row; a prefix for rows that have output columns

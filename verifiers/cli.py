@@ -27,8 +27,7 @@ from verifiers.rows import (
 )
 from verifiers.rows import lookup as _lookup
 from verifiers.rows import parse_field_map as _parse_field_map
-
-MAX_SHOWN_PROBLEMS = 5  # input errors listed by line on stderr (filter, eval); the rest are counted
+from verifiers.scoring import MAX_PROBLEMS
 
 EXIT_OK, EXIT_INPUT_ERRORS, EXIT_USAGE, EXIT_OUTAGE, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -273,6 +272,7 @@ def print_summary(summary: Any, components: list[str], routes: list[str], elapse
     if summary.input_errors:
         status_table.add_row("(of which input errors)", str(summary.input_errors))
     console.print(status_table)
+    _print_problems(console, summary.problems, summary.input_errors)
     if summary.routes:
         console.print("rows by route: " + ", ".join(f"{r} {n}" for r, n in summary.routes.most_common()))
     for warning in summary.warnings(components, routes):
@@ -328,7 +328,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
                 for line in parsed:
                     if line.problem is not None:
                         counts["input error"] += 1
-                        if len(problems) < MAX_SHOWN_PROBLEMS:
+                        if len(problems) < MAX_PROBLEMS:
                             problems.append(f"line {line.number}: {line.problem}")
                 good = [line for line in parsed if line.sample is not None]
                 scores = reward.score_batch([line.sample for line in good]) if good else []
@@ -369,6 +369,8 @@ def cmd_filter(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     err.print(table)
     _print_problems(err, problems, counts["input error"])
+    if not counts:
+        err.print("[bold yellow]warning:[/] the input holds no rows", highlight=False)
     return EXIT_INPUT_ERRORS if counts["input error"] else EXIT_OK
 
 
@@ -430,7 +432,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     continue
                 problem = f"row must be a JSON object, got {type(row).__name__}"
             unreadable += 1
-            if len(problems) < MAX_SHOWN_PROBLEMS:
+            if len(problems) < MAX_PROBLEMS:
                 problems.append(f"line {number}: {problem}")
     except InputError as exc:
         raise UsageError(str(exc)) from None

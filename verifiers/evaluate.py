@@ -231,8 +231,12 @@ def evaluate_rows(
         answers.append(extract_answer(completion) if completion is not None else None)
         correct.append(value >= threshold)
     if not groups and skipped["no metric value"]:
-        have = ", ".join(sorted(seen_components)) or "none"
         where = f" (columns {prefix}reward, {prefix}components)" if prefix else ""
+        if not seen_components:  # not scored at all, or scored under a prefix not given
+            raise EvalError(f"no row has a value for {' or '.join(metrics)}{where}: no row has a "
+                            f"'{prefix}components' column; eval reads the output of `verifiers score` "
+                            "(give --prefix if it was scored with one)")
+        have = ", ".join(sorted(seen_components))
         raise EvalError(f"no row has a value for {' or '.join(metrics)}{where}; the rows' components: {have}")
     if not groups and skipped["no group"]:
         raise EvalError(f"no scored row has the group field {group_by!r}; name the prompt's field (--group-by)")

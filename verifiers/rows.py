@@ -103,7 +103,8 @@ def row_to_sample(row: Any, fields: Mapping[str, str] | None = None, task: str |
     got = {name: lookup(row, fields.get(name, name)) for name in SAMPLE_FIELDS}
     completion = got["completion"]
     if completion is MISSING:
-        raise ValueError(f"missing field {fields.get('completion', 'completion')!r}")
+        keys = ", ".join(map(str, list(row)[:10])) + (", ..." if len(row) > 10 else "")
+        raise ValueError(f"missing field {fields.get('completion', 'completion')!r} (the row has: {keys or 'nothing'})")
     try:
         split_completion(completion)
     except TypeError as exc:

@@ -325,6 +325,7 @@ class RowStat:
     input_error: bool = False
     outage: str | None = None  # an infrastructure failure (the code sandbox) behind this row
     isolation: str | None = None  # the code sandbox that ran it
+    problem: str | None = None  # an input error's message ("line 7: ...")
 
     @classmethod
     def of_score(cls, score: Score) -> RowStat:
@@ -370,8 +371,8 @@ def score_lines(reward: Any, lines: list[tuple[int, bytes]], options: Options) -
     for line in parsed:
         lineno, raw = line.number, line.raw
         if line.problem is not None:
-            stat = RowStat(None, "error", input_error=True)
-            out_row = error_row(line.row, lineno, f"line {lineno}: {line.problem}", raw, options.prefix)
+            stat = RowStat(None, "error", input_error=True, problem=f"line {lineno}: {line.problem}")
+            out_row = error_row(line.row, lineno, stat.problem, raw, options.prefix)
         else:
             score = next(it)
             stat = RowStat.of_score(score)
@@ -379,9 +380,8 @@ def score_lines(reward: Any, lines: list[tuple[int, bytes]], options: Options) -
         try:
             data = dump_row(out_row)
         except (ValueError, TypeError, RecursionError) as exc:  # e.g. a verifier's info that JSON cannot hold
-            stat = RowStat(None, "error", input_error=True)
-            data = dump_row(error_row(None, lineno, f"line {lineno}: output not writable as JSON: {exc}", raw,
-                                      options.prefix))
+            stat = RowStat(None, "error", input_error=True, problem=f"line {lineno}: output not writable as JSON: {exc}")
+            data = dump_row(error_row(None, lineno, stat.problem, raw, options.prefix))
         out.append(data)
         stats.append(stat)
     return b"".join(out), stats
@@ -482,8 +482,11 @@ def resume_point(output: str, prefix: str = "") -> tuple[int, Summary]:
 
 def _stat_of_row(row: dict, prefix: str) -> RowStat:
     input_error = prefix + "error" in row and prefix + "info" not in row  # error rows carry no info
-    return _stat(row.get(prefix + "reward"), str(row.get(prefix + "status")), row.get(prefix + "components"),
+    stat = _stat(row.get(prefix + "reward"), str(row.get(prefix + "status")), row.get(prefix + "components"),
                  row.get(prefix + "info"), input_error)
+    if input_error:
+        stat.problem = str(row[prefix + "error"])
+    return stat
 
 
 # ---------------------------------------------------------------- the summary
@@ -495,6 +498,9 @@ class ComponentStats:
     valued: int = 0  # of those, rows where it gave a value
     total: float = 0.0
     passed: int = 0  # value >= 1
+
+
+MAX_PROBLEMS = 5  # input errors a summary keeps the message of (the rest are counted)
 
 
 class Summary:
@@ -511,10 +517,13 @@ class Summary:
         self.outages = 0
         self.first_outage: str | None = None
         self.isolations: Counter[str] = Counter()
+        self.problems: list[str] = []  # the first MAX_PROBLEMS input errors' messages
 
     def add(self, stat: RowStat) -> None:
         self.rows += 1
         self.input_errors += stat.input_error
+        if stat.problem is not None and len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(stat.problem)
         self.statuses[stat.status] += 1
         if stat.route is not None:
             self.routes[stat.route] += 1
@@ -541,6 +550,8 @@ class Summary:
     def warnings(self, components: Iterable[str], routes: Iterable[str]) -> list[str]:
         """Components that applied to no row and routes that no row took: a reward silently missing."""
         out = []
+        if self.rows == 0:
+            return ["the input holds no rows"]
         scored = self.rows - self.input_errors
         if scored:
             for name, c in self.component_rows(components):
