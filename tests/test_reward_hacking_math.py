@@ -320,3 +320,32 @@ HONEST_PHRASES = [
 def test_answer_phrase_hedges_are_no_answer(verifier):
     assert_no_reward(verifier, ANSWER_PHRASE_HEDGES)
     assert_full_reward(verifier, HONEST_PHRASES)
+
+
+# ---------------------------------------------------------------- what the reader sees (round 2)
+
+HIDDEN_ANSWERS = [
+    ("12", "<answer>\\textcolor{white}{12}</answer>"),  # white on the page: no answer
+    ("12", "<answer>9 \\textcolor{white}{12}</answer>"),  # the reader sees 9
+    ("12", '<answer><span style="display:none">12</span></answer>'),
+    ("12", "The answer is $9$.<details>\\boxed{12}</details>"),
+]
+
+DECORATED_ANSWERS = [  # a colour, a font or a tag shows what it holds (each was 0 before)
+    ("12", "<answer>\\textcolor{red}{12}</answer>"),
+    ("12", "\\boxed{\\textcolor{blue}{12}}"),
+    ("12", "<answer>{\\color{red} 12}</answer>"),
+    ("12", "<answer>\\colorbox{yellow}{12}</answer>"),
+    ("12", "<answer>\\underline{12}</answer>"),
+    ("12", "<answer>\\boldsymbol{12}</answer>"),
+    ("12", "<answer>\\Large{12}</answer>"),
+    ("12", "<answer><b>12</b></answer>"),
+    ("12", '<answer><span style="color:red">12</span></answer>'),
+    ("12", "<answer>`12`</answer>"),
+    ("\\frac{1}{2}", "<answer>\\textcolor{red}{\\frac{1}{2}}</answer>"),
+]
+
+
+def test_an_answer_is_what_the_reader_sees(verifier):
+    assert_no_reward(verifier, HIDDEN_ANSWERS)
+    assert_full_reward(verifier, DECORATED_ANSWERS)

@@ -62,7 +62,7 @@ _SHOWS_NOTHING = re.compile(
     r"|displaystyle|textstyle|scriptstyle|scriptscriptstyle|text\w*|math\w*|mbox|hbox|vbox|boxed|fbox"
     r"|operatorname|left|right|big|Big|bigg|Bigg|strut|null|relax|empty|nonumber|notag|llap|rlap|clap"
     r"|smash|underline|overline)(?![A-Za-z])"
-    r"|\\[,;:! ~>]|\\[()\[\]]|[${}~]|<!--.*?-->|<br\s*/?>",
+    r"|\\[,;:! ~>]|\\[()\[\]]|[${}~]|<!--.*?-->|<br\s*/?>|</?(?:su[bp]|del|s|strike)\b[^<>]*>",
     re.DOTALL,
 )
 _CAN_HIDE = re.compile(r"phantom|space|kern|skip|color|box|strut|label|<|&|\[|%")
@@ -77,7 +77,8 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Mn", "Me", "Zs
 # (display:none, visibility:hidden, opacity:0, font-size:0) or the `hidden` attribute; the body of a
 # closed <details> (its <summary> shows); <script>, <style>, <template>; a zero scale; a TeX comment
 # (`%` inside math); markdown link definitions (`[//]: # (42)`) and link targets (the link text shows).
-# HTML tags themselves draw nothing. Colours the page may not have (black on a dark theme) still show.
+# Inline HTML tags draw nothing (hide_markup keeps sub, sup and strike-through tags: the math verifier reads
+# them). Colours the page may not have (black on a dark theme) still show.
 _PAGE_COLOURS = (
     r"white|transparent|#f{3}(?:f{3})?(?![0-9a-f])|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,[^)]*)?\)|rgba\([^)]*,\s*0(?:\.0*)?\s*\)"
 )
@@ -95,8 +96,8 @@ _HTML_HIDES = re.compile(
 )
 _HTML_OPEN = re.compile(r"<([A-Za-z][\w-]*)(\s[^<>]*)?>")
 _HTML_TAG = re.compile(
-    r"</?(?:a|abbr|b|bdi|bdo|big|center|cite|code|del|details|dfn|div|em|font|i|ins|kbd|mark|p|q|s|samp"
-    r"|small|span|strike|strong|sub|summary|sup|tt|u|var|wbr|section|article|header|footer|main|aside|nav"
+    r"</?(?:a|abbr|b|bdi|bdo|big|center|cite|code|details|dfn|div|em|font|i|ins|kbd|mark|p|q|samp"
+    r"|small|span|strong|summary|tt|u|var|wbr|section|article|header|footer|main|aside|nav"
     r"|label|figure|figcaption)\b[^<>]*?/?>",
     re.IGNORECASE,
 )
@@ -179,8 +180,9 @@ def _hide_html(text: str) -> str:
     return _HTML_TAG.sub("", text)
 
 
-def _hide(text: str) -> str:
-    """`text` without the markup that hides content (see above)."""
+def hide_markup(text: str) -> str:
+    """`text` without the markup that hides content, with what it hides (see above); HTML tags that
+    draw nothing themselves are removed, their content kept. The math verifier reads answers through it."""
     if "color" in text or "scalebox" in text:
         text = _hide_latex(text)
     if "%" in text:
@@ -200,7 +202,7 @@ def shows_something(text: str) -> bool:
         return True  # a digit, or a letter that is no command name, with nothing that could hide it
     if "&" in text:
         text = html.unescape(text)  # &nbsp;, &#x200B; are the characters they name
-    text = _SHOWS_NOTHING.sub("", _hide(text))
+    text = _SHOWS_NOTHING.sub("", hide_markup(text))
     return any(
         not ch.isspace() and ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
         for ch in text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from verifiers.core import Completion, committed_text, split_completion
+from verifiers.format import hide_markup
 from verifiers.math.limits import MAX_ANSWER_CHARS  # an answer block longer than this is searched
 
 
@@ -48,6 +49,8 @@ def extract_answers(completion: Completion) -> list[str] | None:
     if visible is None:
         return None
     visible = _cut_chat_tokens(visible)
+    if _MAY_HIDE_RE.search(visible):
+        visible = hide_markup(visible)  # what the reader cannot see is no answer (format's rule)
     blocks = _answer_blocks(visible)
     if blocks:
         # every <answer> block counts (two blocks, or one nested in another, offer two answers), and
@@ -98,6 +101,9 @@ def unstrike(answer: str) -> str:
             break
         answer = answer[: m.start()] + " " + answer[close + 1 :]
     return answer
+
+
+_MAY_HIDE_RE = re.compile(r"color|scalebox|<[a-zA-Z]|\]\(|\]:")
 
 
 def _from_block(block: str) -> list[str] | None:

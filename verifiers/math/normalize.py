@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import re
 
-from verifiers.math.extract import outer_boxes, strip_dollars
+from verifiers.math.extract import matching_brace, outer_boxes, strip_dollars
 
 _UNWRAP_RE = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mbox|operatorname"
-    r"|cancel|bcancel|xcancel)"
+    r"|cancel|bcancel|xcancel|underline|uline|emph|bm|boldsymbol|pmb)"
     r"\s*\{([^{}]*)\}"
 )
 _REMOVE = [
+    # decoration: a colour, a coloured box or a font size shows what it holds (the group it colours stays)
+    (re.compile(r"\\(?:textcolor|colorbox|color)\s*(?:\[[^\[\]{}]*\]\s*)?\{[^{}]*\}"), ""),
+    (re.compile(r"\\(?:tiny|scriptsize|footnotesize|small|normalsize|large|Large|LARGE|huge|Huge)(?![a-zA-Z])"), ""),
+    (re.compile(r"^`+\s*([^`]+?)\s*`+$"), r"\1"),  # an answer in inline code
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])"), ""),
     (re.compile(r"(?<!\\)\\!"), ""),  # a negative thin space: "34,\\!650" is 34,650
     (re.compile(r"\\(?:displaystyle|textstyle|quad|qquad)(?![a-zA-Z])|(?<!\\)\\[,;: ]|~"), " "),
@@ -169,6 +173,7 @@ def normalize(answer: str, *, gold: bool = False) -> str:
         s = s2
     for pattern, repl in _REMOVE:
         s = pattern.sub(repl, s)
+    s = _ungroup(s)
     for pattern, repl in _PLAIN:
         s = pattern.sub(repl, s)
     s = _rewrite_calls(s)
@@ -217,6 +222,16 @@ _NUMBER_WORDS = {
 _REALS_RE = re.compile(
     r"^(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ)(?:\s*(?:\\setminus|\\backslash|-)\s*\\\{([^{},]+)\\\})?$"
 )
+
+
+def _ungroup(s: str) -> str:
+    """s without braces that group all of it: "{12}" (left by a colour or a size command) is 12."""
+    for _ in range(5):
+        s = s.strip()
+        if not s.startswith("{") or matching_brace(s, 0) != len(s) - 1:
+            return s
+        s = s[1:-1]
+    return s
 
 
 def _real_line(s: str) -> str:
