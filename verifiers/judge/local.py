@@ -9,7 +9,8 @@ by length and cuts buckets that fit a token budget (`max_batch_tokens`, padded t
 counted) and `max_batch_size`. Scores are read at each row's last real token, located from
 the attention mask we built (never by comparing ids with the pad id, which breaks when
 pad == eos), with position ids counted from the mask, so a row's score does not depend on
-the batch it landed in or on the padding side. Generation always pads on the left.
+the batch it landed in or on the padding side. Generation prefills the same way and decodes
+on that cache in its own loop (`TransformersJudge.generate_ids`), positions counted alike.
 torch and transformers are imported here only, when a local backend is built.
 """
 
