@@ -585,3 +585,46 @@ def test_cross_thread_generate_calls_each_get_their_own_judgement(sharp_judge):
         runs = batcher.batches_run - before
     assert got == expected
     assert runs < len(batch)
+
+
+@pytest.fixture(scope="module")
+def sliding_judge(judge_path, tmp_path_factory):
+    """The sharp tiny judge with a 24-token sliding window on every layer (as Mistral or Gemma's
+    local layers): prompts here are longer than the window."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, Qwen2ForCausalLM
+
+    config = AutoConfig.from_pretrained(judge_path)
+    config.initializer_range = 0.3
+    config.use_sliding_window, config.sliding_window, config.max_window_layers = True, 24, 0
+    config.layer_types = ["sliding_attention"] * config.num_hidden_layers
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("sliding-judge")
+    Qwen2ForCausalLM(config).eval().save_pretrained(path)
+    AutoTokenizer.from_pretrained(judge_path).save_pretrained(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_sliding_window_judge_shares_nothing_and_still_matches_one_row_at_a_time(sliding_judge, side):
+    # The window counts cache columns: padding inside a row's cache (shared prefixes, merged chunks)
+    # would move it, so such a model runs plain padded passes, and generation one left-padded batch.
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from verifiers.judge.local import TransformersJudge
+
+    backend = TransformersJudge(sliding_judge, padding_side=side)
+    hf = AutoModelForCausalLM.from_pretrained(sliding_judge).eval()
+    try:
+        assert not backend.full_attention
+        rows = _judge_rows(backend)
+        assert min(map(len, rows)) > 24
+        with torch.inference_mode():
+            together = backend.last_hidden(rows)
+            alone = torch.cat([backend.last_hidden([r]) for r in rows])
+        assert (together - alone).abs().max().item() < 1e-4
+        got = backend.generate_ids(rows, n=2, temperature=0.0, max_new_tokens=10)
+        assert got == [[e, e] for e in (_reference_ids(hf, row, backend, 10) for row in rows)]
+    finally:
+        backend.close()

@@ -201,6 +201,7 @@ class LocalModel:
         self.prompts = PromptTokens(self.tokenizer, chat_template=chat_template, model=model)
         self._tokenizer_lock = self.prompts.lock  # the tokenizer's one lock, whoever calls it
         self.model.to(self.device).eval()
+        self.full_attention = full_attention(self.model.config)
         backbone = getattr(self.model, self.model.base_model_prefix)
         names = inspect.signature(backbone.forward).parameters
         self._cache_kw = "cache" if "cache" in names else "past_key_values"  # renamed in transformers 5
@@ -286,10 +287,16 @@ class LocalModel:
         serve the rows' own suffixes, in chunks of similar length (`suffix_chunks`). Positions are
         counted over real tokens at every stage, so the result equals one padded pass over the
         whole rows, whatever the padding side.
+
+        A model with sliding-window (or other non-full) attention layers counts its window in cache
+        columns, not positions, so padding inside a row's cached tokens would shift it: there
+        nothing is shared, and a cache to decode on comes from one left-padded pass over all rows
+        (the layout of Hugging Face `generate`).
         """
         torch = self.torch
         backbone = getattr(self.model, self.model.base_model_prefix)
-        common, cluster, extra = shared_prefixes(rows) if self.share_prefix else (0, [], [])
+        share = self.share_prefix and self.full_attention
+        common, cluster, extra = shared_prefixes(rows) if share else (0, [], [])
         cache: Any = None
         seen = torch.ones((1, common), dtype=torch.long, device=self.device)  # attention mask so far
         grouped = any(extra)
@@ -313,11 +320,15 @@ class LocalModel:
             )
             cache = _cache_of(out)
         starts = [common + extra[c] for c in cluster] if common else [0] * len(rows)
-        chunks = suffix_chunks(
-            [len(r) - start for r, start in zip(rows, starts, strict=True)], max_tokens=self.chunk_tokens
-        )
+        side = self.padding_side
+        if keep_cache and not self.full_attention:
+            chunks, side = [list(range(len(rows)))], "left"
+        else:
+            chunks = suffix_chunks(
+                [len(r) - start for r, start in zip(rows, starts, strict=True)], max_tokens=self.chunk_tokens
+            )
         for chunk in chunks:
-            ids, own, positions = self.pad([rows[i][starts[i] :] for i in chunk], self.padding_side)
+            ids, own, positions = self.pad([rows[i][starts[i] :] for i in chunk], side)
             mask = own
             offsets = torch.tensor([starts[i] for i in chunk], dtype=torch.long, device=self.device)
             options: dict[str, Any] = {"use_cache": keep_cache}
@@ -578,6 +589,16 @@ def open_local(kind: str, model: str, **options: Any) -> LocalModel:
     """
     cls = _KINDS[kind]
     return open_shared(shared_key("transformers", kind, model, options), lambda: cls(model, **options))
+
+
+def full_attention(config: Any) -> bool:
+    """Whether every attention layer of the model sees the whole sequence (no sliding window, no
+    linear or recurrent layers): only then may padding sit inside a row's cached tokens."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    layer_types = getattr(text, "layer_types", None)
+    if layer_types:
+        return all(t == "full_attention" for t in layer_types)
+    return getattr(text, "sliding_window", None) is None
 
 
 def _pick_device(device: str) -> str:
