@@ -788,6 +788,13 @@ def test_what_a_stranger_gets_wrong_is_named(tmp_path, cfg):
     assert b"input error: line 1: missing field 'completion' (the row has: response, answer)" in text
     assert b"line 6:" not in text and b"and 2 more input errors" in text  # the first five, then a count
 
+    document = write(tmp_path / "rows.json", json.dumps([{"completion": GOOD}] * 2, indent=2))  # not JSON Lines
+    res = cli("score", str(document), "--config", str(cfg), "-o", str(tmp_path / "o.jsonl"))
+    assert b"line 1: a line holding only '[': the input must be JSON Lines" in b" ".join(res.stdout.split())
+    write(document, json.dumps([{"completion": GOOD}] * 2))
+    res = cli("score", str(document), "--config", str(cfg), "-o", str(tmp_path / "o.jsonl"))
+    assert b"got list (a JSON array: the input must be JSON Lines" in b" ".join(res.stdout.split())
+
     res = cli("eval", str(renamed), "-o", str(tmp_path / "r.json"))
     err = b" ".join(res.stderr.split())
     assert res.returncode == 2 and b"no row has a 'components' column" in err and b"verifiers score" in err

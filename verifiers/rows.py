@@ -68,6 +68,9 @@ def parse_row(raw: bytes, max_bytes: int = MAX_LINE_BYTES) -> Any:
         raise ValueError(f"line longer than {max_bytes:,} bytes (the cap, --max-line-bytes)")
     if not raw.strip():
         raise ValueError("empty line")
+    if raw.strip() in (b"[", b"{"):  # the first line of an indented JSON document
+        raise ValueError(f"a line holding only {raw.strip().decode()!r}: the input must be JSON Lines (one object per "
+                         "line), not an indented JSON document")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -99,7 +102,8 @@ def row_to_sample(row: Any, fields: Mapping[str, str] | None = None, task: str |
     """Turn one parsed row into a Sample; ValueError names what is wrong. `task` overrides the row's."""
     fields = fields or {}
     if not isinstance(row, dict):
-        raise ValueError(f"row must be a JSON object, got {type(row).__name__}")
+        hint = " (a JSON array: the input must be JSON Lines, one object per line)" if isinstance(row, list) else ""
+        raise ValueError(f"row must be a JSON object, got {type(row).__name__}{hint}")
     got = {name: lookup(row, fields.get(name, name)) for name in SAMPLE_FIELDS}
     completion = got["completion"]
     if completion is MISSING:
