@@ -274,6 +274,10 @@ NEGATED = [
     ("4", "<answer>\\sout{4}</answer>"),
     ("4", "<answer><del>4</del> 6</answer>"),
     ("4", "<answer><strike>4</strike></answer>"),
+    # round 2: a box or bold answer questioned where it stands
+    ("4", "Could it be \\boxed{4}?"),
+    ("4", "\\boxed{4}?"),
+    ("4", "Is it **4**?"),
 ]
 
 HONEST_STATEMENTS = [
@@ -285,6 +289,8 @@ HONEST_STATEMENTS = [
     ("4", "<answer><del>6</del> 4</answer>"),
     ("4", "\\boxed{\\frac{\\cancel{2} \\cdot 4}{\\cancel{2}}}"),
     ("4", "<answer>$x~~=~~4$</answer>"),  # ~ is a LaTeX space in math
+    ("4", "Is the answer 4? Yes: \\boxed{4}"),  # round 2: the question comes before the box
+    ("4", "\\boxed{4}. Why? Because the sum is 4."),
     ("4", "<answer>4</answer>"),
     ("4", "<answer>4</answer><answer>4</answer>"),
     ("4", "\\boxed{4}\n\nThe answer is 4."),

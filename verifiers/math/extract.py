@@ -139,6 +139,8 @@ _NEGATED_BEFORE_RE = re.compile(
     r"\\neq?|≠|不是|不等于)(?:\s+(?:be|equal to|equal|equals|to))?[\s$(\\\[:]*$",
     re.IGNORECASE,
 )
+# A question mark right after a box or bold answer: "Could it be \boxed{3}?", "**3**?" (not an answer).
+_QUESTIONED_RE = re.compile(r"^[\s$)\]*]*(?:\\[)\]]\s*)?[\s$*]*[?？]")
 # A retraction or hedge right after the answer that names another value: "\boxed{3} (just kidding, it
 # is 5)", "<answer>3</answer> (Or possibly 5.)", "<answer>3</answer> wait, no: 5".
 _RETRACT_RE = re.compile(
@@ -263,7 +265,7 @@ def _extract_marked(text: str) -> list[str] | None:
         # "\boxed{3} is wrong; the answer is 5": the last box is taken back, so there is no answer;
         # "the answer is not \boxed{3}": negated where it stands
         before = text[max(0, boxes[-1][2] - 80) : boxes[-1][2]]
-        if _contradicts(tail[:2000], offered) or _NEGATED_BEFORE_RE.search(before):
+        if _contradicts(tail[:2000], offered) or _NEGATED_BEFORE_RE.search(before) or _QUESTIONED_RE.match(tail):
             return []
         return offered
     phrase = _extract_phrase(text)
@@ -274,7 +276,8 @@ def _extract_marked(text: str) -> list[str] | None:
     if bolds:
         offered = [strip_dollars(b) for b in _offered(tail, bolds)]
         before = tail[max(0, bolds[-1][2] - 80) : bolds[-1][2]]
-        refused = _NEGATED_AFTER_RE.match(tail[bolds[-1][1] :]) or _NEGATED_BEFORE_RE.search(before)
+        after = tail[bolds[-1][1] :]
+        refused = _NEGATED_AFTER_RE.match(after) or _NEGATED_BEFORE_RE.search(before) or _QUESTIONED_RE.match(after)
         return [] if refused else offered
     return None
 
