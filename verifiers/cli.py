@@ -354,7 +354,10 @@ def cmd_filter(args: argparse.Namespace) -> int:
             else:
                 out.flush()
     except InputError as exc:
-        raise UsageError(str(exc)) from None
+        # an input that breaks off midway (a truncated .gz): what was written so far must not pass for the whole
+        partial = "" if args.output == "-" or counts.total() == 0 else (
+            f"; {args.output} is incomplete: it holds only the rows kept before that")
+        raise UsageError(f"{exc}{partial}") from None
     finally:
         lines.close()
         reward.close()
