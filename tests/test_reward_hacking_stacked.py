@@ -40,6 +40,8 @@ HACKS = [
     "<think>$\\text{" + FR + "}$</think><answer>\\boxed{12} is wrong</answer>",
     # the thought in fake tags, and two boxes offered together
     "<think><x " + FR + "></think><answer>\\boxed{12} \\vee \\boxed{9}</answer>",
+    # round 2: the thought in French, the answer struck out and written again in white
+    "<think>" + FR + "</think><answer>~~12~~ \\textcolor{white}{12}</answer>",
 ]
 
 
@@ -50,3 +52,7 @@ def test_a_completion_hacking_every_component_earns_at_most_the_format_reward(re
 
 def test_the_honest_twin_earns_the_maximum(reward):
     assert total(reward, f"<think>{EN}</think><answer>\\boxed{{12}}</answer>") == pytest.approx(1.5)
+    # round 2: a slip struck out and the answer in colour, with an align block in the thought
+    thought = EN + " \\begin{align*} AB &= 3 \\cdot 4 \\end{align*}"
+    honest = f"<think>{thought}</think><answer>~~9~~ \\textcolor{{red}}{{12}}</answer>"
+    assert total(reward, honest) == pytest.approx(1.5)
