@@ -301,3 +301,15 @@ def test_math_cut_off_in_prefilled_thinking_has_no_answer():
     import pickle
 
     assert pickle.loads(pickle.dumps(forced)).think_prefilled == "true"
+
+
+def test_dict_samples_with_other_keys_or_no_completion_are_refused_by_name():
+    from verifiers import load_reward
+
+    with load_reward({"components": {"accuracy": {"verifier": "math"}}}) as reward:
+        [ok] = reward.score_batch([{"completion": "<answer>4</answer>", "reference": "4", "meta": {}}])
+        assert ok.value == 1.0
+        with pytest.raises(TypeError, match=r"keys \['answer'\] are not Sample fields"):
+            reward.score_batch([{"completion": "<answer>4</answer>", "answer": "4"}])  # was: scored with no gold
+        with pytest.raises(TypeError, match="it has no 'completion'"):
+            reward.score_batch([{"prompt": "p"}])

@@ -525,14 +525,20 @@ def exit_with_process(pid: int) -> None:
 
 
 def as_samples(items: Iterable[Sample | dict[str, Any]]) -> list[Sample]:
-    """Accept Samples or plain dicts with the same field names."""
+    """Accept Samples or plain dicts with the same field names. TypeError for a dict without a completion
+    or with any other key: an `answer` or `response` dropped silently would be scored as no gold or no text."""
+    fields = ("completion", "prompt", "reference", "task", "meta")
     out = []
     for item in items:
         if isinstance(item, Sample):
             out.append(item)
         elif isinstance(item, dict):
-            known = {k: item[k] for k in ("completion", "prompt", "reference", "task", "meta") if k in item}
-            out.append(Sample(**known))
+            other = [k for k in item if k not in fields]
+            if other or "completion" not in item:
+                problem = f"keys {other} are not Sample fields" if other else "it has no 'completion'"
+                raise TypeError(f"a dict sample takes the Sample fields {', '.join(fields)}; {problem} "
+                                "(map your columns onto them, or build Samples)")
+            out.append(Sample(**item))
         else:
             raise TypeError(f"expected Sample or dict, got {type(item).__name__}")
     return out
