@@ -237,6 +237,7 @@ def test_rows_without_a_task_get_accuracy_from_their_reference(tmp_path):
     for name in ("accuracy", "code_tests", "format", "language"):  # every component, with its applied count
         assert name in text
     assert "component 'code_tests' applied to no row" in text and "route 'code' matched no row" in text
+    assert "note: component 'code_tests'" in text and "warning" not in text  # every row took a route of its own
 
 
 def test_a_reference_under_another_name_is_a_warning_and_task_sets_the_route(tmp_path):
@@ -245,7 +246,7 @@ def test_a_reference_under_another_name_is_a_warning_and_task_sets_the_route(tmp
     res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out))
     assert res.returncode == 0
     text = res.stdout.decode()
-    assert "component 'accuracy' applied to no row" in text and "--field reference=" in text
+    assert "warning: component 'accuracy' applied to no row" in text and "--field reference=" in text
     res = cli("score", str(src), "--config", str(R1_YAML), "-o", str(out), "--task", "math", "-q")
     assert res.returncode == 0
     [row] = rows(out)  # routed to math, but the gold is still missing: None, never a silent 0
@@ -789,6 +790,11 @@ def test_what_a_stranger_gets_wrong_is_named(tmp_path, cfg):
     assert res.returncode == 1
     assert b"input error: line 1: missing field 'completion' (the row has: response, answer)" in text
     assert b"line 6:" not in text and b"and 2 more input errors" in text  # the first five, then a count
+
+    routed = write(tmp_path / "routed.yaml", FORMAT_YAML + "routes:\n  math: [format]\n")
+    typo = jsonl(tmp_path / "typo.jsonl", [{"completion": GOOD, "task": "maths"}])  # no route, no default
+    res = cli("score", str(typo), "--config", str(routed), "-o", str(tmp_path / "o.jsonl"))
+    assert b"warning: component 'format' applied to no row" in b" ".join(res.stdout.split())
 
     document = write(tmp_path / "rows.json", json.dumps([{"completion": GOOD}] * 2, indent=2))  # not JSON Lines
     res = cli("score", str(document), "--config", str(cfg), "-o", str(tmp_path / "o.jsonl"))

@@ -275,6 +275,8 @@ def print_summary(summary: Any, components: list[str], routes: list[str], elapse
     _print_problems(console, summary.problems, summary.input_errors)
     if summary.routes:
         console.print("rows by route: " + ", ".join(f"{r} {n}" for r, n in summary.routes.most_common()))
+    for note in summary.notes(components, routes):
+        console.print(f"note: {_escape(note)} (this input has no rows for it)", highlight=False, soft_wrap=True)
     for warning in summary.warnings(components, routes):
         console.print(f"[bold yellow]warning:[/] {_escape(warning)}", highlight=False, soft_wrap=True)
     note = f" ({resumed} rows resumed from the output)" if resumed else ""

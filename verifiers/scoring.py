@@ -511,6 +511,7 @@ class Summary:
         self.input_errors = 0
         self.statuses: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
+        self.unrouted = 0  # scored rows with no route (every row, under a config without routes)
         self.rewards = 0
         self.reward_total = 0.0
         self.components: dict[str, ComponentStats] = {}
@@ -527,6 +528,8 @@ class Summary:
         self.statuses[stat.status] += 1
         if stat.route is not None:
             self.routes[stat.route] += 1
+        elif not stat.input_error:
+            self.unrouted += 1
         if stat.reward is not None:
             self.rewards += 1
             self.reward_total += stat.reward
@@ -548,22 +551,36 @@ class Summary:
         return [(name, self.components.get(name, ComponentStats())) for name in names]
 
     def warnings(self, components: Iterable[str], routes: Iterable[str]) -> list[str]:
-        """Components that applied to no row and routes that no row took: a reward silently missing."""
-        out = []
+        """Components that applied to no row and routes that no row took, when some rows took the default
+        route or none: a reward silently missing (the usual cause is a gold answer under another name)."""
         if self.rows == 0:
             return ["the input holds no rows"]
-        scored = self.rows - self.input_errors
-        if scored:
-            for name, c in self.component_rows(components):
-                if c.applied == 0:
-                    out.append(f"component {name!r} applied to no row")
-            routes = list(routes)
-            for route in routes:
-                if route != "default" and self.routes[route] == 0:
-                    out.append(f"route {route!r} matched no row")
-            if out and self.routes.get("default"):
-                out.append(f"{self.routes['default']} rows took the default route (a task with no route of its "
-                           "own, or no task and no reference: a row without a task is routed by its reference, a "
-                           "gold answer to math, a test suite to code); if the gold answer is under another name, "
-                           "map it with --field reference=COLUMN, or set --task")
+        routes = list(routes)
+        unused = self._unused(components, routes)
+        if not unused or not self._misrouted(routes):
+            return []
+        out = list(unused)
+        if self.routes.get("default"):
+            out.append(f"{self.routes['default']} rows took the default route (a task with no route of its "
+                       "own, or no task and no reference: a row without a task is routed by its reference, a "
+                       "gold answer to math, a test suite to code); if the gold answer is under another name, "
+                       "map it with --field reference=COLUMN, or set --task")
         return out
+
+    def notes(self, components: Iterable[str], routes: Iterable[str]) -> list[str]:
+        """Components and routes this input had no rows for, when every row took a route of its own (a math
+        file under a math-and-code config): worth knowing, not a warning."""
+        routes = list(routes)
+        if self.rows == 0 or self._misrouted(routes):
+            return []
+        return self._unused(components, routes)
+
+    def _unused(self, components: Iterable[str], routes: list[str]) -> list[str]:
+        if self.rows == self.input_errors:
+            return []
+        out = [f"component {name!r} applied to no row" for name, c in self.component_rows(components) if c.applied == 0]
+        return out + [f"route {r!r} matched no row" for r in routes if r != "default" and self.routes[r] == 0]
+
+    def _misrouted(self, routes: list[str]) -> bool:
+        """Some rows took the default route, or (under a config with routes) no route at all."""
+        return bool(self.routes.get("default")) or bool(routes and self.unrouted)
