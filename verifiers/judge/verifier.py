@@ -34,7 +34,7 @@ from verifiers.judge.prompts import (
 )
 
 MODES = ("verdict", "generate")
-BACKENDS = ("transformers", "openai")
+BACKENDS = ("transformers", "openai", "vllm")
 
 # Completions that only announce an answer ("master keys" that fool generative judges): no answer.
 _OPENERS = {
@@ -70,10 +70,9 @@ def _open_backend(kind: str, backend: str, model: str, options: dict[str, Any]) 
 
         return OpenAIJudge(model, **options)
     if backend == "vllm":
-        raise ValueError(
-            "backend 'vllm' (vLLM's offline engine) is not part of this toolkit yet; serve the judge with "
-            "`vllm serve MODEL` and use backend 'openai' with base_url http://HOST:PORT/v1"
-        )
+        from verifiers.judge.vllm import open_vllm
+
+        return open_vllm(kind, model, **options)
     raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
