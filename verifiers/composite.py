@@ -100,6 +100,18 @@ def _finite(name: str, score: Score) -> Score:
     return Score(None, Status.ERROR, info={**score.info, "error": reason, "value": repr(value)})
 
 
+def _checked(name: str, idx: list[int], scores_of: Any) -> dict[int, Score]:
+    """A component's Scores by sample index: `scores_of()`, or error Scores when it raises or miscounts."""
+    try:
+        scores = scores_of()
+        if len(scores) != len(idx):
+            raise RuntimeError(f"returned {len(scores)} scores for {len(idx)} samples")
+    except Exception as exc:  # a broken verifier is an outage for these samples, not a crash
+        reason = f"component {name!r} failed: {type(exc).__name__}: {exc}"
+        scores = [error_score(reason) for _ in idx]
+    return dict(zip(idx, (_finite(name, s) for s in scores), strict=True))
+
+
 class CompositeReward(Verifier):
     """Weighted sum of named verifier components, optionally routed by Sample.task.
 
@@ -193,30 +205,26 @@ class CompositeReward(Verifier):
             source = self.reuses[name]
             jobs[source] = sorted(set(jobs.get(source, ())) | set(idx))
         per_component = self._run(jobs, samples) if jobs else {}
-        if later:
-            per_component.update(self._run(later, samples, given=per_component))
+        for name, idx in later.items():  # cheap shaping on Scores already made: here, after the rest
+            given = per_component[self.reuses[name]]
+            verifier = self.components[name].verifier
+            per_component[name] = _checked(name, idx, lambda v=verifier, idx=idx, given=given: v.score_with(
+                [samples[i] for i in idx], [given[i] for i in idx]))
         return [self._combine(i, s, *routes[i], per_component) for i, s in enumerate(samples)]
 
-    def _run(self, jobs: dict[str, list[int]], samples: list[Sample],
-             given: dict[str, dict[int, Score]] | None = None) -> dict[str, dict[int, Score]]:
+    def _run(self, jobs: dict[str, list[int]], samples: list[Sample]) -> dict[str, dict[int, Score]]:
         """Each component scores the samples routed to it, all components at once (the slow ones,
-        math workers, sandboxes, GPU judges, overlap), on threads that belong to this batch. With
-        `given`, each component is one that reuses another's Scores and gets them (`score_with`)."""
-
-        def task(name: str, idx: list[int]) -> Any:
-            verifier, subset = self.components[name].verifier, [samples[i] for i in idx]
-            if given is None:
-                return executor.submit(verifier.score_batch, subset)
-            source = given[self.reuses[name]]
-            return executor.submit(verifier.score_with, subset, [source[i] for i in idx])
-
+        math workers, sandboxes, GPU judges, overlap), on threads that belong to this batch."""
         executor = self._pool()
         lock, inflight = self._state()
         closed: Future = Future()
         with lock:
             inflight.add(closed)
         try:
-            futures = {task(name, idx): name for name, idx in jobs.items()}
+            futures = {
+                executor.submit(self.components[name].verifier.score_batch, [samples[i] for i in idx]): name
+                for name, idx in jobs.items()
+            }
             pending = set(futures)
             while pending and not closed.done():
                 _, pending = wait(pending | {closed}, return_when=FIRST_COMPLETED)
@@ -229,15 +237,9 @@ class CompositeReward(Verifier):
             idx = jobs[name]
             if not future.done():
                 scores = [error_score(f"component {name!r}: the reward was closed while scoring") for _ in idx]
+                per_component[name] = dict(zip(idx, scores, strict=True))
             else:
-                try:
-                    scores = future.result()
-                    if len(scores) != len(idx):
-                        raise RuntimeError(f"returned {len(scores)} scores for {len(idx)} samples")
-                except Exception as exc:  # a broken verifier is an outage for these samples, not a crash
-                    reason = f"component {name!r} failed: {type(exc).__name__}: {exc}"
-                    scores = [error_score(reason) for _ in idx]
-            per_component[name] = dict(zip(idx, (_finite(name, s) for s in scores), strict=True))
+                per_component[name] = _checked(name, idx, future.result)
         return per_component
 
     def _combine(self, i: int, sample: Sample, key: str | None, route: list[str] | None, parts: dict) -> Score:
