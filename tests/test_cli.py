@@ -803,6 +803,10 @@ def test_what_a_stranger_gets_wrong_is_named(tmp_path, cfg):
     res = cli("score", str(document), "--config", str(cfg), "-o", str(tmp_path / "o.jsonl"))
     assert b"got list (a JSON array: the input must be JSON Lines" in b" ".join(res.stdout.split())
 
+    res = cli("filter", str(renamed), "--config", str(cfg), "-o", str(tmp_path / "k.jsonl"), "--min-reward", "0",
+              "--task", "math", "--field", "task=kind")
+    assert res.returncode == 2 and b"cannot be combined with --field task=" in res.stderr
+
     res = cli("eval", str(renamed), "-o", str(tmp_path / "r.json"))
     err = b" ".join(res.stderr.split())
     assert res.returncode == 2 and b"no row has a 'components' column" in err and b"verifiers score" in err

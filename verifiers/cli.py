@@ -71,6 +71,14 @@ def _check_writable(dst: str | Path) -> None:
         raise UsageError(f"cannot write {str(dst)!r}: it is a folder")
 
 
+def _row_fields(args: argparse.Namespace) -> dict[str, str]:
+    """The --field map of `score` and `filter`, which --task may not contradict."""
+    fields = parse_field_map(args.field)
+    if args.task is not None and "task" in fields:
+        raise UsageError("--task sets every row's task; it cannot be combined with --field task=...")
+    return fields
+
+
 def _check_input_output(src: str, dst: str) -> None:
     """UsageError for a missing input, or an output that would overwrite it or cannot be written;
     "-" is stdin / stdout."""
@@ -129,9 +137,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     )
 
     err = Console(stderr=True)
-    fields = parse_field_map(args.field)
-    if args.task is not None and "task" in fields:
-        raise UsageError("--task sets every row's task; it cannot be combined with --field task=...")
+    fields = _row_fields(args)
     _check_paths(args)
     options = Options(fields, args.task, args.prefix, args.max_line_bytes)
     try:
@@ -296,7 +302,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
     from verifiers.rejection import BestOfGroup, Criteria, output_row, parse_minimums
     from verifiers.scoring import InputError, Options, chunked, input_lines, open_output, parse_lines
 
-    fields = parse_field_map(args.field)
+    fields = _row_fields(args)
     if args.batch_size < 1 or args.max_line_bytes < 1:
         raise UsageError("--batch-size and --max-line-bytes must be at least 1")
     _check_input_output(args.input, args.output)  # before the output is opened (and truncated)
