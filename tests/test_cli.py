@@ -428,6 +428,29 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     assert [r["line"] for r in rows(out)] == list(range(1, 2001))
 
 
+def test_ctrl_c_during_filter_says_the_output_is_incomplete(tmp_path):
+    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    dist = tmp_path / "slow_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[verifiers.plugins]\nslow = slow_plugin:Slow\n")
+    cfg = write(tmp_path / "slow.yaml", "components:\n  s: {verifier: slow}\n")
+    src = jsonl(tmp_path / "in.jsonl", [{"completion": "x"}] * 2000)
+    out = tmp_path / "kept.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-m", "verifiers", "filter", str(src), "--config", str(cfg), "-o",
+                             str(out), "--batch-size", "4", "--min-reward", "0"], env=env, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not out.exists():
+        time.sleep(0.02)
+    time.sleep(0.5)  # some batches scored
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert b"is incomplete" in b" ".join(stderr.split()) and b"Traceback" not in stderr
+    assert 0 < len(rows(out)) < 2000  # what was kept before the interrupt is there, whole rows only
+
+
 @pytest.mark.slow
 def test_memory_stays_flat_whatever_the_row_count(tmp_path, cfg):
     """Peak RSS scoring 200k rows, or resuming half of them, is about that of 20k rows: nothing is kept

@@ -361,6 +361,12 @@ def cmd_filter(args: argparse.Namespace) -> int:
                 out.close()
             else:
                 out.flush()
+    except KeyboardInterrupt:
+        if args.output != "-":
+            Console(stderr=True).print(f"interrupted: {_escape(args.output)} is incomplete: it holds only the rows "
+                                       "kept so far; run the command again to filter the whole input",
+                                       highlight=False, soft_wrap=True)
+        return EXIT_INTERRUPTED
     except InputError as exc:
         # an input that breaks off midway (a truncated .gz): what was written so far must not pass for the whole
         partial = "" if args.output == "-" or counts.total() == 0 else (
