@@ -59,6 +59,10 @@ WORDS_THAT_CHANGE_THE_VALUE = [
     ("2nm", "<answer>2</answer>"),  # a gold that is a product of variables keeps them
     ("3mg", "\\boxed{3}"),
     ("4xyzs", "<answer>4</answer>"),
+    ("12", "\\boxed{12 \\mathrm{~m} / \\mathrm{or}}"),  # every piece of a unit must be one
+    ("12", "\\boxed{12 \\mathrm{~x} / \\mathrm{y}}"),
+    ("12 \\mathrm{~m} / \\mathrm{s}", "\\boxed{13}"),
+    ("12", "\\boxed{\\num{12} or \\num{13}}"),
 ]
 
 HONEST_UNITS = [
@@ -82,6 +86,14 @@ HONEST_UNITS = [
     ("5", "The answer is 5inches."),
     ("0.5", "<answer>0.5kg</answer>"),
     ("2nm", "\\boxed{2nm}"),
+    # round 2: units of several pieces (physics golds) and siunitx, in the answer or in the gold
+    ("12", "\\boxed{12 \\mathrm{~m} / \\mathrm{s}}"),
+    ("12 \\mathrm{~m} / \\mathrm{s}", "\\boxed{12}"),
+    ("12 \\mathrm{~kg} \\cdot \\mathrm{m}^{2}", "<answer>12</answer>"),
+    ("12", "\\boxed{\\SI{12}{\\metre\\per\\second}}"),
+    ("12", "\\boxed{\\qty{12}{cm}}"),
+    ("12", "\\boxed{\\num{12}}"),
+    ("12", "\\boxed{12\\,\\si{\\metre}}"),
 ]
 
 

@@ -16,6 +16,10 @@ _UNWRAP_RE = re.compile(
     r"\s*\{([^{}]*)\}"
 )
 _REMOVE = [
+    # siunitx: \num{12} is 12, \SI{12}{\metre} and \qty{12}{cm} are 12 with a unit (units are dropped)
+    (re.compile(r"\\(?:SI|qty)\s*(?:\[[^\[\]]*\]\s*)?\{([^{}]*)\}\s*\{(?:[^{}]|\{[^{}]*\})*\}"), r"\1"),
+    (re.compile(r"\\(?:num|ang)\s*(?:\[[^\[\]]*\]\s*)?\{([^{}]*)\}"), r"\1"),
+    (re.compile(r"(?<=[\d}])(?:\s|\\[,;: ]|~)*\\(?:si|unit)\s*\{(?:[^{}]|\{[^{}]*\})*\}\s*$"), ""),
     # decoration: a colour, a coloured box or a font size shows what it holds (the group it colours stays)
     (re.compile(r"\\(?:textcolor|colorbox|color)\s*(?:\[[^\[\]{}]*\]\s*)?\{[^{}]*\}"), ""),
     (re.compile(r"\\(?:tiny|scriptsize|footnotesize|small|normalsize|large|Large|LARGE|huge|Huge)(?![a-zA-Z])"), ""),
@@ -72,6 +76,13 @@ _PLAIN = [
 _UNIT_NUMBER_RE = re.compile(r"-?[\d.,/]+%?")
 _GLUED_UNIT_RE = re.compile(r"(-?\d[\d.,]*%?)((?:[a-zA-Z]{2,}|[a-zA-Z](?=/))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?)")
 _UNIT_WORD_RE = re.compile(r"(?:[a-zA-Z]{2,}|[a-zA-Z]{1,2}(?=[\^/]))(?:/[a-zA-Z]+)?(?:\^\{?[23]\}?)?\.?")
+# A unit of several pieces after a number at the end: "12 \mathrm{~m} / \mathrm{s}", "3 \mathrm{~kg} \cdot
+# \mathrm{m}^{2}" (how physics golds write them); every piece must be a unit (_strip_compound_unit).
+_UNIT_PIECE_RE = re.compile(
+    r"\\(?:text|textrm|textnormal|mathrm|mbox)\s*\{[\s~]*(?![ei]\s*\})([a-zA-Z]+)\s*\}(?:\s*\^\s*\{?\s*-?[1-3]\s*\}?)?"
+)
+_UNIT_GAP_RE = re.compile(r"(?:\s|\\[,;: !]|~)*(?:(?:/|\\cdot|\\times)(?:\s|\\[,;: !]|~)*)?")
+_SPACE_TOKENS = (" ", "~", "\t", "\n", "\\,", "\\;", "\\:", "\\!", "\\ ")
 # A unit in \text{}/\mathrm{} after a number at the end: "5\ \text{m}". Unwrapped, a one-letter unit would
 # read as a variable (5 m = 5m), so it goes first. e and i are numbers, not units.
 _TEXT_UNIT_RE = re.compile(
@@ -162,6 +173,7 @@ def normalize(answer: str, *, gold: bool = False) -> str:
     s = re.sub(r"^\\(?:boxed|fbox)\s+(?=[^\s{])", "", s)  # "\boxed 5": a box without braces
     s = s.rstrip("\\ ")  # a stray trailing backslash
     s = _THIN_THOUSANDS_RE.sub(r"\1", s)  # "11,\\! 111,\\! 100"
+    s = _strip_compound_unit(s, gold)
     s = _TEXT_UNIT_RE.sub(lambda m: "" if unit_words(m.group(1).split(), gold) else m.group(), s)
     s = _UNICODE_UNIT_RE.sub("", s)  # "1,000.99m²"
     s = _overline_to_fraction(s)
@@ -266,6 +278,26 @@ def _degrees_in_trig(s: str) -> str:
     if not _TRIG_RE.search(s):
         return s
     return _DEGREES_RE.sub(lambda m: f"({m.group(1)}\\pi/180)", s)
+
+
+def _strip_compound_unit(s: str, gold: bool) -> str:
+    """ "12 \\mathrm{~m} / \\mathrm{s}" -> "12": two or more unit pieces, joined by spacing, "/", \\cdot or
+    \\times, end the answer after a number. (Pieces are found once and the gaps between them checked one
+    by one: a single regex for the whole shape backtracks for minutes on long runs of spaces.)"""
+    pieces = list(_UNIT_PIECE_RE.finditer(s)) if "\\" in s else []
+    if len(pieces) < 2 or s[pieces[-1].end() :].strip():
+        return s
+    first = len(pieces) - 1
+    while first > 0 and _UNIT_GAP_RE.fullmatch(s, pieces[first - 1].end(), pieces[first].start()):
+        first -= 1
+    if first == len(pieces) - 1:
+        return s  # one piece is _TEXT_UNIT_RE's
+    head = s[: pieces[first].start()]
+    while head.endswith(_SPACE_TOKENS):
+        head = head[:-2] if head.endswith(_SPACE_TOKENS[4:]) else head[:-1]
+    if not (head[-1:].isdigit() or head.endswith(("}", "\\pi"))):
+        return s
+    return head if unit_words([m.group(1) for m in pieces[first:]], gold) else s
 
 
 def _strip_units(s: str, gold: bool = False) -> str:
