@@ -210,3 +210,18 @@ def test_bad_options_are_clear_errors(vllm_models):
         get_verifier("reward_model", model=vllm_models["reward_model"], backend="vllm")
     with pytest.raises(RuntimeError, match="could not start an engine"):
         get_verifier("judge", model=model, **{**ENGINE, "engine_args": {"kv_cache_memory_bytes": 1 << 60}})
+
+
+def test_multiprocessing_runs_the_engine_in_a_process_of_its_own(vllm_models):
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    with get_verifier(
+        "judge", model=vllm_models["scripted_judge"], multiprocessing=True, **{**ENGINE, "max_model_len": 512}
+    ) as judge:
+        children = set(multiprocessing.active_children()) - before
+        assert children, "no engine process was started"
+        assert [s.value for s in judge.score_batch(samples()[:3])] == pytest.approx([0.75] * 3, abs=1e-3)
+    for child in children:
+        child.join(timeout=30)
+        assert not child.is_alive()
