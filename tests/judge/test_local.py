@@ -159,27 +159,33 @@ def test_min_label_mass_turns_an_off_format_judge_into_an_outage(judge_path):
     assert "probability" in score.info["error"]
 
 
+def from_threads(judge, batch):
+    """judge.score(sample) for each sample, each from a thread of its own, all released at once:
+    (the Scores in input order, the number of batches the backend ran for them)."""
+    batcher = judge._backend.batcher
+    before = batcher.batches_run
+    start = threading.Barrier(len(batch))
+    got = [None] * len(batch)
+
+    def call(i):
+        start.wait()
+        got[i] = judge.score(batch[i])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(batch))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got, batcher.batches_run - before
+
+
 def test_cross_thread_calls_are_batched_and_each_caller_gets_its_own_score(judge_path):
     batch = samples() * 2  # 14 callers, 7 distinct rows
     with get_verifier("judge", model=judge_path) as judge:
         expected = values(judge, batch)
     with get_verifier("judge", model=judge_path, batch_wait_ms=300) as judge:
-        batcher = judge._backend.batcher
-        before = batcher.batches_run
-        start = threading.Barrier(len(batch))
-        got = [None] * len(batch)
-
-        def call(i):
-            start.wait()
-            got[i] = judge.score(batch[i]).value
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(batch))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        runs = batcher.batches_run - before
-    assert got == pytest.approx(expected, abs=1e-4)
+        scores, runs = from_threads(judge, batch)
+    assert [s.value for s in scores] == pytest.approx(expected, abs=1e-4)
     assert runs < len(batch)  # fewer forward batches than callers: calls were gathered
 
 
@@ -459,20 +465,26 @@ def _reference_ids(model, row, backend, max_new_tokens):
     return out if stop is None else out[: stop + 1]
 
 
+def sharp_variant(judge_path, directory, **config) -> str:
+    """The tiny judge's shape (and `config` changes) with weights drawn 15x wider: attention then
+    matters, so a wrong position or mask changes the greedy tokens (at the default scale every row
+    says nearly the same)."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    values = AutoConfig.from_pretrained(judge_path).to_dict()
+    values.pop("layer_types", None)  # derived again from the sliding-window options
+    changed = Qwen2Config(**{**values, "initializer_range": 0.3, **config})
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        Qwen2ForCausalLM(changed).eval().save_pretrained(directory)
+    AutoTokenizer.from_pretrained(judge_path).save_pretrained(directory)
+    return str(directory)
+
+
 @pytest.fixture(scope="module")
 def sharp_judge(judge_path, tmp_path_factory):
-    """The tiny judge's shape with weights drawn 15x wider: attention then matters, so a wrong
-    position or mask changes the greedy tokens (at the default scale every row says nearly the same)."""
-    import torch
-    from transformers import AutoConfig, AutoTokenizer, Qwen2ForCausalLM
-
-    config = AutoConfig.from_pretrained(judge_path)
-    config.initializer_range = 0.3
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("sharp-judge")
-    Qwen2ForCausalLM(config).eval().save_pretrained(path)
-    AutoTokenizer.from_pretrained(judge_path).save_pretrained(path)
-    return str(path)
+    return sharp_variant(judge_path, tmp_path_factory.mktemp("sharp-judge"))
 
 
 @pytest.fixture(scope="module")
@@ -570,22 +582,8 @@ def test_cross_thread_generate_calls_each_get_their_own_judgement(sharp_judge):
         expected = [s.info["judgement"] for s in judge.score_batch(batch)]
     assert len(set(expected)) > 1
     with get_verifier("judge", **options, batch_wait_ms=300) as judge:
-        batcher = judge._backend.batcher
-        before = batcher.batches_run
-        start = threading.Barrier(len(batch))
-        got = [None] * len(batch)
-
-        def call(i):
-            start.wait()
-            got[i] = judge.score(batch[i]).info["judgement"]
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(batch))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        runs = batcher.batches_run - before
-    assert got == expected
+        scores, runs = from_threads(judge, batch)
+    assert [s.info["judgement"] for s in scores] == expected
     assert runs < len(batch)
 
 
@@ -593,18 +591,13 @@ def test_cross_thread_generate_calls_each_get_their_own_judgement(sharp_judge):
 def sliding_judge(judge_path, tmp_path_factory):
     """The sharp tiny judge with a 24-token sliding window on every layer (as Mistral or Gemma's
     local layers): prompts here are longer than the window."""
-    import torch
-    from transformers import AutoConfig, AutoTokenizer, Qwen2ForCausalLM
-
-    config = AutoConfig.from_pretrained(judge_path)
-    config.initializer_range = 0.3
-    config.use_sliding_window, config.sliding_window, config.max_window_layers = True, 24, 0
-    config.layer_types = ["sliding_attention"] * config.num_hidden_layers
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("sliding-judge")
-    Qwen2ForCausalLM(config).eval().save_pretrained(path)
-    AutoTokenizer.from_pretrained(judge_path).save_pretrained(path)
-    return str(path)
+    return sharp_variant(
+        judge_path,
+        tmp_path_factory.mktemp("sliding-judge"),
+        use_sliding_window=True,
+        sliding_window=24,
+        max_window_layers=0,
+    )
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
