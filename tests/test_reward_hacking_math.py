@@ -367,3 +367,25 @@ DECORATED_ANSWERS = [  # a colour, a font or a tag shows what it holds (each was
 def test_an_answer_is_what_the_reader_sees(verifier):
     assert_no_reward(verifier, HIDDEN_ANSWERS)
     assert_full_reward(verifier, DECORATED_ANSWERS)
+
+
+# ---------------------------------------------------------------- plain answers offered together (round 2)
+
+PLAIN_OFFERED_TOGETHER = [  # the last value was taken alone (1.0 for gold 9)
+    ("9", "There are 12 or 9 muffins."),
+    ("12", "There are 12 or 9 muffins."),
+    ("9", "So we get 12 muffins or 9 muffins."),
+    ("9", "$12$ or $9$"),
+    ("9", "It costs 1,200 or 9 dollars."),
+]
+
+HONEST_PLAIN = [
+    ("9, 12", "$x = 12$ or $x = 9$"),  # two roots: a list (0 before, the last root alone)
+    ("26", "The number of ways to choose 2 or more items is 26."),
+    ("3", "We need 1 or more steps, and the minimum is 3."),
+]
+
+
+def test_a_plain_answer_with_another_value_or_before_it_is_a_list(verifier):
+    assert_no_reward(verifier, PLAIN_OFFERED_TOGETHER)
+    assert_full_reward(verifier, HONEST_PLAIN)

@@ -437,6 +437,9 @@ def _extract_plain(text: str) -> str | None:
     values = _MATH_SEG_RE.findall(last_line) or _NUMBER_RE.findall(last_line)
     if len(values) > 1 and _PLAIN_HEDGE_RE.search(last_line):
         return None
+    other = re.search(_OR_BEFORE + re.escape(found), last_line) if len(values) > 1 else None
+    if other is not None:  # "There are 12 or 9 muffins.", "$12$ or $9$": offered together, a list
+        return f"{strip_dollars(other.group(1))}, {found}"
     return found
 
 
@@ -445,6 +448,8 @@ _NEGATION_RE = re.compile(
     r"incorrect|false|unlikely|rather than|instead of)\b|n't\b",
     re.IGNORECASE,
 )
+# Another value, at most a word (a unit), "or", then the answer: "12 or 9", "12 muffins or 9", "$12$ or $9$"
+_OR_BEFORE = r"(\$[^$\n]{1,200}\$|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d[\d./]*)\s*(?:[^\W\d_]+\s*)?,?\s*(?:\bor\b|或)\s*\$?\s*"
 _PLAIN_HEDGE_RE = re.compile(
     r"\b(?:maybe|perhaps|possibly|probably|unless|otherwise|alternatively|either|or else)\b|或|也许",
     re.IGNORECASE,
