@@ -462,8 +462,9 @@ class TransformersJudge(LocalModel):
         for batch in self.plan(rows, new_tokens=max_new_tokens, copies=n):
             with torch.inference_mode():
                 parts = list(self.prefill([rows[i] for i in batch], keep_cache=True))
-                cache, mask, lengths, hidden = merge_prefills(parts, self.torch)
                 who = [(batch[i], j) for part in parts for i in part.rows for j in range(n)]
+                cache, mask, lengths, hidden = merge_prefills(parts, self.torch)
+                del parts  # the chunks' own caches are copied into the merged one: free them now
                 if n > 1:  # the samples of a row continue the same prompt: copy its cache, not its pass
                     cache.batch_repeat_interleave(n)
                     mask, lengths, hidden = (x.repeat_interleave(n, dim=0) for x in (mask, lengths, hidden))
