@@ -1,7 +1,7 @@
 import pytest
 
 from verifiers import Sample, Status, get_verifier
-from verifiers.format import FormatVerifier, check_format
+from verifiers.format import FormatVerifier, check_format, hide_markup
 
 GOOD = "<think>\nreasoning\n</think>\n<answer>42</answer>"
 
@@ -112,3 +112,11 @@ def test_wrong_completion_type_is_an_error_score_not_an_exception(completion):
 def test_check_format_counts():
     ok, problems, counts = check_format(GOOD)
     assert ok and not problems and set(counts.values()) == {1}
+
+
+def test_hide_markup_removes_hidden_elements_and_tags_only():
+    assert hide_markup('<span style="color:white">12</span> 9') == " 9"
+    assert hide_markup('<b>12</b> and <p class="x">13</p>') == "12 and 13"
+    # inequalities are no tags: "0<b and b>1" became "01" for the math verifier before
+    for text in ("0<b and b>1", "$x<a$ and $b>y$", "0<a \\text{ and } a>1", "x<i and i>1"):
+        assert hide_markup(text) == text

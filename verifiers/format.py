@@ -94,11 +94,13 @@ _HTML_HIDES = re.compile(
     rf"|font-size\s*:\s*0*(?:\.0*)?\s*[a-z%]*\s*(?![\w.])|(?<![-\w])color\s*[:=]\s*[\"']?\s*(?:{_PAGE_COLOURS})",
     re.IGNORECASE,
 )
-_HTML_OPEN = re.compile(r"<([A-Za-z][\w-]*)(\s[^<>]*)?>")
+# A tag is a name and attributes (name=value, or hidden/open alone), so "0<b and b>1" is no tag.
+_ATTRS = r"""(?:\s+(?:[\w:-]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>=`$\\]+)|(?i:hidden|open)))*\s*/?"""
+_HTML_OPEN = re.compile(rf"<([A-Za-z][\w-]*)({_ATTRS})>")
 _HTML_TAG = re.compile(
     r"</?(?:a|abbr|b|bdi|bdo|big|center|cite|code|details|dfn|div|em|font|i|ins|kbd|mark|p|q|samp"
     r"|small|span|strong|summary|tt|u|var|wbr|section|article|header|footer|main|aside|nav"
-    r"|label|figure|figcaption)\b[^<>]*?/?>",
+    r"|label|figure|figcaption)\b" + _ATTRS + ">",
     re.IGNORECASE,
 )
 _MD_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*\S.*$", re.MULTILINE)
