@@ -120,3 +120,10 @@ def test_hide_markup_removes_hidden_elements_and_tags_only():
     # inequalities are no tags: "0<b and b>1" became "01" for the math verifier before
     for text in ("0<b and b>1", "$x<a$ and $b>y$", "0<a \\text{ and } a>1", "x<i and i>1"):
         assert hide_markup(text) == text
+
+
+def test_hide_markup_reads_comments_and_link_definitions_as_markdown_does():
+    assert hide_markup("$%42\n$") == "$\n$" and hide_markup("[//]: # (42)") == ""
+    # a percentage is no comment, and a line that opens with an interval is prose
+    for text in ("$25%$ of it", "costs $5 and 20% off $10", "[0, 1]: it increases"):
+        assert hide_markup(text) == text

@@ -103,10 +103,16 @@ _HTML_TAG = re.compile(
     r"|label|figure|figcaption)\b" + _ATTRS + ">",
     re.IGNORECASE,
 )
-_MD_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*\S.*$", re.MULTILINE)
+# [label]: destination, then at most a title: "[//]: # (42)"; "[0, 1]: it increases" is prose
+_MD_LINK_DEFINITION = re.compile(
+    r"""^ {0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*$""", re.MULTILINE
+)
 _MD_LINK = re.compile(r"(?<!!)\[([^\[\]\n]*)\]\([^()\n]*\)")
-_MATH_SPAN = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
-_TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*?(?=\n|\$|\\[)\]]|\Z)")
+_MATH_SPAN = re.compile(  # bounded: unclosed openers must cost linear time
+    r"\$\$.{0,1000}?\$\$|\$[^$]{0,1000}\$|\\\(.{0,1000}?\\\)|\\\[.{0,1000}?\\\]", re.DOTALL
+)
+# A comment that opens the math or one of its lines ("$%42$"); "$25%$" stays a percentage
+_TEX_COMMENT = re.compile(r"(^(?:\$\$|\$|\\\(|\\\[)|\n)[ \t]*%[^\n]*?(?=\n|\$|\\[)\]]|\Z)")
 
 
 def _group_end(text: str, start: int) -> int:
@@ -188,7 +194,7 @@ def hide_markup(text: str) -> str:
     if "color" in text or "scalebox" in text:
         text = _hide_latex(text)
     if "%" in text:
-        text = _MATH_SPAN.sub(lambda m: _TEX_COMMENT.sub("", m.group()), text)
+        text = _MATH_SPAN.sub(lambda m: _TEX_COMMENT.sub(r"\1", m.group()), text)
     if "<" in text:
         text = _hide_html(text)
     if "[" in text:
