@@ -551,7 +551,7 @@ def test_a_sandbox_outage_during_the_run_exits_3_with_one_error(tmp_path, capsys
     assert rows[0]["reward"] is not None and rows[-1]["reward"] is None
     assert rows[-1]["info"]["components"]["tests"]["outage"]
     err = capsys.readouterr().err
-    assert err.count("error:") == 1 and "the code sandbox failed for" in err
+    assert err.count("error:") == 1 and "a code sandbox or model backend failed for" in err
 
 
 KILLER_PLUGIN = """

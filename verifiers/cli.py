@@ -238,7 +238,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not args.quiet:
         print_summary(summary, components, routes, elapsed, scored, resumed=done, console=summary_console)
     if summary.outages:
-        err.print(f"[bold red]error:[/] the code sandbox failed for {summary.outages} rows (reward null): "
+        err.print(f"[bold red]error:[/] a code sandbox or model backend failed for {summary.outages} rows (reward null): "
                   f"{_escape(summary.first_outage or '')}", highlight=False, soft_wrap=True)
         return EXIT_OUTAGE
     return EXIT_INPUT_ERRORS if summary.input_errors else EXIT_OK

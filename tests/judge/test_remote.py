@@ -219,6 +219,27 @@ def test_outages_are_none_never_zero(server):
     assert score.value is None and "Timeout" in score.info["error"]
 
 
+def test_an_outage_is_flagged_and_the_cli_exits_3(tmp_path, capsys):
+    from verifiers.cli import main
+
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    with get_verifier("judge", model="m", backend="openai", base_url=dead, max_attempts=1) as j:
+        score = j.score(GROUP[0])
+    assert score.value is None and score.info["outage"] == score.info["error"]
+    config = tmp_path / "judge.yaml"
+    config.write_text(
+        "components:\n  judge: {verifier: judge, params: "
+        f"{{model: m, backend: openai, base_url: '{dead}', max_attempts: 1}}}}\n"
+    )
+    rows = tmp_path / "in.jsonl"
+    rows.write_text("".join(json.dumps({"completion": s.completion, "prompt": s.prompt}) + "\n" for s in GROUP[:2]))
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(rows), "--config", str(config), "-o", str(out), "--quiet"]) == 3
+    assert [json.loads(line)["reward"] for line in out.read_text().splitlines()] == [None, None]
+    err = capsys.readouterr().err
+    assert "model backend failed for 2 rows" in err and "ConnectError" in err
+
+
 def test_concurrency_is_bounded_across_threads(server):
     with judge(server, max_concurrency=3) as j:
         threads = [threading.Thread(target=j.score_batch, args=(GROUP,)) for _ in range(4)]

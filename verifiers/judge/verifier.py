@@ -60,6 +60,16 @@ def announces_only(text: str) -> bool:
     return not words or words in _OPENERS
 
 
+def failure_score(what: str, exc: Exception) -> Score:
+    """A model call that failed: None with status error. It is an outage (`info["outage"]`, which
+    `verifiers score` reports with exit 3, as for a code sandbox) unless the row itself was refused
+    (a ValueError: the input is over max_length)."""
+    score = error_score(f"{what} failed: {type(exc).__name__}: {exc}")
+    if not isinstance(exc, ValueError):
+        score.info["outage"] = score.info["error"]
+    return score
+
+
 def _open_backend(kind: str, backend: str, model: str, options: dict[str, Any]) -> Any:
     if backend == "transformers":
         from verifiers.judge.local import open_local
@@ -215,12 +225,12 @@ class JudgeVerifier(_ModelVerifier):
                 jobs.append((i, *prepared))
         if jobs:
             if self._backend is None:
-                outcome: Any = [error_score("the judge is closed")] * len(jobs)
+                outcome: Any = [failure_score("judge", RuntimeError("the judge is closed"))] * len(jobs)
             else:
                 try:
                     outcome = self._verdict(jobs) if self.mode == "verdict" else self._generate(jobs)
                 except Exception as exc:  # the model or the server is down: an outage, never a 0
-                    outcome = [error_score(f"judge failed: {type(exc).__name__}: {exc}")] * len(jobs)
+                    outcome = [failure_score("judge", exc)] * len(jobs)
             for (i, _, info), score in zip(jobs, outcome, strict=True):
                 scores[i] = Score(score.value, score.status, info={**info, **score.info})
         return scores
@@ -300,7 +310,7 @@ class JudgeVerifier(_ModelVerifier):
         values, masses, dists = [], [], []
         for order, logps in enumerate(parts):
             if isinstance(logps, Exception):
-                return error_score(f"judge failed: {type(logps).__name__}: {logps}")
+                return failure_score("judge", logps)
             mass = sum(math.exp(lp) for lp in logps)
             if not mass > 0 or not math.isfinite(mass):
                 return error_score("the judge gave no probability to any verdict label", Status.ERROR)
@@ -329,7 +339,7 @@ class JudgeVerifier(_ModelVerifier):
         ]
         parsed: dict[int, list[str]] = {s: [] for s in range(len(slots))}
         last_text: dict[int, str] = {}
-        failed: dict[int, str] = {}
+        failed: dict[int, Exception] = {}
         pending = list(range(len(slots)))
         temperature = self._params["temperature"]
         for attempt in range(1 + self._params["retries"]):
@@ -346,7 +356,7 @@ class JudgeVerifier(_ModelVerifier):
             still = []
             for s, texts in zip(pending, results, strict=True):
                 if isinstance(texts, Exception):
-                    failed[s] = f"judge failed: {type(texts).__name__}: {texts}"
+                    failed[s] = texts
                     continue
                 for text in texts:
                     label = parse_verdict(text, self.scale)
@@ -362,7 +372,7 @@ class JudgeVerifier(_ModelVerifier):
             mine = [s for s, slot in enumerate(slots) if slot[0] == j]
             errors = [failed[s] for s in mine if s in failed]
             if errors:
-                out.append(error_score(errors[0]))
+                out.append(failure_score("judge", errors[0]))
                 continue
             if any(not parsed[s] for s in mine):
                 text = next((last_text.get(s, "") for s in mine if not parsed[s]), "")
@@ -448,7 +458,7 @@ class RewardModelVerifier(_ModelVerifier):
 
     def _to_score(self, result: Any, status: Status) -> Score:
         if isinstance(result, Exception):
-            return error_score(f"reward model failed: {type(result).__name__}: {result}")
+            return failure_score("reward model", result)
         raw = float(result[self._params["head_index"]])
         if not math.isfinite(raw):
             return error_score(f"the reward model returned {raw}")
