@@ -124,6 +124,6 @@ def test_hide_markup_removes_hidden_elements_and_tags_only():
 
 def test_hide_markup_reads_comments_and_link_definitions_as_markdown_does():
     assert hide_markup("$%42\n$") == "$\n$" and hide_markup("[//]: # (42)") == ""
-    # a percentage is no comment, and a line that opens with an interval is prose
-    for text in ("$25%$ of it", "costs $5 and 20% off $10", "[0, 1]: it increases"):
+    # a percentage is no comment, a line that opens with an interval is prose, and math is no link
+    for text in ("$25%$ of it", "costs $5 and 20% off $10", "[0, 1]: it increases", "[0,1](1+x)"):
         assert hide_markup(text) == text

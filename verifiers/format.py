@@ -107,7 +107,10 @@ _HTML_TAG = re.compile(
 _MD_LINK_DEFINITION = re.compile(
     r"""^ {0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*$""", re.MULTILINE
 )
-_MD_LINK = re.compile(r"(?<!!)\[([^\[\]\n]*)\]\([^()\n]*\)")
+_MD_LINK = re.compile(r"(?<!!)\[([^\[\]\n]*)\]\(([^()\n]*)\)")
+# A link shows its text; it is a link when its text is empty or its target looks like an address, so
+# "[0,1](1+x)" stays math.
+_LINK_TARGET = re.compile(r"\s*<?(?:[a-zA-Z][\w+.-]*:|/|#|\.{0,2}/|www\.|[\w-]+\.[a-zA-Z]{2,})")
 _MATH_SPAN = re.compile(  # bounded: unclosed openers must cost linear time
     r"\$\$.{0,1000}?\$\$|\$[^$]{0,1000}\$|\\\(.{0,1000}?\\\)|\\\[.{0,1000}?\\\]", re.DOTALL
 )
@@ -188,6 +191,10 @@ def _hide_html(text: str) -> str:
     return _HTML_TAG.sub("", text)
 
 
+def _link_text(m: re.Match[str]) -> str:
+    return m.group(1) if not m.group(1).strip() or _LINK_TARGET.match(m.group(2)) else m.group()
+
+
 def hide_markup(text: str) -> str:
     """`text` without the markup that hides content, with what it hides (see above); HTML tags that
     draw nothing themselves are removed, their content kept. The math verifier reads answers through it."""
@@ -198,7 +205,7 @@ def hide_markup(text: str) -> str:
     if "<" in text:
         text = _hide_html(text)
     if "[" in text:
-        text = _MD_LINK.sub(r"\1", _MD_LINK_DEFINITION.sub("", text))
+        text = _MD_LINK.sub(_link_text, _MD_LINK_DEFINITION.sub("", text))
     return text
 
 
