@@ -61,8 +61,10 @@ def test_bad_options_and_missing_models_are_clear_errors(prompts, tmp_path: Path
         check_chat_template("yes")
     with pytest.raises(ValueError, match="not a model directory"):
         load_tokenizer(str(tmp_path))
-    with pytest.raises(ValueError, match="not a local directory"):
+    with pytest.raises(ValueError, match="no such directory"):
         load_tokenizer(str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="not a local directory and not in the Hugging Face cache"):
+        load_tokenizer("no-such-org/no-such-model")
     prompts.tokenizer.chat_template, template = None, prompts.tokenizer.chat_template
     try:
         with pytest.raises(ValueError, match="has no chat template"):

@@ -37,10 +37,15 @@ def model_source(model: str) -> str:
 
 def model_not_found(model: str, exc: BaseException) -> ValueError:
     """The error for a model that is neither a model directory nor in the Hugging Face cache."""
-    where = "is not a model directory" if Path(model).expanduser().exists() else "is not a local directory"
+    path = Path(model).expanduser()
+    if path.exists():
+        return ValueError(f"cannot load model {model!r}: it is not a model directory ({exc})")
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1:  # a path, not a hub name
+        return ValueError(f"cannot load model {model!r}: no such directory")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return ValueError(
-        f"cannot load model {model!r}: it {where} and is not in the Hugging Face cache "
-        f"(nothing is downloaded unless download=true): {exc}"
+        f"cannot load model {model!r}: it is not a local directory and not in the Hugging Face cache "
+        f"(nothing is downloaded unless download=true; {first})"
     )
 
 
