@@ -186,6 +186,19 @@ def test_pickled_judge_shares_the_engine_in_this_process(judge):
     assert judge.score(samples()[0]).status is Status.OK
 
 
+def test_reward_model_equals_the_transformers_backend(vllm_models):
+    batch = [Sample(c, prompt=q) for q, c in [("What is 6*7?", "42."), ("Hi", "Hello! " * 30), ("Q", "ok")]]
+    batch.append(Sample("word " * 1500, prompt="Say many words."))  # over max_model_len: alone
+    with get_verifier("reward_model", model=vllm_models["reward_model"], **ENGINE) as rm:
+        got = rm.score_batch(batch)
+        reordered = rm.score_batch(batch[::-1])
+    with get_verifier("reward_model", model=vllm_models["reward_model"], dtype="float32") as reference:
+        want = reference.score_batch(batch[:3])
+    assert ok_values(got[:3]) == pytest.approx(ok_values(want), abs=1e-4)
+    assert [s.value for s in reordered[::-1]] == pytest.approx([s.value for s in got], abs=1e-5)
+    assert got[3].value is None and got[3].status is Status.ERROR and "max_model_len" in got[3].info["error"]
+
+
 def test_bad_options_are_clear_errors(vllm_models):
     model = vllm_models["judge"]
     cases = [
@@ -203,8 +216,8 @@ def test_bad_options_are_clear_errors(vllm_models):
             get_verifier("judge", model=model, backend="vllm", **options)
     with pytest.raises(ValueError, match="not a local directory"):
         get_verifier("judge", model="no/such-judge-model", backend="vllm")
-    with pytest.raises(ValueError, match="backend must be 'transformers'"):
-        get_verifier("reward_model", model=vllm_models["reward_model"], backend="vllm")
+    with pytest.raises(ValueError, match="set by the backend"):
+        get_verifier("judge", model=model, backend="vllm", engine_args={"runner": "pooling"})
     with pytest.raises(RuntimeError, match="could not start an engine"):
         get_verifier("judge", model=model, **{**ENGINE, "engine_args": {"kv_cache_memory_bytes": 1 << 60}})
 

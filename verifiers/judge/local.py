@@ -543,6 +543,10 @@ class TransformersRewardModel(LocalModel):
     kind = "reward_model"
     model_class = "AutoModelForSequenceClassification"
 
+    @property
+    def num_labels(self) -> int:
+        return self.model.config.num_labels
+
     def render(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
         return self.prompts.conversation_ids(prompt, completion)
 

@@ -416,14 +416,14 @@ class RewardModelVerifier(_ModelVerifier):
         **backend_options: Any,
     ) -> None:
         params = _constructor_params(locals())
-        if backend != "transformers":
-            raise ValueError(f"reward_model: backend must be 'transformers', got {backend!r}")
+        if backend not in ("transformers", "vllm"):
+            raise ValueError(f"reward_model: backend must be 'transformers' or 'vllm', got {backend!r}")
         if normalize not in ("none", "sigmoid"):
             raise ValueError(f"reward_model: normalize must be 'none' or 'sigmoid', got {normalize!r}")
         if isinstance(head_index, bool) or not isinstance(head_index, int) or head_index < 0:
             raise ValueError(f"reward_model: head_index must be a non-negative integer, got {head_index!r}")
         self._start(params, backend, model, backend_options)
-        labels = self._backend.model.config.num_labels
+        labels = self._backend.num_labels
         if head_index >= labels:
             self.close()
             raise ValueError(f"reward_model: head_index {head_index} but the model has {labels} output(s)")

@@ -1,4 +1,4 @@
-"""The vLLM offline-engine backend: a judge on vLLM's `LLM` class, in this process.
+"""The vLLM offline-engine backend: a judge (and a reward model) on vLLM's `LLM` class, in this process.
 
 Prompts are rendered here with the model's own tokenizer (tokens.py, as the transformers backend
 renders them) and handed to the engine as token ids, so both backends judge the same ids; the
@@ -11,6 +11,8 @@ gathers concurrent per-sample calls from many threads into one engine call.
   setting), as the transformers backend computes them.
 - generate mode: `n` samples at `temperature` (greedy at 0), stopping at the end-of-turn tokens
   tokens.py finds; the new tokens are decoded by our tokenizer, special tokens dropped.
+- reward model: the pooling runner's `classify` task without its activation, i.e. the raw head
+  output at the last token, as the transformers backend reads it.
 
 The engine runs in the calling process by default (multiprocessing=false): no child process, so
 it works in a script without an `if __name__ == "__main__":` guard, in threads, in spawned or
@@ -67,10 +69,11 @@ _ENGINES_LOCK = threading.Lock()
 _ENGINES: dict[str, Any] = {"open": 0, "retired": []}  # in-process engines: how many open, which wait
 
 
-class VLLMJudge:
-    """A causal LM as judge on vLLM's offline engine: verdict log-probs or generated critiques."""
+class VLLMModel:
+    """A tokenizer and one vLLM engine behind one Batcher. Subclasses add the work."""
 
-    kind = "judge"
+    kind = ""
+    runner = ""  # vLLM's runner for the model: "generate" or "pooling"
 
     def __init__(
         self,
@@ -136,6 +139,7 @@ class VLLMJudge:
         args = _engine_args(
             vllm,
             dict(engine_args or {}),
+            runner=self.runner,
             dtype=dtype,
             max_model_len=max_model_len,
             gpu_memory_utilization=gpu_memory_utilization,
@@ -160,10 +164,46 @@ class VLLMJudge:
             gather=cross_call_batching,
             max_wait_s=batch_wait_ms / 1000,
             max_items=max_batch_size,
-            name="judge-vllm",
+            name=f"{self.kind}-vllm",
         )
 
-    # ------------------------------------------------------------ requests
+    def too_long(self, ids: Sequence[int]) -> Exception | None:
+        # The engine refuses a prompt that leaves no room for one new token, failing its whole batch.
+        if len(ids) >= self.max_length:
+            return ValueError(f"the input is {len(ids)} tokens, over max_model_len {self.max_length} - 1")
+        return None
+
+    def _run_batch(self, key: Hashable, rows: list[list[int]]) -> list[Any]:
+        raise NotImplementedError
+
+    def _engine_call(self, call: Any, prompts: list[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        # An engine that failed while running requests keeps them, and a later call would run and
+        # return them too: from then on it is an outage until the model is opened again.
+        if self.failed:
+            raise RuntimeError(f"the vLLM engine failed earlier and is out of service: {self.failed}")
+        try:
+            return call(prompts, *args, use_tqdm=False, **kwargs)
+        except Exception as exc:
+            try:
+                stuck = self.llm.llm_engine.has_unfinished_requests()
+            except Exception:
+                stuck = True
+            if stuck:
+                self.failed = f"{type(exc).__name__}: {exc}"
+            raise
+
+    def close(self) -> None:
+        self.batcher.close()
+        llm, self.llm = getattr(self, "llm", None), None
+        if llm is not None:
+            _stop_engine(llm, self.in_process)
+
+
+class VLLMJudge(VLLMModel):
+    """A causal LM as judge on vLLM's offline engine: verdict log-probs or generated critiques."""
+
+    kind = "judge"
+    runner = "generate"
 
     def render(self, request: JudgeRequest) -> list[int]:
         return self.prompts.judge_ids(request)
@@ -171,14 +211,6 @@ class VLLMJudge:
     def label_ids(self, prefill: str, labels: tuple[str, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
         """The pre-fill to end the prompt with and each label's tokens (`PromptTokens.label_ids`)."""
         return self.prompts.label_ids(prefill, labels)
-
-    def too_long(self, ids: Sequence[int]) -> Exception | None:
-        # The engine refuses a prompt that leaves no room for one new token, failing its whole batch.
-        if len(ids) >= self.max_length:
-            return ValueError(
-                f"the judge input is {len(ids)} tokens, over max_model_len {self.max_length} - 1"
-            )
-        return None
 
     def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
         """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
@@ -210,7 +242,7 @@ class VLLMJudge:
                 logprob_token_ids=sorted({i for t in label_ids for i in t}),
                 detokenize=False,
             )
-            outputs = self._engine_call(prompts, params)
+            outputs = self._engine_call(self.llm.generate, prompts, params)
             return [_label_logprobs(out.outputs[0].logprobs[0], label_ids) for out in outputs]
         _, n, temperature, max_new_tokens = key
         params = self.vllm.SamplingParams(
@@ -220,41 +252,46 @@ class VLLMJudge:
             stop_token_ids=self.eos_ids,
             detokenize=False,
         )
-        outputs = self._engine_call(prompts, params)
+        outputs = self._engine_call(self.llm.generate, prompts, params)
         return [self.prompts.decode([c.token_ids for c in out.outputs]) for out in outputs]
 
-    def _engine_call(self, prompts: list[Any], params: Any) -> list[Any]:
-        # An engine that failed while running requests keeps them, and a later call would run and
-        # return them too: from then on it is an outage until the judge is opened again.
-        if self.failed:
-            raise RuntimeError(f"the vLLM engine failed earlier and is out of service: {self.failed}")
-        try:
-            return self.llm.generate(prompts, params, use_tqdm=False)
-        except Exception as exc:
-            try:
-                stuck = self.llm.llm_engine.has_unfinished_requests()
-            except Exception:
-                stuck = True
-            if stuck:
-                self.failed = f"{type(exc).__name__}: {exc}"
-            raise
 
-    def close(self) -> None:
-        self.batcher.close()
-        llm, self.llm = getattr(self, "llm", None), None
-        if llm is not None:
-            _stop_engine(llm, self.in_process)
+class VLLMRewardModel(VLLMModel):
+    """A sequence-classification reward model on vLLM's pooling runner, read at the last token."""
+
+    kind = "reward_model"
+    runner = "pooling"
+
+    @property
+    def num_labels(self) -> int:
+        return int(getattr(self.llm.llm_engine.model_config.hf_config, "num_labels", 1))
+
+    def render(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
+        return self.prompts.conversation_ids(prompt, completion)
+
+    def rewards(self, conversations: Sequence[tuple[list[dict[str, str]], str]]) -> list[Any]:
+        """Per (prompt messages, completion), the head's raw outputs at the last token, or an Exception."""
+        jobs = [self.too_long(ids) or (("reward",), ids) for ids in (self.render(*c) for c in conversations)]
+        return _run_keyed(self.batcher, jobs)
+
+    def _run_batch(self, key: Hashable, rows: list[list[int]]) -> list[Any]:
+        params = self.vllm.PoolingParams(use_activation=False)  # raw head outputs, as transformers gives
+        prompts = [{"prompt_token_ids": ids} for ids in rows]
+        outputs = self._engine_call(self.llm.encode, prompts, params, pooling_task="classify")
+        return [out.outputs.data.float().tolist() for out in outputs]
 
 
-def open_vllm(kind: str, model: str, **options: Any) -> VLLMJudge:
+_KINDS = {"judge": VLLMJudge, "reward_model": VLLMRewardModel}
+
+
+def open_vllm(kind: str, model: str, **options: Any) -> VLLMModel:
     """The process's shared engine for (kind, model, options), started on first use.
 
     Release each one obtained with `release_shared`. Raises ValueError for bad options, a missing
     model or a missing vLLM, RuntimeError when the engine cannot start.
     """
-    if kind != "judge":
-        raise ValueError(f"{kind}: backend 'vllm' serves the judge only; use backend 'transformers'")
-    return open_shared(shared_key("vllm", kind, model, options), lambda: VLLMJudge(model, **options))
+    cls = _KINDS[kind]
+    return open_shared(shared_key("vllm", kind, model, options), lambda: cls(model, **options))
 
 
 # ---------------------------------------------------------------- helpers
@@ -289,8 +326,8 @@ def _engine_args(vllm: Any, extra: dict[str, Any], **named: Any) -> dict[str, An
     EngineArgs (an unknown name or a clash with a named option is a ValueError)."""
     known = {f.name for f in dataclasses.fields(vllm.EngineArgs)}
     for name in extra:
-        if name == "model":
-            raise ValueError("engine_args: give the model as the judge's `model`, not in engine_args")
+        if name in ("model", "runner"):
+            raise ValueError(f"engine_args: {name!r} is set by the backend (the verifier's model and kind)")
         if name in NAMED_ENGINE_OPTIONS:
             raise ValueError(f"engine_args: {name!r} is an option of its own; give it as {name}: ...")
         if name not in known:
