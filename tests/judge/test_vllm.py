@@ -186,6 +186,36 @@ def test_pickled_judge_shares_the_engine_in_this_process(judge):
     assert judge.score(samples()[0]).status is Status.OK
 
 
+def test_stage4_config_loads_one_engine_for_both_judges(vllm_models):
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from verifiers import load_reward
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    config = yaml.safe_load((examples / "r1_stage4.yaml").read_text())
+    for component in config["components"].values():
+        if component["verifier"] == "judge":
+            component["params"].update(model=vllm_models["judge"], **ENGINE)
+    rows = [json.loads(line) for line in (examples / "data" / "general.jsonl").read_text().splitlines()]
+    general = [
+        Sample(r["completion"], prompt=r["prompt"], task=r["task"]) for r in rows if r["task"] == "general"
+    ]
+    reward = load_reward(config)
+    try:
+        components = reward.components
+        assert components["helpfulness"].verifier._backend is components["harmlessness"].verifier._backend
+        scores = reward.score_batch(general)
+    finally:
+        reward.close()
+    for score in scores:
+        for name in ("helpfulness", "harmlessness"):
+            part = score.components[name]
+            assert part is not None and 0.0 <= part <= 1.0, score.info
+
+
 def test_reward_model_equals_the_transformers_backend(vllm_models):
     batch = [Sample(c, prompt=q) for q, c in [("What is 6*7?", "42."), ("Hi", "Hello! " * 30), ("Q", "ok")]]
     batch.append(Sample("word " * 1500, prompt="Say many words."))  # over max_model_len: alone
