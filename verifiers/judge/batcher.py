@@ -152,3 +152,19 @@ class Batcher:
         if len(results) != len(items):
             raise RuntimeError(f"batch function returned {len(results)} results for {len(items)} items")
         return list(results)
+
+
+def run_keyed(batcher: Batcher, jobs: Sequence[tuple[Hashable, Any] | Exception]) -> list[Any]:
+    """Per job, the result of its (key, item) through `batcher`, or the Exception it already is
+    (a request refused before the model, e.g. too long): one `run` per key, results in the jobs'
+    order. Raises what the batch function raised."""
+    results: list[Any] = list(jobs)
+    by_key: dict[Hashable, list[int]] = {}
+    for i, job in enumerate(jobs):
+        if not isinstance(job, Exception):
+            by_key.setdefault(job[0], []).append(i)
+    for key, slots in by_key.items():
+        items = [jobs[i][1] for i in slots]  # type: ignore[index]
+        for i, value in zip(slots, batcher.run(key, items), strict=True):
+            results[i] = value
+    return results

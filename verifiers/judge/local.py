@@ -22,7 +22,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verifiers.judge.batcher import Batcher
+from verifiers.judge.batcher import Batcher, run_keyed
 from verifiers.judge.prompts import JudgeRequest
 from verifiers.judge.shared import open_shared, shared_key
 from verifiers.judge.tokens import (
@@ -379,38 +379,17 @@ class TransformersJudge(LocalModel):
 
     def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
         """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
-        results: list[Any] = [None] * len(requests)
-        todo: dict[tuple, list[tuple[int, list[int]]]] = {}
-        for i, request in enumerate(requests):
-            prefill, label_ids = self.label_ids(request.prefill, labels)
-            ids = self.render(JudgeRequest(request.messages, prefill))
-            results[i] = self.too_long(ids)
-            if results[i] is None:
-                todo.setdefault(label_ids, []).append((i, ids))
-        for label_ids, rows in todo.items():
-            values = self.batcher.run(("verdict", label_ids), [ids for _, ids in rows])
-            for (i, _), value in zip(rows, values, strict=True):
-                results[i] = value
-        return results
+        rows = self.prompts.verdict_ids(requests, labels)
+        return run_keyed(self.batcher, [self.too_long(ids) or (("verdict", lab), ids) for lab, ids in rows])
 
     def generate(
         self, requests: Sequence[JudgeRequest], *, n: int, temperature: float, max_new_tokens: int
     ) -> list[Any]:
         """Per request, n generated texts (only the new tokens, special tokens dropped), or an Exception."""
-        results: list[Any] = [None] * len(requests)
-        rows = []
-        for i, request in enumerate(requests):
-            ids = self.render(request)
-            results[i] = self.too_long(ids)
-            if results[i] is None:
-                rows.append((i, ids))
-        if rows:
-            values = self.batcher.run(
-                ("generate", n, float(temperature), max_new_tokens), [ids for _, ids in rows]
-            )
-            for (i, _), value in zip(rows, values, strict=True):
-                results[i] = value
-        return results
+        key = ("generate", n, float(temperature), max_new_tokens)
+        return run_keyed(
+            self.batcher, [self.too_long(ids) or (key, ids) for ids in map(self.render, requests)]
+        )
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
         assert isinstance(key, tuple)
@@ -552,18 +531,8 @@ class TransformersRewardModel(LocalModel):
 
     def rewards(self, conversations: Sequence[tuple[list[dict[str, str]], str]]) -> list[Any]:
         """Per (prompt messages, completion), the head's outputs at the last real token, or an Exception."""
-        results: list[Any] = [None] * len(conversations)
-        rows = []
-        for i, (prompt, completion) in enumerate(conversations):
-            ids = self.render(prompt, completion)
-            results[i] = self.too_long(ids)
-            if results[i] is None:
-                rows.append((i, ids))
-        if rows:
-            values = self.batcher.run(("reward",), [ids for _, ids in rows])
-            for (i, _), value in zip(rows, values, strict=True):
-                results[i] = value
-        return results
+        rows = (self.render(*conversation) for conversation in conversations)
+        return run_keyed(self.batcher, [self.too_long(ids) or (("reward",), ids) for ids in rows])
 
     def _run_batch(self, key: Hashable, rows: list[Any]) -> list[Any]:
         torch = self.torch

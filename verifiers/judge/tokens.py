@@ -134,6 +134,17 @@ class PromptTokens:
         text = "\n\n".join(m["content"] for m in messages) + "\n\n" + request.prefill
         return self.encode(text, special=True)
 
+    def verdict_ids(
+        self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]
+    ) -> list[tuple[tuple[tuple[int, ...], ...], list[int]]]:
+        """Per request, (each label's tokens, the prompt's ids ending with the pre-fill that puts
+        the labels next): what verdict mode reads (`label_ids`, `judge_ids`)."""
+        out = []
+        for request in requests:
+            prefill, label_ids = self.label_ids(request.prefill, labels)
+            out.append((label_ids, self.judge_ids(JudgeRequest(request.messages, prefill))))
+        return out
+
     def conversation_ids(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
         """Prompt messages and the completion as the assistant's turn (what a reward model reads)."""
         messages = [{**m, "content": self.inert(m["content"])} for m in prompt]

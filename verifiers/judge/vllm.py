@@ -44,7 +44,7 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verifiers.judge.batcher import Batcher
+from verifiers.judge.batcher import Batcher, run_keyed
 from verifiers.judge.prompts import JudgeRequest
 from verifiers.judge.shared import open_shared, shared_key
 from verifiers.judge.tokens import PromptTokens, check_chat_template, load_tokenizer, model_not_found
@@ -214,12 +214,8 @@ class VLLMJudge(VLLMModel):
 
     def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
         """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
-        jobs: list[Any] = []
-        for request in requests:
-            prefill, label_ids = self.label_ids(request.prefill, labels)
-            ids = self.render(JudgeRequest(request.messages, prefill))
-            jobs.append(self.too_long(ids) or (("verdict", label_ids), ids))
-        return _run_keyed(self.batcher, jobs)
+        rows = self.prompts.verdict_ids(requests, labels)
+        return run_keyed(self.batcher, [self.too_long(ids) or (("verdict", lab), ids) for lab, ids in rows])
 
     def generate(
         self, requests: Sequence[JudgeRequest], *, n: int, temperature: float, max_new_tokens: int
@@ -227,7 +223,7 @@ class VLLMJudge(VLLMModel):
         """Per request, n generated texts (only the new tokens, special tokens dropped), or an Exception."""
         key = ("generate", n, float(temperature), max_new_tokens)
         jobs = [self.too_long(ids) or (key, ids) for ids in map(self.render, requests)]
-        return _run_keyed(self.batcher, jobs)
+        return run_keyed(self.batcher, jobs)
 
     # ------------------------------------------------------------ engine
 
@@ -272,7 +268,7 @@ class VLLMRewardModel(VLLMModel):
     def rewards(self, conversations: Sequence[tuple[list[dict[str, str]], str]]) -> list[Any]:
         """Per (prompt messages, completion), the head's raw outputs at the last token, or an Exception."""
         jobs = [self.too_long(ids) or (("reward",), ids) for ids in (self.render(*c) for c in conversations)]
-        return _run_keyed(self.batcher, jobs)
+        return run_keyed(self.batcher, jobs)
 
     def _run_batch(self, key: Hashable, rows: list[list[int]]) -> list[Any]:
         params = self.vllm.PoolingParams(use_activation=False)  # raw head outputs, as transformers gives
@@ -295,20 +291,6 @@ def open_vllm(kind: str, model: str, **options: Any) -> VLLMModel:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _run_keyed(batcher: Batcher, jobs: list[Any]) -> list[Any]:
-    """Per job, the batch result of its (key, item), or the Exception it already is: one batcher
-    call per key, results in the jobs' order."""
-    results: list[Any] = list(jobs)
-    by_key: dict[Hashable, list[int]] = {}
-    for i, job in enumerate(jobs):
-        if not isinstance(job, Exception):
-            by_key.setdefault(job[0], []).append(i)
-    for key, slots in by_key.items():
-        for i, value in zip(slots, batcher.run(key, [jobs[i][1] for i in slots]), strict=True):
-            results[i] = value
-    return results
 
 
 def _label_logprobs(logprobs: Mapping[int, Any], label_ids: tuple[tuple[int, ...], ...]) -> list[float]:
