@@ -21,12 +21,12 @@ seeds the global random generators: the caller gets them back as they were. On v
 it also fixes the process's torch thread count (its attention kernels are planned for that many
 OpenMP threads, so vLLM turns torch.set_num_threads into a no-op; it stays so); set the count
 with OMP_NUM_THREADS before the process starts, not with torch.set_num_threads: a count changed
-at run time makes every CPU attention call fail. In-process
-engines share vLLM's process-wide distributed state, so one is shut down only when no other is
-open. Inside a torch.distributed job (torchrun,
-DeepSpeed, FSDP) use multiprocessing=true: vLLM then runs its engine core in a process of its
-own, which it starts with spawn (always on CPUs, and once CUDA is initialised), so the main
-module must be import-safe.
+at run time makes every CPU attention call fail. In-process engines share vLLM's process-wide
+distributed state, so one is shut down only when no other is open. It runs inside a torchrun
+job too (checked on CPU: two gloo ranks, an engine each). multiprocessing=true puts vLLM's
+engine core in a process of its own, isolated from the caller, which vLLM starts with spawn
+(always on CPUs, and once CUDA is initialised): the main module must then be import-safe, and a
+daemonic worker cannot start it.
 
 vllm is imported here only, when a vLLM backend is built; one engine per process per model and
 options (shared.py).
