@@ -22,8 +22,8 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verifiers.judge.batcher import Batcher, run_keyed
-from verifiers.judge.prompts import JudgeRequest
+from verifiers.judge.batcher import Batcher
+from verifiers.judge.front import JudgeCalls, RewardModelCalls
 from verifiers.judge.shared import open_shared, shared_key
 from verifiers.judge.tokens import (
     PromptTokens,
@@ -360,7 +360,7 @@ class LocalModel:
             self.torch.cuda.empty_cache()
 
 
-class TransformersJudge(LocalModel):
+class TransformersJudge(LocalModel, JudgeCalls):
     """A causal LM as judge: next-token probabilities of the verdict labels, or generated critiques."""
 
     kind = "judge"
@@ -370,26 +370,6 @@ class TransformersJudge(LocalModel):
         super().__init__(model, **options)
         self.eos_ids = self.prompts.end_ids(getattr(self.model.generation_config, "eos_token_id", None))
 
-    def render(self, request: JudgeRequest) -> list[int]:
-        return self.prompts.judge_ids(request)
-
-    def label_ids(self, prefill: str, labels: tuple[str, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
-        """The pre-fill to end the prompt with and each label's tokens (`PromptTokens.label_ids`)."""
-        return self.prompts.label_ids(prefill, labels)
-
-    def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
-        """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
-        rows = self.prompts.verdict_ids(requests, labels)
-        return run_keyed(self.batcher, [self.too_long(ids) or (("verdict", lab), ids) for lab, ids in rows])
-
-    def generate(
-        self, requests: Sequence[JudgeRequest], *, n: int, temperature: float, max_new_tokens: int
-    ) -> list[Any]:
-        """Per request, n generated texts (only the new tokens, special tokens dropped), or an Exception."""
-        key = ("generate", n, float(temperature), max_new_tokens)
-        return run_keyed(
-            self.batcher, [self.too_long(ids) or (key, ids) for ids in map(self.render, requests)]
-        )
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
         assert isinstance(key, tuple)
@@ -516,7 +496,7 @@ def merge_prefills(parts: Sequence[Prefill], torch: Any) -> tuple[Any, Any, Any,
     )
 
 
-class TransformersRewardModel(LocalModel):
+class TransformersRewardModel(LocalModel, RewardModelCalls):
     """An AutoModelForSequenceClassification reward model, read at the last real token."""
 
     kind = "reward_model"
@@ -525,14 +505,6 @@ class TransformersRewardModel(LocalModel):
     @property
     def num_labels(self) -> int:
         return self.model.config.num_labels
-
-    def render(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
-        return self.prompts.conversation_ids(prompt, completion)
-
-    def rewards(self, conversations: Sequence[tuple[list[dict[str, str]], str]]) -> list[Any]:
-        """Per (prompt messages, completion), the head's outputs at the last real token, or an Exception."""
-        rows = (self.render(*conversation) for conversation in conversations)
-        return run_keyed(self.batcher, [self.too_long(ids) or (("reward",), ids) for ids in rows])
 
     def _run_batch(self, key: Hashable, rows: list[Any]) -> list[Any]:
         torch = self.torch

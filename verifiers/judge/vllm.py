@@ -44,8 +44,8 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verifiers.judge.batcher import Batcher, run_keyed
-from verifiers.judge.prompts import JudgeRequest
+from verifiers.judge.batcher import Batcher
+from verifiers.judge.front import JudgeCalls, RewardModelCalls
 from verifiers.judge.shared import open_shared, shared_key
 from verifiers.judge.tokens import PromptTokens, check_chat_template, load_tokenizer, model_not_found
 
@@ -199,31 +199,12 @@ class VLLMModel:
             _stop_engine(llm, self.in_process)
 
 
-class VLLMJudge(VLLMModel):
+class VLLMJudge(VLLMModel, JudgeCalls):
     """A causal LM as judge on vLLM's offline engine: verdict log-probs or generated critiques."""
 
     kind = "judge"
     runner = "generate"
 
-    def render(self, request: JudgeRequest) -> list[int]:
-        return self.prompts.judge_ids(request)
-
-    def label_ids(self, prefill: str, labels: tuple[str, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
-        """The pre-fill to end the prompt with and each label's tokens (`PromptTokens.label_ids`)."""
-        return self.prompts.label_ids(prefill, labels)
-
-    def label_logprobs(self, requests: Sequence[JudgeRequest], labels: tuple[str, ...]) -> list[Any]:
-        """Per request, log p(label) over the whole vocabulary for the token after the pre-fill, or an Exception."""
-        rows = self.prompts.verdict_ids(requests, labels)
-        return run_keyed(self.batcher, [self.too_long(ids) or (("verdict", lab), ids) for lab, ids in rows])
-
-    def generate(
-        self, requests: Sequence[JudgeRequest], *, n: int, temperature: float, max_new_tokens: int
-    ) -> list[Any]:
-        """Per request, n generated texts (only the new tokens, special tokens dropped), or an Exception."""
-        key = ("generate", n, float(temperature), max_new_tokens)
-        jobs = [self.too_long(ids) or (key, ids) for ids in map(self.render, requests)]
-        return run_keyed(self.batcher, jobs)
 
     # ------------------------------------------------------------ engine
 
@@ -252,7 +233,7 @@ class VLLMJudge(VLLMModel):
         return [self.prompts.decode([c.token_ids for c in out.outputs]) for out in outputs]
 
 
-class VLLMRewardModel(VLLMModel):
+class VLLMRewardModel(VLLMModel, RewardModelCalls):
     """A sequence-classification reward model on vLLM's pooling runner, read at the last token."""
 
     kind = "reward_model"
@@ -262,13 +243,6 @@ class VLLMRewardModel(VLLMModel):
     def num_labels(self) -> int:
         return int(getattr(self.llm.llm_engine.model_config.hf_config, "num_labels", 1))
 
-    def render(self, prompt: list[dict[str, str]], completion: str) -> list[int]:
-        return self.prompts.conversation_ids(prompt, completion)
-
-    def rewards(self, conversations: Sequence[tuple[list[dict[str, str]], str]]) -> list[Any]:
-        """Per (prompt messages, completion), the head's raw outputs at the last token, or an Exception."""
-        jobs = [self.too_long(ids) or (("reward",), ids) for ids in (self.render(*c) for c in conversations)]
-        return run_keyed(self.batcher, jobs)
 
     def _run_batch(self, key: Hashable, rows: list[list[int]]) -> list[Any]:
         params = self.vllm.PoolingParams(use_activation=False)  # raw head outputs, as transformers gives
