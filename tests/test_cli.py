@@ -833,3 +833,39 @@ def test_what_a_stranger_gets_wrong_is_named(tmp_path, cfg):
     res = cli("eval", str(renamed), "-o", str(tmp_path / "r.json"))
     err = b" ".join(res.stderr.split())
     assert res.returncode == 2 and b"no row has a 'components' column" in err and b"verifiers score" in err
+
+
+def test_a_field_column_missing_from_rows_is_a_warning_naming_it(tmp_path, cfg, capsys):
+    src = write(tmp_path / "in.jsonl", "\n".join([
+        json.dumps({"id": "a", "completion": GOOD, "answer": "1"}),
+        json.dumps({"id": "b", "completion": GOOD, "gold": "1"}),
+        json.dumps({"id": "c", "completion": GOOD, "answer": "1"}),
+        "[1]",  # not an object: an input error, not counted as a row without the column
+    ]) + "\n")
+    warning = ("warning: --field reference=gold: column 'gold' is missing in 2 of 3 rows; "
+               "columns seen: answer, completion, id")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(src), "--config", str(cfg), "-o", str(out), "--field", "reference=gold", "-q"]) == 1
+    assert [r.get("reward") for r in rows(out)] == [1.0, 1.0, 1.0, None]  # nothing lost
+    assert warning in " ".join(capsys.readouterr().err.split())
+
+    write(out, out.read_text().splitlines(keepends=True)[0])  # resumed rows count too
+    assert main(["score", str(src), "--config", str(cfg), "-o", str(out), "--field", "reference=gold", "-q",
+                 "--resume"]) == 1
+    assert warning in " ".join(capsys.readouterr().err.split()) and len(rows(out)) == 4
+
+    kept = tmp_path / "kept.jsonl"
+    assert main(["filter", str(src), "--config", str(cfg), "-o", str(kept), "--field", "reference=gold",
+                 "--min-reward", "0"]) == 1
+    assert warning in " ".join(capsys.readouterr().err.split()) and len(rows(kept)) == 3
+
+    assert main(["eval", str(out), "--field", "completion=response", "--metric", "format",
+                 "--group-by", "id"]) == 0
+    assert ("warning: --field completion=response: column 'response' is missing in 4 of 4 rows"
+            in " ".join(capsys.readouterr().err.split()))
+
+    assert main(["score", str(src), "--config", str(cfg), "-o", str(out), "--field", "reference=answer"]) == 1
+    assert ("column 'answer' is missing in 1 of 3 rows; columns seen: completion, gold, id"
+            in " ".join(capsys.readouterr().err.split()))  # some rows only: still named
+    assert main(["score", str(src), "--config", str(cfg), "-o", str(out), "--field", "reference=*", "-q"]) == 1
+    assert "warning" not in capsys.readouterr().err  # the whole row is never missing

@@ -162,7 +162,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             if problem:
                 raise UsageError(f"--resume: {problem}; score into a new output file")
             try:
-                done, summary = resume_point(args.output, args.prefix)
+                done, summary = resume_point(args.output, args.prefix, fields)
             except ResumeError as exc:
                 raise UsageError(f"--resume: {exc}") from None
             if total is not None and done > total:
@@ -237,6 +237,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     if not args.quiet:
         print_summary(summary, components, routes, elapsed, scored, resumed=done, console=summary_console)
+    _print_warnings(err, summary.columns.warnings(fields))
     if summary.outages:
         err.print(f"[bold red]error:[/] a code sandbox or model backend failed for {summary.outages} rows (reward null): "
                   f"{_escape(summary.first_outage or '')}", highlight=False, soft_wrap=True)
@@ -283,8 +284,7 @@ def print_summary(summary: Any, components: list[str], routes: list[str], elapse
         console.print("rows by route: " + ", ".join(f"{r} {n}" for r, n in summary.routes.most_common()))
     for note in summary.notes(components, routes):
         console.print(f"note: {_escape(note)} (this input has no rows for it)", highlight=False, soft_wrap=True)
-    for warning in summary.warnings(components, routes):
-        console.print(f"[bold yellow]warning:[/] {_escape(warning)}", highlight=False, soft_wrap=True)
+    _print_warnings(console, summary.warnings(components, routes))
     note = f" ({resumed} rows resumed from the output)" if resumed else ""
     console.print(f"scored {scored} rows in {elapsed:.2f} s ({scored / max(elapsed, 1e-9):,.0f} rows/s){note}")
     if summary.isolations:
@@ -300,7 +300,16 @@ def cmd_filter(args: argparse.Namespace) -> int:
     from verifiers.composite import ConfigError, load_reward
     from verifiers.evaluate import group_key
     from verifiers.rejection import BestOfGroup, Criteria, output_row, parse_minimums
-    from verifiers.scoring import InputError, Options, chunked, input_lines, open_output, parse_lines
+    from verifiers.rows import missing_sources
+    from verifiers.scoring import (
+        ColumnCheck,
+        InputError,
+        Options,
+        chunked,
+        input_lines,
+        open_output,
+        parse_lines,
+    )
 
     fields = _row_fields(args)
     if args.batch_size < 1 or args.max_line_bytes < 1:
@@ -322,6 +331,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
     counts: Counter[str] = Counter()
     problems: list[str] = []  # the first few input errors, shown with their line numbers
     best = BestOfGroup()
+    columns = ColumnCheck()
     group_path = args.group_by or fields.get("prompt", "prompt")
     options = Options(fields, args.task, max_line_bytes=args.max_line_bytes)
     lines = input_lines(args.input, args.max_line_bytes)
@@ -334,6 +344,8 @@ def cmd_filter(args: argparse.Namespace) -> int:
             for chunk in chunked(lines, args.batch_size):
                 parsed = parse_lines(chunk, options)
                 for line in parsed:
+                    missing = missing_sources(line.row, fields)
+                    columns.add(missing, map(str, line.row) if missing else ())
                     if line.problem is not None:
                         counts["input error"] += 1
                         if len(problems) < MAX_PROBLEMS:
@@ -386,9 +398,16 @@ def cmd_filter(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     err.print(table)
     _print_problems(err, problems, counts["input error"])
+    _print_warnings(err, columns.warnings(fields))
     if not counts:
         err.print("[bold yellow]warning:[/] the input holds no rows", highlight=False)
     return EXIT_INPUT_ERRORS if counts["input error"] else EXIT_OK
+
+
+def _print_warnings(console: Any, warnings: list[str]) -> None:
+    """Each warning on its own line, marked as one (the summary's, and a --field column rows lack)."""
+    for warning in warnings:
+        console.print(f"[bold yellow]warning:[/] {_escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def _print_problems(console: Any, problems: list[str], total: int) -> None:
@@ -405,8 +424,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from verifiers.evaluate import EvalError, evaluate_rows
-    from verifiers.rows import parse_row
-    from verifiers.scoring import InputError, input_lines
+    from verifiers.rows import missing_sources, parse_row
+    from verifiers.scoring import ColumnCheck, InputError, input_lines
 
     src = args.input
     if args.output:
@@ -480,7 +499,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if skipped:
         console.print(f"rows left out: {skipped}")
     console.print(f"report: {dst}")
-    _print_problems(Console(stderr=True), problems, unreadable)
+    err = Console(stderr=True)
+    _print_problems(err, problems, unreadable)
+    used = {name: path for name, path in fields.items()  # eval reads only these two of the --field map
+            if name == "completion" or (name == "prompt" and not args.group_by)}
+    columns = ColumnCheck()
+    for row in rows:
+        missing = missing_sources(row, used)
+        columns.add(missing, row if missing else ())
+    _print_warnings(err, columns.warnings(used))
     return EXIT_INPUT_ERRORS if unreadable else EXIT_OK
 
 

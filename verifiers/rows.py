@@ -3,6 +3,7 @@
     parse_row(raw, max_bytes=...) -> Any          one JSONL line's bytes, ValueError naming the problem
     encoding_problem(row, raw) -> str | None      text in it that UTF-8 cannot hold (a lone surrogate)
     row_to_sample(row, fields, task=None) -> Sample   completion_ids (token ids) go to Sample.meta
+    missing_sources(row, fields) -> tuple | None  the --field mappings whose column the row lacks
     scored_row(row, score, line, prefix="") -> dict   the input row plus the output columns
     error_row(row, line, error, raw=None, prefix="") -> dict
     dump_row(row) -> bytes                        one output line, always valid UTF-8 JSON (never NaN/Infinity)
@@ -55,6 +56,14 @@ def lookup(row: Any, path: str) -> Any:
             return MISSING
         value = value[part]
     return value
+
+
+def missing_sources(row: Any, fields: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The FIELDs of a `--field FIELD=SOURCE` map whose SOURCE is absent from `row` (in map order), or None
+    when the row is not a JSON object (nothing to look in). "*" (the whole row) is never missing."""
+    if not isinstance(row, dict):
+        return None
+    return tuple(name for name, path in fields.items() if lookup(row, path) is MISSING)
 
 
 # A \uD800-\uDFFF escape: only then can a parsed row hold a lone surrogate (checked exactly afterwards).

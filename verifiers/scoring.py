@@ -11,6 +11,7 @@
     score_stream(...)                              chunks through 1 or N processes, in order, bounded
     resume_point(path, options)                    rows already in an output (a torn last line is dropped)
     Summary                                        the end-of-run figures, computed on the fly
+    ColumnCheck                                    --field columns absent from rows, for a warning
 
 Library code: nothing here prints; the CLI presents.
 """
@@ -32,9 +33,11 @@ from typing import Any, BinaryIO
 from verifiers.core import Sample, Score, error_score, exit_with_process
 from verifiers.rows import (
     MAX_LINE_BYTES,
+    OUTPUT_COLUMNS,
     dump_row,
     encoding_problem,
     error_row,
+    missing_sources,
     output_clash,
     parse_row,
     row_to_sample,
@@ -326,6 +329,8 @@ class RowStat:
     outage: str | None = None  # an infrastructure failure (the code sandbox) behind this row
     isolation: str | None = None  # the code sandbox that ran it
     problem: str | None = None  # an input error's message ("line 7: ...")
+    missing: tuple[str, ...] | None = None  # the --field FIELDs whose column the row lacks; None: not an object
+    columns: tuple[str, ...] = ()  # the row's columns, kept only when `missing` is not empty
 
     @classmethod
     def of_score(cls, score: Score) -> RowStat:
@@ -382,6 +387,9 @@ def score_lines(reward: Any, lines: list[tuple[int, bytes]], options: Options) -
         except (ValueError, TypeError, RecursionError) as exc:  # e.g. a verifier's info that JSON cannot hold
             stat = RowStat(None, "error", input_error=True, problem=f"line {lineno}: output not writable as JSON: {exc}")
             data = dump_row(error_row(None, lineno, stat.problem, raw, options.prefix))
+        stat.missing = missing_sources(line.row, options.fields)
+        if stat.missing:
+            stat.columns = tuple(map(str, line.row))
         out.append(data)
         stats.append(stat)
     return b"".join(out), stats
@@ -452,9 +460,10 @@ class ResumeError(ValueError):
     """An output that --resume cannot continue."""
 
 
-def resume_point(output: str, prefix: str = "") -> tuple[int, Summary]:
-    """The rows already in `output` and their summary, streaming. A torn last line (a kill mid-write)
-    is cut off the file. ResumeError when a row is not JSON or its line is not the next one."""
+def resume_point(output: str, prefix: str = "", fields: dict[str, str] | None = None) -> tuple[int, Summary]:
+    """The rows already in `output` and their summary (`fields`: the --field map, checked against each
+    row's input columns), streaming. A torn last line (a kill mid-write) is cut off the file. ResumeError
+    when a row is not JSON or its line is not the next one."""
     summary = Summary()
     path = Path(output)
     if not path.exists():
@@ -473,19 +482,25 @@ def resume_point(output: str, prefix: str = "") -> tuple[int, Summary]:
                 raise ResumeError(f"{output} row {n + 1} has line {got!r}; it does not continue this input")
             n += 1
             good_end += len(raw)
-            summary.add(_stat_of_row(row, prefix))
+            summary.add(_stat_of_row(row, prefix, fields or {}))
     if good_end != path.stat().st_size:
         with path.open("r+b") as f:
             f.truncate(good_end)
     return n, summary
 
 
-def _stat_of_row(row: dict, prefix: str) -> RowStat:
+def _stat_of_row(row: dict, prefix: str, fields: dict[str, str]) -> RowStat:
     input_error = prefix + "error" in row and prefix + "info" not in row  # error rows carry no info
     stat = _stat(row.get(prefix + "reward"), str(row.get(prefix + "status")), row.get(prefix + "components"),
                  row.get(prefix + "info"), input_error)
     if input_error:
         stat.problem = str(row[prefix + "error"])
+    if input_error and prefix + "raw" in row:
+        return stat  # the line was not a JSON object: no columns to check
+    outputs = {prefix + column for column in OUTPUT_COLUMNS}
+    stat.missing = missing_sources({k: v for k, v in row.items() if k not in outputs}, fields)
+    if stat.missing:
+        stat.columns = tuple(str(k) for k in row if k not in outputs)
     return stat
 
 
@@ -501,6 +516,41 @@ class ComponentStats:
 
 
 MAX_PROBLEMS = 5  # input errors a summary keeps the message of (the rest are counted)
+MAX_COLUMNS_SEEN = 20  # column names a ColumnCheck keeps to name in its warning
+
+
+class ColumnCheck:
+    """Counts, over the rows that are JSON objects, those lacking the column a `--field FIELD=SOURCE` names
+    (their reward is silently null or wrong: a reference that is not there is no gold answer), and keeps
+    the first MAX_COLUMNS_SEEN column names of those rows. Constant memory."""
+
+    def __init__(self) -> None:
+        self.rows = 0  # JSON-object rows checked
+        self.missing: Counter[str] = Counter()  # FIELD -> rows lacking its column
+        self.seen: dict[str, None] = {}  # column names of rows lacking one, in first-seen order
+        self.more_seen = False
+
+    def add(self, missing: tuple[str, ...] | None, columns: Iterable[str] = ()) -> None:
+        """One row: the FIELDs whose column it lacks (None when it is not a JSON object: not counted)."""
+        if missing is None:
+            return
+        self.rows += 1
+        self.missing.update(missing)
+        if missing:
+            for name in columns:
+                if name in self.seen:
+                    continue
+                if len(self.seen) >= MAX_COLUMNS_SEEN:
+                    self.more_seen = True
+                    break
+                self.seen[name] = None
+
+    def warnings(self, fields: dict[str, str]) -> list[str]:
+        """One line per --field whose column some rows lack, e.g. "--field reference=gold: column 'gold'
+        is missing in 120 of 120 rows; columns seen: answer, completion, prompt"."""
+        seen = ", ".join(sorted(self.seen)) + (", ..." if self.more_seen else "") or "none"
+        return [f"--field {name}={fields[name]}: column {fields[name]!r} is missing in {self.missing[name]} of "
+                f"{self.rows} rows; columns seen: {seen}" for name in fields if self.missing[name]]
 
 
 class Summary:
@@ -519,6 +569,7 @@ class Summary:
         self.first_outage: str | None = None
         self.isolations: Counter[str] = Counter()
         self.problems: list[str] = []  # the first MAX_PROBLEMS input errors' messages
+        self.columns = ColumnCheck()  # --field columns absent from rows
 
     def add(self, stat: RowStat) -> None:
         self.rows += 1
@@ -526,6 +577,7 @@ class Summary:
         if stat.problem is not None and len(self.problems) < MAX_PROBLEMS:
             self.problems.append(stat.problem)
         self.statuses[stat.status] += 1
+        self.columns.add(stat.missing, stat.columns)
         if stat.route is not None:
             self.routes[stat.route] += 1
         elif not stat.input_error:
