@@ -9,7 +9,7 @@
     parse_lines(lines, options)                    numbered raw lines -> rows and Samples, or each line's problem
     score_lines(reward, lines, options)            one chunk -> (output bytes, per-row stats)
     score_stream(...)                              chunks through 1 or N processes, in order, bounded
-    resume_point(path, options)                    rows already in an output (a torn last line is dropped)
+    resume_point(path, prefix, fields)             rows already in an output (a torn last line is dropped)
     Summary                                        the end-of-run figures, computed on the fly
     ColumnCheck                                    --field columns absent from rows, for a warning
 
