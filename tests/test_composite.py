@@ -92,14 +92,29 @@ def test_a_crashing_component_is_an_error_not_an_exception():
     assert s.value is None and s.status is Status.ERROR and "judge server down" in s.info["error"]
 
 
+class Meet(Verifier):
+    """Scores only once every Meet component of the batch is inside score_batch at the same time."""
+
+    barrier: threading.Barrier
+
+    def score_batch(self, samples):
+        try:
+            self.barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            return [Score(None, Status.ERROR, info={"error": "the components did not run at the same time"})
+                    for _ in samples]
+        return [Score(1.0) for _ in samples]
+
+
+register("meet", Meet)
+
+
 def test_components_run_concurrently():
-    cfg = {"components": {n: {"verifier": "fixed", "params": {"delay": 0.5}} for n in ("a", "b", "c")}}
-    reward = load_reward(cfg)
-    start = time.perf_counter()
-    reward.score_batch([Sample("x")])
-    assert time.perf_counter() - start < 1.2  # three 0.5 s components, not 1.5 s in a row
-    threads = set().union(*(c.verifier.threads for c in reward.components.values()))
-    assert len(threads) == 3
+    # Three components that can only finish together: run one after another, the first waits in vain.
+    Meet.barrier = threading.Barrier(3)
+    reward = load_reward({"components": {n: {"verifier": "meet"} for n in ("a", "b", "c")}})
+    [s] = reward.score_batch([Sample("x")])
+    assert s.status is Status.OK and s.components == {"a": 1.0, "b": 1.0, "c": 1.0}
 
 
 def test_real_verifiers_from_yaml(tmp_path):
@@ -328,13 +343,33 @@ def test_a_composite_works_in_a_forked_child(config, parent_used_it):
         reward.close()
 
 
+class Signal(Fixed):
+    """A Fixed that sets `entered` on entering score_batch and `left` just before it returns."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.entered, self.left = threading.Event(), threading.Event()
+
+    def score_batch(self, samples):
+        self.entered.set()
+        try:
+            return super().score_batch(samples)
+        finally:
+            self.left.set()
+
+
+register("signal", Signal)
+
+
 def test_close_mid_batch_turns_the_unfinished_samples_into_errors():
-    cfg = {"components": {"fast": {"verifier": "fixed"}, "slow": {"verifier": "fixed", "params": {"delay": 30}}}}
+    cfg = {"components": {"fast": {"verifier": "signal"}, "slow": {"verifier": "signal", "params": {"delay": 30}}}}
     reward = load_reward(cfg)
     result: list = []
     worker = threading.Thread(target=lambda: result.extend(reward.score_batch([Sample("a"), Sample("b")])))
     worker.start()
-    time.sleep(0.3)
+    # close() once the batch is in flight (slow has started) and fast has scored its samples
+    assert reward.components["slow"].verifier.entered.wait(30)
+    assert reward.components["fast"].verifier.left.wait(30)
     reward.close()
     worker.join(20)
     assert not worker.is_alive(), "score_batch did not return after close()"
