@@ -32,6 +32,8 @@ class JudgeServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.arrived = threading.Condition(self.lock)  # notified whenever a request comes in
+        self.await_overlap = False  # hold each request until two have been in flight at once (10 s at most)
         self.fail_next = 0  # answer 503 to this many requests
         self.garbage_next = 0  # answer this many generate requests without a verdict line
         self.parrot = False  # echo the response under judgement as the judge's output
@@ -74,6 +76,9 @@ class Handler(BaseHTTPRequestHandler):
             server.bodies.append(body)
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            server.arrived.notify_all()
+            if server.await_overlap and not server.arrived.wait_for(lambda: server.max_in_flight > 1, timeout=10):
+                server.await_overlap = False  # they come one at a time: hold no more of them
             fail = server.fail_next > 0
             server.fail_next -= fail
             garbage = server.garbage_next > 0 and body["max_tokens"] > 1
@@ -241,6 +246,7 @@ def test_an_outage_is_flagged_and_the_cli_exits_3(tmp_path, capsys):
 
 
 def test_concurrency_is_bounded_across_threads(server):
+    server.await_overlap = True  # requests that can overlap do, however loaded the machine
     with judge(server, max_concurrency=3) as j:
         threads = [threading.Thread(target=j.score_batch, args=(GROUP,)) for _ in range(4)]
         for t in threads:
