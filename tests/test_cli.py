@@ -414,7 +414,9 @@ def sigint_reaches_children():
     signal.signal(signal.SIGINT, old)
 
 
-def test_ctrl_c_says_how_to_resume(tmp_path, sigint_reaches_children):
+def slow_plugin_run(tmp_path):
+    """(config, input, environment) for a run slow enough to interrupt: 2000 rows through the `slow`
+    plugin verifier, installed in tmp_path as an entry point the child process finds."""
     (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
     dist = tmp_path / "slow_plugin-1.0.dist-info"
     dist.mkdir()
@@ -422,8 +424,13 @@ def test_ctrl_c_says_how_to_resume(tmp_path, sigint_reaches_children):
     (dist / "entry_points.txt").write_text("[verifiers.plugins]\nslow = slow_plugin:Slow\n")
     cfg = write(tmp_path / "slow.yaml", "components:\n  s: {verifier: slow}\n")
     src = jsonl(tmp_path / "in.jsonl", [{"completion": "x"}] * 2000)
-    out = tmp_path / "out.jsonl"
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return cfg, src, env
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, sigint_reaches_children):
+    cfg, src, env = slow_plugin_run(tmp_path)
+    out = tmp_path / "out.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "verifiers", "score", str(src), "--config", str(cfg), "-o",
                              str(out), "--batch-size", "4", "-q"], env=env, stderr=subprocess.PIPE)
     deadline = time.time() + 60
@@ -439,15 +446,8 @@ def test_ctrl_c_says_how_to_resume(tmp_path, sigint_reaches_children):
 
 
 def test_ctrl_c_during_filter_says_the_output_is_incomplete(tmp_path, sigint_reaches_children):
-    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
-    dist = tmp_path / "slow_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[verifiers.plugins]\nslow = slow_plugin:Slow\n")
-    cfg = write(tmp_path / "slow.yaml", "components:\n  s: {verifier: slow}\n")
-    src = jsonl(tmp_path / "in.jsonl", [{"completion": "x"}] * 2000)
+    cfg, src, env = slow_plugin_run(tmp_path)
     out = tmp_path / "kept.jsonl"
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen([sys.executable, "-m", "verifiers", "filter", str(src), "--config", str(cfg), "-o",
                              str(out), "--batch-size", "4", "--min-reward", "0"], env=env, stderr=subprocess.PIPE)
     deadline = time.time() + 60  # until some kept rows reach the file (written in buffered blocks)
