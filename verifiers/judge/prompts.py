@@ -18,6 +18,7 @@ Guardrails against hostile completions:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -217,6 +218,15 @@ def parse_verdict(generated: str, scale: Scale) -> str | None:
         else:
             found = None  # the last verdict line is what counts, even when it is unusable
     return found
+
+
+def logsumexp(values: Sequence[float]) -> float:
+    """log(sum(exp(v))): a label's log-probability from those of the tokens that spell it
+    (-inf for none, as for a label the backend gave no probability)."""
+    top = max(values, default=-math.inf)
+    if top == -math.inf:
+        return top
+    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 def reference_fields(reference: Any) -> tuple[str | None, str | None]:

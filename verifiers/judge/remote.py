@@ -19,7 +19,6 @@ outage (status error, value None).
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -27,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from verifiers.judge.prompts import JudgeRequest
+from verifiers.judge.prompts import JudgeRequest, logsumexp
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -96,7 +95,7 @@ class OpenAIJudge:
                 raise RemoteError(
                     "the judge server's answer has no top_logprobs for a verdict token"
                 ) from None
-            return [_logsumexp([lp for tok, lp in pairs if tok.strip() == label]) for label in labels]
+            return [logsumexp([lp for tok, lp in pairs if tok.strip() == label]) for label in labels]
 
         return self._map(one, requests)
 
@@ -180,11 +179,3 @@ class OpenAIJudge:
             return answer
         raise RemoteError(f"judge server {self.url} failed after {self.max_attempts} attempt(s): {problem}")
 
-
-def _logsumexp(values: list[float]) -> float:
-    if not values:
-        return -math.inf
-    top = max(values)
-    if top == -math.inf:
-        return top
-    return top + math.log(sum(math.exp(v - top) for v in values))

@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import math
 import os
 import threading
 from collections.abc import Hashable, Iterator, Mapping, Sequence
@@ -46,6 +45,7 @@ from typing import Any
 
 from verifiers.judge.batcher import Batcher
 from verifiers.judge.front import JudgeCalls, RewardModelCalls
+from verifiers.judge.prompts import logsumexp
 from verifiers.judge.shared import open_shared, shared_key
 from verifiers.judge.tokens import PromptTokens, check_chat_template, load_tokenizer, model_not_found
 
@@ -205,7 +205,6 @@ class VLLMJudge(VLLMModel, JudgeCalls):
     kind = "judge"
     runner = "generate"
 
-
     # ------------------------------------------------------------ engine
 
     def _run_batch(self, key: Hashable, rows: list[list[int]]) -> list[Any]:
@@ -243,7 +242,6 @@ class VLLMRewardModel(VLLMModel, RewardModelCalls):
     def num_labels(self) -> int:
         return int(getattr(self.llm.llm_engine.model_config.hf_config, "num_labels", 1))
 
-
     def _run_batch(self, key: Hashable, rows: list[list[int]]) -> list[Any]:
         params = self.vllm.PoolingParams(use_activation=False)  # raw head outputs, as transformers gives
         prompts = [{"prompt_token_ids": ids} for ids in rows]
@@ -268,13 +266,8 @@ def open_vllm(kind: str, model: str, **options: Any) -> VLLMModel:
 
 
 def _label_logprobs(logprobs: Mapping[int, Any], label_ids: tuple[tuple[int, ...], ...]) -> list[float]:
-    """log p(label) per label: the log-sum-exp of its tokens' log-probs (-inf when none came back)."""
-    out = []
-    for tokens in label_ids:
-        values = [logprobs[i].logprob for i in tokens if i in logprobs]
-        top = max(values, default=-math.inf)
-        out.append(top if top == -math.inf else top + math.log(sum(math.exp(v - top) for v in values)))
-    return out
+    """log p(label) per label from vLLM's log-probs of the label tokens (-inf when none came back)."""
+    return [logsumexp([logprobs[i].logprob for i in tokens if i in logprobs]) for tokens in label_ids]
 
 
 def _engine_args(vllm: Any, extra: dict[str, Any], **named: Any) -> dict[str, Any]:
