@@ -50,10 +50,11 @@ WORDS = (
 
 
 # (hidden, intermediate, layers, heads, kv heads, vocabulary or None for the tokenizer's); head_dim 64
-SHAPES = {
-    "small": (256, 1024, 4, 4, 2, None),
-    "medium": (512, 2816, 4, 8, 2, None),  # MLP-dominant like real judges (256 wide over-weights attention)
-    "0.5b": (896, 4864, 24, 14, 2, 151936),  # Qwen2.5-0.5B's shape
+SHAPES = {  # tiny_qwen2's size arguments
+    "small": dict(hidden=256, intermediate=1024, layers=4, heads=4, kv_heads=2),
+    # MLP-dominant like real judges (256 wide over-weights attention)
+    "medium": dict(hidden=512, intermediate=2816, layers=4, heads=8, kv_heads=2),
+    "0.5b": dict(hidden=896, intermediate=4864, layers=24, heads=14, kv_heads=2, vocab_size=151936),  # Qwen2.5-0.5B
 }
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -68,17 +69,7 @@ def build_model(root: Path, size: str) -> tuple[str, str, int]:
     corpus = [prompts.DEFAULT_SYSTEM, prompts.DEFAULT_RUBRIC] * 50
     corpus += [" ".join(rng.choice(WORDS) for _ in range(200)) for _ in range(200)]
     tok = bpe_tokenizer(corpus, vocab_size=4096, pad="<|endoftext|>", chat_template=CHAT_TEMPLATE)
-    hidden, intermediate, layers, heads, kv_heads, vocab = SHAPES[size]
-    shape = dict(
-        hidden=hidden,
-        intermediate=intermediate,
-        layers=layers,
-        heads=heads,
-        kv_heads=kv_heads,
-        vocab_size=vocab,
-        max_positions=8192,
-        tie_word_embeddings=True,
-    )
+    shape = dict(SHAPES[size], max_positions=8192, tie_word_embeddings=True)
     model = tiny_qwen2(tok, **shape)
     path = root / f"judge-{size}"
     model.save_pretrained(path)
